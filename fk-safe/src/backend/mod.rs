@@ -1,0 +1,114 @@
+//! The backends, behind one trait. Shared code asks a connection's backend
+//! (its [`Dialect`]) for what differs between databases; no other module
+//! branches on the database.
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use diesel::connection::LoadConnection;
+use diesel::QueryResult;
+
+use crate::catalog::{FkCatalog, ForeignKey};
+use crate::error::Error;
+use crate::violation::FkViolation;
+
+/// What a database backend must provide for fk-safe. Implemented for
+/// [`diesel::pg::Pg`] and [`diesel::sqlite::Sqlite`]; not meant to be
+/// implemented outside fk-safe.
+#[doc(hidden)]
+pub trait Dialect: diesel::backend::Backend + Sized {
+    /// Makes the database enforce foreign keys on this connection.
+    fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(conn: &mut C) -> QueryResult<()>;
+
+    /// Lists every foreign key of the database.
+    fn list_foreign_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        catalog: &FkCatalog,
+    ) -> QueryResult<Vec<ForeignKey>>;
+
+    /// Completes `violation` from the catalog. Failures to read the catalog
+    /// are recorded in the violation, never raised.
+    fn explain<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        catalog: &FkCatalog,
+        violation: &mut FkViolation,
+    );
+
+    /// Runs `work` in a transaction and explains a foreign-key failure.
+    fn transaction<C, T, F>(conn: &mut C, catalog: &FkCatalog, work: F) -> Result<T, Error>
+    where
+        C: LoadConnection<Backend = Self>,
+        F: FnMut(&mut C) -> Result<T, Error>;
+}
+
+/// A Diesel connection fk-safe can work with: `PgConnection`,
+/// `SqliteConnection`, and r2d2's `PooledConnection` of either.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
+/// use fk_safe::FkConnection;
+///
+/// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+/// conn.enforce_foreign_keys().unwrap();
+/// # }
+/// ```
+pub trait FkConnection: LoadConnection + Sized {
+    /// Makes the database enforce foreign keys on this connection: on SQLite
+    /// `PRAGMA foreign_keys = ON` (checked to have taken effect: SQLite
+    /// ignores it inside a transaction), on PostgreSQL nothing (always on).
+    /// For pools, use [`EnforceForeignKeys`](crate::EnforceForeignKeys).
+    fn enforce_foreign_keys(&mut self) -> QueryResult<()>;
+
+    #[doc(hidden)]
+    fn fk_list_foreign_keys(&mut self, catalog: &FkCatalog) -> QueryResult<Vec<ForeignKey>>;
+
+    #[doc(hidden)]
+    fn fk_explain(&mut self, catalog: &FkCatalog, violation: &mut FkViolation);
+
+    #[doc(hidden)]
+    fn fk_transaction<T, F>(&mut self, catalog: &FkCatalog, work: F) -> Result<T, Error>
+    where
+        F: FnMut(&mut Self) -> Result<T, Error>;
+}
+
+impl<C> FkConnection for C
+where
+    C: LoadConnection,
+    C::Backend: Dialect,
+{
+    fn enforce_foreign_keys(&mut self) -> QueryResult<()> {
+        <C::Backend as Dialect>::enforce_foreign_keys(self)
+    }
+
+    fn fk_list_foreign_keys(&mut self, catalog: &FkCatalog) -> QueryResult<Vec<ForeignKey>> {
+        <C::Backend as Dialect>::list_foreign_keys(self, catalog)
+    }
+
+    fn fk_explain(&mut self, catalog: &FkCatalog, violation: &mut FkViolation) {
+        <C::Backend as Dialect>::explain(self, catalog, violation)
+    }
+
+    fn fk_transaction<T, F>(&mut self, catalog: &FkCatalog, work: F) -> Result<T, Error>
+    where
+        F: FnMut(&mut Self) -> Result<T, Error>,
+    {
+        <C::Backend as Dialect>::transaction(self, catalog, work)
+    }
+}
+
+/// Copies a constraint's declaration into a violation.
+pub(crate) fn apply_foreign_key(violation: &mut FkViolation, fk: &ForeignKey) {
+    violation.constraint = fk.name.clone().or(violation.constraint.take());
+    violation.schema = Some(fk.schema.clone());
+    violation.child_table = Some(fk.table.clone());
+    violation.child_columns = fk.columns.clone();
+    violation.parent_schema = Some(fk.parent_schema.clone());
+    violation.parent_table = Some(fk.parent_table.clone());
+    violation.parent_columns = fk.parent_columns.clone();
+    violation.on_delete = Some(fk.on_delete);
+    violation.on_update = Some(fk.on_update);
+    violation.deferrability = fk.deferrability;
+}

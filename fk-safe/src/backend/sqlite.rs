@@ -1,0 +1,390 @@
+//! SQLite: every failure reads `FOREIGN KEY constraint failed`, naming
+//! nothing. The catalog is `PRAGMA foreign_key_list`; which rows broke which
+//! key is `PRAGMA foreign_key_check`, which only sees violations that still
+//! exist, so a failed write is replayed with the constraints deferred inside
+//! a savepoint that is always rolled back.
+
+use std::sync::Arc;
+
+use diesel::connection::LoadConnection;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel::sqlite::Sqlite;
+
+use super::{apply_foreign_key, Dialect};
+use crate::catalog::{FkCatalog, ForeignKey};
+use crate::error::Error;
+use crate::sql::quote_ident;
+use crate::violation::{FkAction, FkViolation, ViolationKind};
+
+const SCHEMA: &str = "main";
+
+#[derive(QueryableByName)]
+struct ForeignKeyListRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    table: String,
+    #[diesel(sql_type = Text)]
+    from: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    to: Option<String>,
+    #[diesel(sql_type = Text)]
+    on_update: String,
+    #[diesel(sql_type = Text)]
+    on_delete: String,
+}
+
+#[derive(QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct FlagRow {
+    #[diesel(sql_type = BigInt)]
+    flag: i64,
+}
+
+#[derive(QueryableByName)]
+struct ValueRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    value: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct ExistsRow {
+    #[diesel(sql_type = Bool)]
+    found: bool,
+}
+
+#[derive(QueryableByName)]
+struct CheckRow {
+    #[diesel(sql_type = Text)]
+    table: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    rowid: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    fkid: i64,
+}
+
+/// The foreign keys of `table`, with PRAGMA ids, cached per table.
+fn table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    catalog: &FkCatalog,
+    table: &str,
+) -> QueryResult<Arc<Vec<(i64, ForeignKey)>>> {
+    if let Some(found) = catalog.lock().by_child_table.get(table) {
+        return Ok(Arc::clone(found));
+    }
+    let rows: Vec<ForeignKeyListRow> = diesel::sql_query(
+        r#"SELECT id, "table", "from", "to", on_update, on_delete
+             FROM pragma_foreign_key_list(?) ORDER BY id, seq"#,
+    )
+    .bind::<Text, _>(table)
+    .load(conn)?;
+    let mut keys: Vec<(i64, ForeignKey)> = Vec::new();
+    let mut implicit_targets: Vec<usize> = Vec::new();
+    for row in rows {
+        let same_key = keys.last().is_some_and(|(id, _)| *id == row.id);
+        if !same_key {
+            keys.push((
+                row.id,
+                ForeignKey {
+                    name: None,
+                    schema: SCHEMA.to_string(),
+                    table: table.to_string(),
+                    columns: Vec::new(),
+                    parent_schema: SCHEMA.to_string(),
+                    parent_table: row.table.clone(),
+                    parent_columns: Vec::new(),
+                    on_delete: FkAction::parse(&row.on_delete).unwrap_or(FkAction::NoAction),
+                    on_update: FkAction::parse(&row.on_update).unwrap_or(FkAction::NoAction),
+                    deferrability: None,
+                },
+            ));
+        }
+        let Some((_, fk)) = keys.last_mut() else {
+            continue;
+        };
+        fk.columns.push(row.from);
+        match row.to {
+            Some(to) => fk.parent_columns.push(to),
+            // `REFERENCES parent` without columns means the parent's primary key.
+            None => {
+                if !implicit_targets.contains(&(keys.len() - 1)) {
+                    implicit_targets.push(keys.len() - 1);
+                }
+            }
+        }
+    }
+    for index in implicit_targets {
+        let parent = keys[index].1.parent_table.clone();
+        let primary_key: Vec<NameRow> =
+            diesel::sql_query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk")
+                .bind::<Text, _>(&parent)
+                .load(conn)?;
+        keys[index].1.parent_columns = primary_key.into_iter().map(|r| r.name).collect();
+    }
+    let keys = Arc::new(keys);
+    catalog
+        .lock()
+        .by_child_table
+        .insert(table.to_string(), Arc::clone(&keys));
+    Ok(keys)
+}
+
+fn read_flag<C: LoadConnection<Backend = Sqlite>>(conn: &mut C, pragma: &str) -> QueryResult<bool> {
+    let rows: Vec<FlagRow> =
+        diesel::sql_query(format!("SELECT {pragma} AS flag FROM pragma_{pragma}")).load(conn)?;
+    Ok(rows.first().is_some_and(|r| r.flag != 0))
+}
+
+/// The values of `columns` in the row `rowid` of `table`; `None` when the
+/// row does not exist.
+fn row_values<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    table: &str,
+    columns: &[String],
+    rowid: i64,
+) -> QueryResult<Option<Vec<Option<String>>>> {
+    let mut values = Vec::with_capacity(columns.len());
+    for column in columns {
+        let rows: Vec<ValueRow> = diesel::sql_query(format!(
+            "SELECT CAST({} AS TEXT) AS value FROM {} WHERE rowid = ?",
+            quote_ident(column),
+            quote_ident(table)
+        ))
+        .bind::<BigInt, _>(rowid)
+        .load(conn)?;
+        match rows.into_iter().next() {
+            Some(row) => values.push(row.value),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(values))
+}
+
+/// Whether the parent that row `rowid` of the child points at exists.
+fn parent_exists<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    fk: &ForeignKey,
+    rowid: i64,
+) -> QueryResult<bool> {
+    let matches: Vec<String> = fk
+        .columns
+        .iter()
+        .zip(&fk.parent_columns)
+        .map(|(child, parent)| format!("p.{} = c.{}", quote_ident(parent), quote_ident(child)))
+        .collect();
+    let rows: Vec<ExistsRow> = diesel::sql_query(format!(
+        "SELECT EXISTS (SELECT 1 FROM {} AS p, {} AS c WHERE c.rowid = ? AND {}) AS found",
+        quote_ident(&fk.parent_table),
+        quote_ident(&fk.table),
+        matches.join(" AND ")
+    ))
+    .bind::<BigInt, _>(rowid)
+    .load(conn)?;
+    Ok(rows.first().is_some_and(|r| r.found))
+}
+
+/// A row that broke a key while the failed work was replayed.
+struct Orphan {
+    fk: ForeignKey,
+    rowid: Option<i64>,
+    values: Option<Vec<Option<String>>>,
+}
+
+/// How the replay ended: it is always rolled back, carrying what it saw.
+enum ReplayEnd {
+    Seen(Vec<Orphan>),
+    Failed(DieselError),
+}
+
+impl From<DieselError> for ReplayEnd {
+    fn from(error: DieselError) -> Self {
+        ReplayEnd::Failed(error)
+    }
+}
+
+/// Replays `work` with every constraint deferred and lists the rows that
+/// broke a key. Nothing it does survives.
+fn replay<C, T, F>(conn: &mut C, catalog: &FkCatalog, work: &mut F) -> QueryResult<Vec<Orphan>>
+where
+    C: LoadConnection<Backend = Sqlite>,
+    F: FnMut(&mut C) -> Result<T, Error>,
+{
+    let deferred_before = read_flag(conn, "defer_foreign_keys")?;
+    let ended = conn.transaction::<(), ReplayEnd, _>(|conn| {
+        diesel::sql_query("PRAGMA defer_foreign_keys = ON").execute(conn)?;
+        // The replay's own outcome does not matter, only what it left behind.
+        let _ = work(conn);
+        let broken: Vec<CheckRow> = diesel::sql_query("PRAGMA foreign_key_check").load(conn)?;
+        let mut orphans = Vec::with_capacity(broken.len());
+        for row in broken {
+            let keys = table_foreign_keys(conn, catalog, &row.table)?;
+            let Some((_, fk)) = keys.iter().find(|(id, _)| *id == row.fkid) else {
+                continue;
+            };
+            let values = match row.rowid {
+                Some(rowid) => row_values(conn, &fk.table, &fk.columns, rowid)?,
+                None => None,
+            };
+            orphans.push(Orphan {
+                fk: fk.clone(),
+                rowid: row.rowid,
+                values,
+            });
+        }
+        Err(ReplayEnd::Seen(orphans))
+    });
+    if !deferred_before {
+        diesel::sql_query("PRAGMA defer_foreign_keys = OFF").execute(conn)?;
+    }
+    match ended {
+        Err(ReplayEnd::Seen(orphans)) => Ok(orphans),
+        Err(ReplayEnd::Failed(error)) => Err(error),
+        Ok(()) => Ok(Vec::new()),
+    }
+}
+
+/// Decides, in the state before the work, which side an orphan broke:
+/// the same row with the same key existed and its parent did too, so the
+/// parent went away (still referenced); the row is new or was re-pointed
+/// (missing parent); or it was an orphan already (`None`: not ours).
+fn side_of<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    orphan: &Orphan,
+) -> QueryResult<Option<ViolationKind>> {
+    let (Some(rowid), Some(values)) = (orphan.rowid, &orphan.values) else {
+        return Ok(Some(ViolationKind::Undetermined));
+    };
+    let before = row_values(conn, &orphan.fk.table, &orphan.fk.columns, rowid)?;
+    if before.as_ref() != Some(values) {
+        return Ok(Some(ViolationKind::MissingParent));
+    }
+    if parent_exists(conn, &orphan.fk, rowid)? {
+        Ok(Some(ViolationKind::StillReferenced))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Every foreign key with a RESTRICT action, the only kind SQLite raises as
+/// extended code 1811.
+fn restrict_keys<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    catalog: &FkCatalog,
+) -> QueryResult<Vec<ForeignKey>> {
+    Ok(Sqlite::list_foreign_keys(conn, catalog)?
+        .into_iter()
+        .filter(|fk| fk.on_delete == FkAction::Restrict || fk.on_update == FkAction::Restrict)
+        .collect())
+}
+
+/// A RESTRICT failure names nothing, but when the database has exactly one
+/// RESTRICT key, that key is the one.
+fn explain_restrict<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    catalog: &FkCatalog,
+    violation: &mut FkViolation,
+) {
+    match restrict_keys(conn, catalog) {
+        Ok(keys) if keys.len() == 1 => apply_foreign_key(violation, &keys[0]),
+        Ok(_) => {}
+        Err(error) => violation.catalog_error = Some(error.to_string()),
+    }
+}
+
+fn explain_replay<C, T, F>(
+    conn: &mut C,
+    catalog: &FkCatalog,
+    work: &mut F,
+    violation: &mut FkViolation,
+) -> QueryResult<()>
+where
+    C: LoadConnection<Backend = Sqlite>,
+    F: FnMut(&mut C) -> Result<T, Error>,
+{
+    for orphan in replay(conn, catalog, work)? {
+        let Some(kind) = side_of(conn, &orphan)? else {
+            continue;
+        };
+        violation.kind = kind;
+        apply_foreign_key(violation, &orphan.fk);
+        violation.key_values = orphan.values;
+        return Ok(());
+    }
+    if violation.kind == ViolationKind::StillReferenced {
+        explain_restrict(conn, catalog, violation);
+    }
+    Ok(())
+}
+
+impl Dialect for Sqlite {
+    fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(conn: &mut C) -> QueryResult<()> {
+        diesel::sql_query("PRAGMA foreign_keys = ON").execute(conn)?;
+        if read_flag(conn, "foreign_keys")? {
+            Ok(())
+        } else {
+            Err(DieselError::QueryBuilderError(
+                "PRAGMA foreign_keys = ON did not take effect: SQLite ignores it inside a \
+                 transaction, so call enforce_foreign_keys before beginning one"
+                    .into(),
+            ))
+        }
+    }
+
+    fn list_foreign_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        catalog: &FkCatalog,
+    ) -> QueryResult<Vec<ForeignKey>> {
+        let tables: Vec<NameRow> = diesel::sql_query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )
+        .load(conn)?;
+        let mut all = Vec::new();
+        for table in tables {
+            let keys = table_foreign_keys(conn, catalog, &table.name)?;
+            all.extend(keys.iter().map(|(_, fk)| fk.clone()));
+        }
+        Ok(all)
+    }
+
+    fn explain<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        catalog: &FkCatalog,
+        violation: &mut FkViolation,
+    ) {
+        if violation.child_table.is_none() && violation.kind == ViolationKind::StillReferenced {
+            explain_restrict(conn, catalog, violation);
+        }
+        if violation.schema.is_none() {
+            violation.schema = Some(SCHEMA.to_string());
+        }
+    }
+
+    fn transaction<C, T, F>(conn: &mut C, catalog: &FkCatalog, mut work: F) -> Result<T, Error>
+    where
+        C: LoadConnection<Backend = Self>,
+        F: FnMut(&mut C) -> Result<T, Error>,
+    {
+        let outcome = conn.transaction(|conn| work(conn));
+        let Err(Error::ForeignKey(mut violation)) = outcome else {
+            return outcome;
+        };
+        // Already explained by a transaction nested inside `work`.
+        if violation.child_table.is_some() {
+            return Err(Error::ForeignKey(violation));
+        }
+        if let Err(error) = explain_replay(conn, catalog, &mut work, &mut violation) {
+            violation.catalog_error = Some(error.to_string());
+        }
+        if violation.schema.is_none() {
+            violation.schema = Some(SCHEMA.to_string());
+        }
+        Err(Error::ForeignKey(violation))
+    }
+}

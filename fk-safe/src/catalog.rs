@@ -1,0 +1,155 @@
+//! The foreign-key catalog: what the live database says about its foreign
+//! keys, cached so that explaining a repeated error costs no query.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::backend::FkConnection;
+use crate::error::Error;
+use crate::violation::{Deferrability, FkAction};
+
+/// One foreign-key constraint, as the database declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ForeignKey {
+    /// The constraint's name (`None` on SQLite, which does not keep it).
+    pub name: Option<String>,
+    /// Schema of the referencing (child) table (`main` on SQLite).
+    pub schema: String,
+    /// The referencing (child) table. For a partition, the declared table.
+    pub table: String,
+    /// The referencing columns, in constraint order.
+    pub columns: Vec<String>,
+    /// Schema of the referenced (parent) table.
+    pub parent_schema: String,
+    /// The referenced (parent) table.
+    pub parent_table: String,
+    /// The referenced columns, in constraint order.
+    pub parent_columns: Vec<String>,
+    /// What happens to children when the parent row is deleted.
+    pub on_delete: FkAction,
+    /// What happens to children when the parent's key changes.
+    pub on_update: FkAction,
+    /// When the constraint is checked. `None` on SQLite, whose catalog
+    /// (`PRAGMA foreign_key_list`) does not record it.
+    pub deferrability: Option<Deferrability>,
+}
+
+/// A cache of the live foreign-key catalog, and the entry point for
+/// explaining foreign-key failures with it.
+///
+/// Create one per database and share it (it is a cheap `Clone`, and `Sync`):
+/// the first failure on a constraint reads the catalog once, later failures
+/// on it read nothing. Call [`FkCatalog::clear`] after changing the schema.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
+/// use fk_safe::{FkCatalog, FkConnection, ViolationKind};
+///
+/// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+/// conn.enforce_foreign_keys().unwrap();
+/// diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY)").execute(&mut conn).unwrap();
+/// diesel::sql_query("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id BIGINT NOT NULL REFERENCES customers (id))")
+///     .execute(&mut conn).unwrap();
+///
+/// let catalog = FkCatalog::new();
+/// let result = catalog.transaction(&mut conn, |conn| {
+///     diesel::sql_query("INSERT INTO orders (customer_id) VALUES (999)").execute(conn)?;
+///     Ok(())
+/// });
+/// let violation = result.unwrap_err();
+/// let violation = violation.as_violation().unwrap();
+/// assert_eq!(violation.kind(), ViolationKind::MissingParent);
+/// assert_eq!(violation.child_table(), Some("orders"));
+/// assert_eq!(violation.parent_table(), Some("customers"));
+/// assert_eq!(violation.key_values(), Some(&[Some("999".to_string())][..]));
+/// println!("{violation}");
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FkCatalog {
+    cache: Arc<Mutex<Cache>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    /// PostgreSQL: (reported table, constraint name) -> declared constraint.
+    pub(crate) by_constraint: HashMap<(String, String), Arc<ForeignKey>>,
+    /// SQLite: child table -> its foreign keys, indexed by PRAGMA `id`.
+    pub(crate) by_child_table: HashMap<String, Arc<Vec<(i64, ForeignKey)>>>,
+    /// Every foreign key of the database, once listed.
+    pub(crate) all: Option<Arc<Vec<ForeignKey>>>,
+}
+
+impl FkCatalog {
+    /// An empty catalog; it fills itself as it is used.
+    pub fn new() -> Self {
+        FkCatalog::default()
+    }
+
+    /// Forgets everything cached, for use after the schema changed.
+    pub fn clear(&self) {
+        *self.lock() = Cache::default();
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Cache> {
+        // A panic while holding the lock cannot leave the maps half-written
+        // (every write is a single insert), so a poisoned lock is still usable.
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every foreign key in the database (on PostgreSQL, in every schema the
+    /// session can see in the catalog; on SQLite, in `main`), read once and
+    /// then served from the cache.
+    pub fn foreign_keys<C: FkConnection>(
+        &self,
+        conn: &mut C,
+    ) -> Result<Arc<Vec<ForeignKey>>, Error> {
+        if let Some(all) = self.lock().all.clone() {
+            return Ok(all);
+        }
+        let listed = Arc::new(conn.fk_list_foreign_keys(self).map_err(Error::Database)?);
+        self.lock().all = Some(Arc::clone(&listed));
+        Ok(listed)
+    }
+
+    /// Completes a foreign-key error from the live catalog: columns, parent,
+    /// actions, deferrability, key values and (for a translated PostgreSQL
+    /// message) the kind. Any other error is returned unchanged.
+    ///
+    /// On PostgreSQL, call it after the failed transaction was rolled back
+    /// (or use [`FkCatalog::transaction`], which does): an aborted transaction
+    /// cannot read the catalog, unless the constraint is already cached.
+    /// On SQLite, a bare error does not say which table failed; only
+    /// [`FkCatalog::transaction`] can find that out.
+    pub fn explain<C: FkConnection>(&self, conn: &mut C, error: impl Into<Error>) -> Error {
+        match error.into() {
+            Error::ForeignKey(mut violation) => {
+                conn.fk_explain(self, &mut violation);
+                Error::ForeignKey(violation)
+            }
+            other => other,
+        }
+    }
+
+    /// Runs `work` in a transaction (a savepoint when `conn` is already in
+    /// one) and, if a foreign key fails, rolls back and explains the failure
+    /// with the catalog.
+    ///
+    /// On SQLite, which never says which constraint failed, the explanation
+    /// runs `work` a second time with the constraints deferred, inside a
+    /// savepoint that is always rolled back, and asks `PRAGMA
+    /// foreign_key_check` which rows broke which key. `work` must therefore
+    /// be safe to run twice when it fails: keep side effects outside the
+    /// database until it succeeds. Successful work runs exactly once.
+    pub fn transaction<C, T, F>(&self, conn: &mut C, work: F) -> Result<T, Error>
+    where
+        C: FkConnection,
+        F: FnMut(&mut C) -> Result<T, Error>,
+    {
+        conn.fk_transaction(self, work)
+    }
+}

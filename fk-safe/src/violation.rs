@@ -1,0 +1,442 @@
+//! The public shape of a foreign-key failure.
+
+use std::fmt;
+
+/// Which side of a foreign key a failed write was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ViolationKind {
+    /// A child row points at a parent row that does not exist (an insert or
+    /// an update of the child's foreign-key columns).
+    MissingParent,
+    /// A parent row was deleted, or its key changed, while child rows still
+    /// reference it (NO ACTION and RESTRICT constraints).
+    StillReferenced,
+    /// The database did not say which side failed and fk-safe had nothing to
+    /// tell it from. This happens for a bare SQLite error, or a PostgreSQL
+    /// error in a translated language before the catalog was consulted. Run
+    /// the write through [`FkCatalog::transaction`](crate::FkCatalog::transaction)
+    /// or explain the error with [`FkCatalog::explain`](crate::FkCatalog::explain)
+    /// to get a definite kind.
+    Undetermined,
+}
+
+/// The database a violation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// What the database does to referencing rows when the referenced row is
+/// deleted or its key is updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FkAction {
+    /// `NO ACTION`: the write fails at the end of the statement (or, for a
+    /// deferred constraint, at commit).
+    NoAction,
+    /// `RESTRICT`: the write fails at once, even if the constraint is deferred.
+    Restrict,
+    /// `CASCADE`: referencing rows are deleted or re-keyed too.
+    Cascade,
+    /// `SET NULL`: the referencing columns are set to NULL.
+    SetNull,
+    /// `SET DEFAULT`: the referencing columns are set to their defaults.
+    SetDefault,
+}
+
+impl FkAction {
+    /// The SQL spelling of the action, as in `ON DELETE CASCADE`.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "NO ACTION",
+            FkAction::Restrict => "RESTRICT",
+            FkAction::Cascade => "CASCADE",
+            FkAction::SetNull => "SET NULL",
+            FkAction::SetDefault => "SET DEFAULT",
+        }
+    }
+
+    /// Parses PostgreSQL's `pg_constraint.confdeltype` code or SQLite's
+    /// `PRAGMA foreign_key_list` spelling; `None` for anything else.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "A" | "NO ACTION" => Some(FkAction::NoAction),
+            "R" | "RESTRICT" => Some(FkAction::Restrict),
+            "C" | "CASCADE" => Some(FkAction::Cascade),
+            "N" | "SET NULL" => Some(FkAction::SetNull),
+            "D" | "SET DEFAULT" => Some(FkAction::SetDefault),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FkAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_sql())
+    }
+}
+
+/// When the database checks a constraint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Deferrability {
+    /// Checked at the end of every statement; `SET CONSTRAINTS` cannot move it.
+    NotDeferrable,
+    /// `DEFERRABLE INITIALLY IMMEDIATE`: checked per statement unless deferred.
+    InitiallyImmediate,
+    /// `DEFERRABLE INITIALLY DEFERRED`: checked at commit.
+    InitiallyDeferred,
+}
+
+/// Where in fk-safe's own input a violation came from, when it came from a
+/// write fk-safe made (for example a graph insert).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RowOrigin {
+    /// The Rust model type, as `std::any::type_name` spells it.
+    pub model: &'static str,
+    /// The relation (foreign key) of the model that failed, when known.
+    pub relation: Option<&'static str>,
+    /// The position of the row in the caller's input.
+    pub row: usize,
+}
+
+/// A foreign-key failure, explained.
+///
+/// Built from any [`diesel::result::Error`] that is a foreign-key violation
+/// (see [`Error`](crate::Error)), and completed from the live catalog by
+/// [`FkCatalog::explain`](crate::FkCatalog::explain) or
+/// [`FkCatalog::transaction`](crate::FkCatalog::transaction). Every field that
+/// the database did not reveal and fk-safe could not know is `None` or empty;
+/// nothing is guessed.
+///
+/// ```
+/// use diesel::result::{DatabaseErrorKind, Error as DieselError};
+/// use fk_safe::{Error, ViolationKind};
+///
+/// // What SQLite reports for every foreign-key failure:
+/// let raw = DieselError::DatabaseError(
+///     DatabaseErrorKind::ForeignKeyViolation,
+///     Box::new("FOREIGN KEY constraint failed".to_string()),
+/// );
+/// match Error::from(raw) {
+///     Error::ForeignKey(v) => {
+///         assert_eq!(v.kind(), ViolationKind::Undetermined);
+///         assert!(v.child_table().is_none()); // SQLite does not say; explain() finds out
+///     }
+///     other => panic!("not a foreign-key error: {other}"),
+/// }
+/// ```
+#[derive(Debug)]
+pub struct FkViolation {
+    pub(crate) kind: ViolationKind,
+    pub(crate) backend: BackendKind,
+    pub(crate) constraint: Option<String>,
+    pub(crate) schema: Option<String>,
+    pub(crate) child_table: Option<String>,
+    pub(crate) child_columns: Vec<String>,
+    pub(crate) parent_schema: Option<String>,
+    pub(crate) parent_table: Option<String>,
+    pub(crate) parent_columns: Vec<String>,
+    pub(crate) key_values: Option<Vec<Option<String>>>,
+    pub(crate) on_delete: Option<FkAction>,
+    pub(crate) on_update: Option<FkAction>,
+    pub(crate) deferrability: Option<Deferrability>,
+    pub(crate) origin: Option<RowOrigin>,
+    /// The server's DETAIL line, kept verbatim (it may be translated).
+    pub(crate) detail: Option<String>,
+    /// Why the catalog could not be read while explaining this violation.
+    pub(crate) catalog_error: Option<String>,
+    pub(crate) source: diesel::result::Error,
+}
+
+impl FkViolation {
+    pub(crate) fn new(
+        kind: ViolationKind,
+        backend: BackendKind,
+        source: diesel::result::Error,
+    ) -> Self {
+        FkViolation {
+            kind,
+            backend,
+            constraint: None,
+            schema: None,
+            child_table: None,
+            child_columns: Vec::new(),
+            parent_schema: None,
+            parent_table: None,
+            parent_columns: Vec::new(),
+            key_values: None,
+            on_delete: None,
+            on_update: None,
+            deferrability: None,
+            origin: None,
+            detail: None,
+            catalog_error: None,
+            source,
+        }
+    }
+
+    /// Which side of the foreign key failed.
+    pub fn kind(&self) -> ViolationKind {
+        self.kind
+    }
+
+    /// The database the violation came from.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// The constraint's name. PostgreSQL always names it; SQLite never does.
+    pub fn constraint(&self) -> Option<&str> {
+        self.constraint.as_deref()
+    }
+
+    /// The schema of the referencing (child) table (`main` on SQLite).
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The referencing (child) table, whichever side the failed write was on.
+    pub fn child_table(&self) -> Option<&str> {
+        self.child_table.as_deref()
+    }
+
+    /// The foreign-key columns of the child table, in constraint order.
+    pub fn child_columns(&self) -> &[String] {
+        &self.child_columns
+    }
+
+    /// The schema of the referenced (parent) table.
+    pub fn parent_schema(&self) -> Option<&str> {
+        self.parent_schema.as_deref()
+    }
+
+    /// The referenced (parent) table.
+    pub fn parent_table(&self) -> Option<&str> {
+        self.parent_table.as_deref()
+    }
+
+    /// The referenced columns of the parent table, in constraint order.
+    pub fn parent_columns(&self) -> &[String] {
+        &self.parent_columns
+    }
+
+    /// The key that failed, one value per column in constraint order
+    /// (`None` is SQL NULL), as the database prints it. Absent when the
+    /// database did not reveal it (for example without SELECT privilege) or
+    /// when its text was ambiguous.
+    pub fn key_values(&self) -> Option<&[Option<String>]> {
+        self.key_values.as_deref()
+    }
+
+    /// The constraint's `ON DELETE` action, when known.
+    pub fn on_delete(&self) -> Option<FkAction> {
+        self.on_delete
+    }
+
+    /// The constraint's `ON UPDATE` action, when known.
+    pub fn on_update(&self) -> Option<FkAction> {
+        self.on_update
+    }
+
+    /// Whether and how the constraint can be deferred, when known.
+    pub fn deferrability(&self) -> Option<Deferrability> {
+        self.deferrability
+    }
+
+    /// The model and input row, when the failing write was fk-safe's own.
+    pub fn origin(&self) -> Option<&RowOrigin> {
+        self.origin.as_ref()
+    }
+
+    /// The server's DETAIL text, verbatim (possibly translated).
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// Why fk-safe could not complete this violation from the catalog (for
+    /// example: explaining inside a PostgreSQL transaction that the failure
+    /// already aborted). `None` when the catalog was read or not needed.
+    pub fn catalog_error(&self) -> Option<&str> {
+        self.catalog_error.as_deref()
+    }
+
+    /// The Diesel error this violation was built from.
+    pub fn diesel_error(&self) -> &diesel::result::Error {
+        &self.source
+    }
+
+    /// Gives back the Diesel error this violation was built from.
+    pub fn into_diesel_error(self) -> diesel::result::Error {
+        self.source
+    }
+
+    /// The database's own message, as it came (possibly translated).
+    pub(crate) fn source_message(&self) -> &str {
+        match &self.source {
+            diesel::result::Error::DatabaseError(_, info) => info.message(),
+            _ => "",
+        }
+    }
+
+    /// Records which model and input row caused the violation.
+    pub fn with_origin(mut self, origin: RowOrigin) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// The key as `table.col = value` or `table.(a, b) = (x, y)`.
+    fn key_phrase(
+        &self,
+        table: Option<&str>,
+        columns: &[String],
+        with_values: bool,
+    ) -> Option<String> {
+        if columns.is_empty() {
+            return None;
+        }
+        let table = table.map(display_ident).unwrap_or_else(|| "?".into());
+        let columns_text: Vec<String> = columns.iter().map(|c| display_ident(c)).collect();
+        let values_text = self
+            .key_values
+            .as_ref()
+            .filter(|_| with_values)
+            .map(|values| {
+                values
+                    .iter()
+                    .map(|v| match v {
+                        Some(text) => text.clone(),
+                        None => "NULL".to_string(),
+                    })
+                    .collect::<Vec<_>>()
+            });
+        Some(match (columns_text.len(), values_text) {
+            (1, Some(values)) if values.len() == 1 => {
+                format!("{table}.{} = {}", columns_text[0], values[0])
+            }
+            (1, _) => format!("{table}.{}", columns_text[0]),
+            (_, Some(values)) if values.len() == columns_text.len() => {
+                format!(
+                    "{table}.({}) = ({})",
+                    columns_text.join(", "),
+                    values.join(", ")
+                )
+            }
+            _ => format!("{table}.({})", columns_text.join(", ")),
+        })
+    }
+}
+
+/// Names are shown bare when they are plain lower-case identifiers and
+/// quoted (with inner quotes doubled) otherwise, so that a reader can paste
+/// them into SQL.
+fn display_ident(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        name.to_string()
+    } else {
+        crate::sql::quote_ident(name)
+    }
+}
+
+impl fmt::Display for FkViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let child = self.child_table.as_deref();
+        let parent = self.parent_table.as_deref();
+        let constraint = match &self.constraint {
+            Some(name) => format!(" (constraint {})", display_ident(name)),
+            None => String::new(),
+        };
+        if let Some(origin) = &self.origin {
+            write!(f, "{} row #{}", origin.model, origin.row)?;
+            if let Some(relation) = origin.relation {
+                write!(f, " (relation `{relation}`)")?;
+            }
+            f.write_str(": ")?;
+        }
+        match self.kind {
+            ViolationKind::MissingParent => {
+                let key = self.key_phrase(child, &self.child_columns, true);
+                let target = self
+                    .key_phrase(parent, &self.parent_columns, false)
+                    .or_else(|| parent.map(display_ident));
+                match (key, target) {
+                    (Some(key), Some(target)) => {
+                        write!(f, "{key} has no matching row in {target}{constraint}")?
+                    }
+                    _ => write!(
+                        f,
+                        "a row in {} points at a parent row that does not exist{constraint}",
+                        child
+                            .map(display_ident)
+                            .unwrap_or_else(|| "a child table".into())
+                    )?,
+                }
+                let parent_name = parent.map(display_ident).unwrap_or_else(|| "parent".into());
+                write!(
+                    f,
+                    ". Fix: insert the {parent_name} row first (in the same transaction), or use a key that exists in {parent_name}"
+                )?;
+            }
+            ViolationKind::StillReferenced => {
+                let key = self
+                    .key_phrase(parent, &self.parent_columns, true)
+                    .or_else(|| parent.map(display_ident));
+                let from = self
+                    .key_phrase(child, &self.child_columns, false)
+                    .or_else(|| child.map(display_ident));
+                match (key, from) {
+                    (Some(key), Some(from)) => write!(
+                        f,
+                        "cannot delete or re-key {key}: it is still referenced from {from}{constraint}"
+                    )?,
+                    (None, Some(from)) => write!(
+                        f,
+                        "cannot delete or re-key a parent row: it is still referenced from {from}{constraint}"
+                    )?,
+                    _ => write!(
+                        f,
+                        "cannot delete or re-key a parent row that is still referenced{constraint}"
+                    )?,
+                }
+                if let Some(action) = self.on_delete {
+                    write!(f, " [ON DELETE {action}]")?;
+                }
+                let child_name = child.map(display_ident).unwrap_or_else(|| "child".into());
+                write!(
+                    f,
+                    ". Fix: delete or re-point the {child_name} rows first, or declare the foreign key ON DELETE CASCADE / SET NULL"
+                )?;
+            }
+            ViolationKind::Undetermined => {
+                write!(f, "foreign key constraint failed{constraint}")?;
+                if let Some(child) = child {
+                    write!(f, " on {}", display_ident(child))?;
+                }
+                if let Some(detail) = &self.detail {
+                    write!(f, ": {detail}")?;
+                }
+                f.write_str(
+                    ". The database did not say which row or parent; run the write through FkCatalog::transaction (or FkCatalog::explain) to find out",
+                )?;
+            }
+        }
+        if let Some(error) = &self.catalog_error {
+            write!(f, " (the foreign-key catalog could not be read: {error})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FkViolation {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}

@@ -1,0 +1,10 @@
+DROP TABLE "Pick Lines (Ä)";
+DROP TABLE "Lager ""Nord"" Größe";
+DROP TABLE stock_levels;
+DROP TABLE warehouses;
+DROP TABLE employees;
+DROP TABLE departments;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE products;
+DROP TABLE customers;

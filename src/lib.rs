@@ -1,0 +1,1 @@
+//! Test and example support for fk-safe (not published).
