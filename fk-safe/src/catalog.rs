@@ -75,8 +75,10 @@ pub struct FkCatalog {
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
     /// PostgreSQL: (reported table, constraint name) -> declared constraint.
+    #[cfg(feature = "postgres")]
     pub(crate) by_constraint: HashMap<(String, String), Arc<ForeignKey>>,
     /// SQLite: child table -> its foreign keys, indexed by PRAGMA `id`.
+    #[cfg(feature = "sqlite")]
     pub(crate) by_child_table: HashMap<String, Arc<Vec<(i64, ForeignKey)>>>,
     /// Every foreign key of the database, once listed.
     pub(crate) all: Option<Arc<Vec<ForeignKey>>>,

@@ -275,7 +275,7 @@ impl FkViolation {
     }
 
     /// The database's own message, as it came (possibly translated).
-    pub(crate) fn source_message(&self) -> &str {
+    pub fn database_message(&self) -> &str {
         match &self.source {
             diesel::result::Error::DatabaseError(_, info) => info.message(),
             _ => "",

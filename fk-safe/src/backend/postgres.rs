@@ -198,7 +198,7 @@ fn infer_kind(violation: &FkViolation, fk: &ForeignKey) -> ViolationKind {
             }
         }
     }
-    let message = violation.source_message();
+    let message = violation.database_message();
     let mut rest = message.replace(fk.name.as_deref().unwrap_or_default(), "\u{0}");
     if fk.table != fk.parent_table && fk.table.contains(&fk.parent_table) {
         rest = rest.replace(&fk.table, "\u{0}");

@@ -263,4 +263,82 @@ mod tests {
             some(&["3"])
         );
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn side() -> impl Strategy<Value = DetailSide> {
+            prop_oneof![
+                Just(DetailSide::MissingParent),
+                Just(DetailSide::StillReferenced)
+            ]
+        }
+
+        /// What PostgreSQL prints, in English or German.
+        fn render(
+            columns: &[String],
+            values: &[String],
+            side: DetailSide,
+            table: &str,
+            german: bool,
+        ) -> String {
+            let (c, v) = (columns.join(", "), values.join(", "));
+            match (side, german) {
+                (DetailSide::MissingParent, false) => {
+                    format!("Key ({c})=({v}) is not present in table \"{table}\".")
+                }
+                (DetailSide::StillReferenced, false) => {
+                    format!("Key ({c})=({v}) is still referenced from table \"{table}\".")
+                }
+                (DetailSide::MissingParent, true) => {
+                    format!("Schlüssel ({c})=({v}) ist nicht in Tabelle »{table}« vorhanden.")
+                }
+                (DetailSide::StillReferenced, true) => {
+                    format!("Auf Schlüssel ({c})=({v}) wird noch aus Tabelle »{table}« verwiesen.")
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn never_panics(detail in any::<String>(), columns in prop::collection::vec(any::<String>(), 0..4), table in any::<String>(), side in side()) {
+                let _ = key_values(&detail, &columns, side, &table);
+            }
+
+            /// Whatever the names and values, the parser returns exactly the
+            /// printed values or nothing: never wrong ones.
+            #[test]
+            fn exact_or_absent(
+                pairs in prop::collection::vec((".{0,10}", ".{0,10}"), 1..4),
+                table in ".{0,10}",
+                side in side(),
+                german in any::<bool>(),
+            ) {
+                let (columns, values): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+                let detail = render(&columns, &values, side, &table, german);
+                if let Some(parsed) = key_values(&detail, &columns, side, &table) {
+                    let expected: Vec<Option<String>> = values.into_iter().map(Some).collect();
+                    prop_assert_eq!(parsed, expected);
+                }
+            }
+
+            /// Plain values are always recovered, in both languages.
+            #[test]
+            fn plain_values_are_found(
+                pairs in prop::collection::vec(("[a-z_][a-z0-9_ ]{0,10}", "[A-Za-z0-9.-]{1,10}"), 1..4),
+                table in "[a-z][a-z_]{0,10}",
+                side in side(),
+                german in any::<bool>(),
+            ) {
+                prop_assume!(pairs.iter().all(|(_, v)| v != "null"));
+                let (columns, values): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+                let detail = render(&columns, &values, side, &table, german);
+                let expected: Vec<Option<String>> = values.into_iter().map(Some).collect();
+                prop_assert_eq!(key_values(&detail, &columns, side, &table), Some(expected));
+            }
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! own error shapes, because a `diesel::result::Error` does not say which
 //! database produced it.
 
+// Only PostgreSQL prints key values in its errors.
+#[cfg(feature = "postgres")]
 pub(crate) mod detail;
 mod postgres;
 mod sqlite;
@@ -205,5 +207,47 @@ mod tests {
             Box::new("something else".to_string()),
         );
         assert!(classify(odd).is_err());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn kind() -> impl Strategy<Value = DatabaseErrorKind> {
+            prop_oneof![
+                Just(DatabaseErrorKind::ForeignKeyViolation),
+                Just(DatabaseErrorKind::RestrictViolation),
+                Just(DatabaseErrorKind::Unknown),
+                Just(DatabaseErrorKind::UniqueViolation),
+                Just(DatabaseErrorKind::CheckViolation),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Any error shape is classified or handed back, without panics,
+            /// and a handed-back error is the very same error.
+            #[test]
+            fn any_error_shape(
+                kind in kind(),
+                message in any::<String>(),
+                details in any::<Option<String>>(),
+                table in any::<Option<String>>(),
+                constraint in any::<Option<String>>(),
+            ) {
+                let error = DieselError::DatabaseError(kind, Box::new(Info {
+                    message: message.clone(), details, table, constraint,
+                }));
+                match classify(error) {
+                    Ok(violation) => {
+                        let _ = violation.to_string();
+                        prop_assert_eq!(violation.database_message(), message.as_str());
+                    }
+                    Err(DieselError::DatabaseError(_, info)) => prop_assert_eq!(info.message(), message.as_str()),
+                    Err(other) => prop_assert!(false, "changed error: {:?}", other),
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,137 @@
+//! Test harness: every test gets its own freshly migrated PostgreSQL schema
+//! and its own SQLite file, so the suite runs in parallel and re-runs on a
+//! used server. Nothing here is mocked.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A name no other test (in this run or an earlier one) uses.
+pub fn unique_name(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos % 1_000_000_000
+    )
+}
+
+#[cfg(feature = "postgres")]
+pub mod pg {
+    use diesel::prelude::*;
+    use diesel::PgConnection;
+
+    pub const DEFAULT_URL: &str = "postgres://127.0.0.1:5432/test";
+
+    pub fn base_url() -> String {
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
+    }
+
+    pub fn connect_base() -> PgConnection {
+        let url = base_url();
+        PgConnection::establish(&url).unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {url}: {e}\n\
+                 These tests need a real server. Start the local one with\n    \
+                 pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+                 or point DATABASE_URL at a server you may create schemas on."
+            )
+        })
+    }
+
+    /// A schema of its own, migrated, dropped when the test ends.
+    pub struct PgDb {
+        pub schema: String,
+    }
+
+    impl PgDb {
+        pub fn new() -> Self {
+            let schema = super::unique_name("fk_safe_t");
+            let mut admin = connect_base();
+            diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+                .execute(&mut admin)
+                .expect("create the test schema");
+            let db = PgDb { schema };
+            let mut conn = db.conn();
+            fk_safe_suite::migrate(&mut conn, fk_safe_suite::POSTGRES_MIGRATIONS)
+                .expect("migrate the test schema");
+            db
+        }
+
+        /// A URL whose sessions start with this schema on the search_path.
+        pub fn url(&self) -> String {
+            let base = base_url();
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!(
+                "{base}{separator}options=-c%20search_path%3D{}",
+                self.schema
+            )
+        }
+
+        pub fn conn(&self) -> PgConnection {
+            PgConnection::establish(&self.url()).expect("connect to the test schema")
+        }
+    }
+
+    impl Drop for PgDb {
+        fn drop(&mut self) {
+            if let Ok(mut admin) = PgConnection::establish(&base_url()) {
+                let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+pub mod sqlite {
+    use std::path::PathBuf;
+
+    use diesel::prelude::*;
+    use diesel::SqliteConnection;
+    use fk_safe::FkConnection;
+
+    /// A database file of its own, migrated, deleted when the test ends.
+    pub struct SqliteDb {
+        pub path: PathBuf,
+    }
+
+    impl SqliteDb {
+        pub fn new() -> Self {
+            let path =
+                std::env::temp_dir().join(format!("{}.sqlite3", super::unique_name("fk_safe_t")));
+            let db = SqliteDb { path };
+            let mut conn = db.conn();
+            fk_safe_suite::migrate(&mut conn, fk_safe_suite::SQLITE_MIGRATIONS)
+                .expect("migrate the test database");
+            db
+        }
+
+        pub fn url(&self) -> String {
+            self.path.to_string_lossy().into_owned()
+        }
+
+        pub fn conn(&self) -> SqliteConnection {
+            let mut conn =
+                SqliteConnection::establish(&self.url()).expect("open the test database");
+            conn.enforce_foreign_keys().expect("enforce foreign keys");
+            conn
+        }
+    }
+
+    impl Drop for SqliteDb {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut path = self.path.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}

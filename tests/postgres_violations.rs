@@ -1,0 +1,714 @@
+//! FkViolation on a real PostgreSQL server: every test in its own schema.
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::pg::{connect_base, PgDb};
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use fk_safe::{BackendKind, Deferrability, Error, FkAction, FkCatalog, FkViolation, ViolationKind};
+use fk_safe_suite::schema::*;
+
+fn sql(conn: &mut PgConnection, statement: &str) {
+    diesel::sql_query(statement)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+fn new_customer(conn: &mut PgConnection, email: &str) -> i64 {
+    diesel::insert_into(customers::table)
+        .values((customers::email.eq(email), customers::name.eq("Alice")))
+        .returning(customers::id)
+        .get_result(conn)
+        .unwrap()
+}
+
+fn new_order(conn: &mut PgConnection, customer: i64) -> i64 {
+    diesel::insert_into(orders::table)
+        .values(orders::customer_id.eq(customer))
+        .returning(orders::id)
+        .get_result(conn)
+        .unwrap()
+}
+
+/// Runs `work` through the catalog and returns the explained violation.
+fn violation_of<T: std::fmt::Debug>(
+    conn: &mut PgConnection,
+    work: impl FnMut(&mut PgConnection) -> Result<T, Error>,
+) -> Box<FkViolation> {
+    match FkCatalog::new().transaction(conn, work) {
+        Err(Error::ForeignKey(v)) => v,
+        other => panic!("expected a foreign-key violation, got {other:?}"),
+    }
+}
+
+fn values(v: &FkViolation) -> Option<Vec<Option<&str>>> {
+    v.key_values()
+        .map(|values| values.iter().map(|v| v.as_deref()).collect())
+}
+
+#[test]
+fn missing_parent_on_insert() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(orders::table)
+            .values(orders::customer_id.eq(999))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.backend(), BackendKind::Postgres);
+    assert_eq!(v.constraint(), Some("orders_customer_id_fkey"));
+    assert_eq!(v.schema(), Some(db.schema.as_str()));
+    assert_eq!(v.child_table(), Some("orders"));
+    assert_eq!(v.child_columns(), ["customer_id"]);
+    assert_eq!(v.parent_schema(), Some(db.schema.as_str()));
+    assert_eq!(v.parent_table(), Some("customers"));
+    assert_eq!(v.parent_columns(), ["id"]);
+    assert_eq!(values(&v), Some(vec![Some("999")]));
+    assert_eq!(v.on_delete(), Some(FkAction::NoAction));
+    assert_eq!(v.on_update(), Some(FkAction::NoAction));
+    assert_eq!(v.deferrability(), Some(Deferrability::NotDeferrable));
+    assert!(v.catalog_error().is_none());
+    assert_eq!(
+        v.to_string(),
+        "orders.customer_id = 999 has no matching row in customers.id (constraint \
+         orders_customer_id_fkey). Fix: insert the customers row first (in the same \
+         transaction), or use a key that exists in customers"
+    );
+    // The original Diesel error is kept as the source.
+    let source = std::error::Error::source(&*v).expect("a source");
+    assert!(source.to_string().contains("orders_customer_id_fkey"));
+}
+
+#[test]
+fn missing_parent_on_update() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let alice = new_customer(&mut conn, "alice@example.com");
+    let order = new_order(&mut conn, alice);
+    let v = violation_of(&mut conn, |c| {
+        diesel::update(orders::table.find(order))
+            .set(orders::customer_id.eq(4242))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(values(&v), Some(vec![Some("4242")]));
+}
+
+#[test]
+fn deleting_a_referenced_parent() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let alice = new_customer(&mut conn, "alice@example.com");
+    new_order(&mut conn, alice);
+    let v = violation_of(&mut conn, |c| {
+        diesel::delete(customers::table.find(alice))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    // The constraint and its child table are named, whichever side failed.
+    assert_eq!(v.child_table(), Some("orders"));
+    assert_eq!(v.parent_table(), Some("customers"));
+    assert_eq!(values(&v), Some(vec![Some(alice.to_string().as_str())]));
+    let text = v.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "cannot delete or re-key customers.id = {alice}: it is still referenced from orders.customer_id"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("ON DELETE CASCADE / SET NULL"), "{text}");
+    // Nothing was deleted.
+    let left: i64 = customers::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(left, 1);
+}
+
+#[test]
+fn re_keying_a_referenced_parent() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let alice = new_customer(&mut conn, "alice@example.com");
+    new_order(&mut conn, alice);
+    let v = violation_of(&mut conn, |c| {
+        diesel::update(customers::table.find(alice))
+            .set(customers::id.eq(alice + 1000))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    assert_eq!(values(&v), Some(vec![Some(alice.to_string().as_str())]));
+}
+
+#[test]
+fn restrict_action_is_reported() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let alice = new_customer(&mut conn, "alice@example.com");
+    let order = new_order(&mut conn, alice);
+    sql(
+        &mut conn,
+        "INSERT INTO products (id, sku, name, price_cents) VALUES (7, 'P7', 'Pen', 100)",
+    );
+    sql(
+        &mut conn,
+        &format!("INSERT INTO order_items (order_id, product_id, quantity) VALUES ({order}, 7, 1)"),
+    );
+    let v = violation_of(&mut conn, |c| {
+        diesel::delete(products::table.find(7))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    // PostgreSQL up to 17 raises 23503 here; 18 raises 23001. Both are ours.
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    assert_eq!(v.on_delete(), Some(FkAction::Restrict));
+    assert_eq!(v.child_table(), Some("order_items"));
+    assert_eq!(values(&v), Some(vec![Some("7")]));
+}
+
+#[test]
+fn composite_key() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    sql(
+        &mut conn,
+        "INSERT INTO products (id, sku, name, price_cents) VALUES (1, 'P1', 'Pen', 100)",
+    );
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(stock_levels::table)
+            .values((
+                stock_levels::tenant_id.eq(7),
+                stock_levels::warehouse_code.eq("MAIN"),
+                stock_levels::product_id.eq(1),
+                stock_levels::quantity.eq(3),
+            ))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_columns(), ["tenant_id", "warehouse_code"]);
+    assert_eq!(v.parent_table(), Some("warehouses"));
+    assert_eq!(v.parent_columns(), ["tenant_id", "code"]);
+    assert_eq!(v.on_update(), Some(FkAction::Cascade));
+    assert_eq!(values(&v), Some(vec![Some("7"), Some("MAIN")]));
+    assert!(
+        v.to_string()
+            .starts_with("stock_levels.(tenant_id, warehouse_code) = (7, MAIN) has no matching row in warehouses.(tenant_id, code)"),
+        "{v}"
+    );
+}
+
+#[test]
+fn composite_value_with_separator_is_not_guessed() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    sql(
+        &mut conn,
+        "INSERT INTO products (id, sku, name, price_cents) VALUES (1, 'P1', 'Pen', 100)",
+    );
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(stock_levels::table)
+            .values((
+                stock_levels::tenant_id.eq(7),
+                stock_levels::warehouse_code.eq("A, B"),
+                stock_levels::product_id.eq(1),
+                stock_levels::quantity.eq(3),
+            ))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_columns(), ["tenant_id", "warehouse_code"]);
+    // `(7, A, B)` reads two ways; the values are absent rather than wrong.
+    assert_eq!(v.key_values(), None);
+}
+
+#[test]
+fn null_in_a_composite_key() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    sql(
+        &mut conn,
+        "INSERT INTO products (id, sku, name, price_cents) VALUES (1, 'P1', 'Pen', 100)",
+    );
+    // MATCH SIMPLE (the default): a key with a NULL is not checked at all.
+    sql(
+        &mut conn,
+        "INSERT INTO stock_levels (tenant_id, warehouse_code, product_id, quantity) VALUES (7, NULL, 1, 3)",
+    );
+    // MATCH FULL rejects a half-NULL key with a DETAIL that has no values.
+    sql(&mut conn, "CREATE TABLE strict_stock (tenant_id BIGINT, code TEXT, FOREIGN KEY (tenant_id, code) REFERENCES warehouses (tenant_id, code) MATCH FULL)");
+    let v = violation_of(&mut conn, |c| {
+        diesel::sql_query("INSERT INTO strict_stock VALUES (7, NULL)")
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("strict_stock"));
+    assert_eq!(v.child_columns(), ["tenant_id", "code"]);
+    assert_eq!(v.key_values(), None);
+}
+
+#[test]
+fn self_reference() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(employees::table)
+            .values((employees::name.eq("Bob"), employees::manager_id.eq(77)))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("employees"));
+    assert_eq!(v.parent_table(), Some("employees"));
+    assert_eq!(v.child_columns(), ["manager_id"]);
+    assert_eq!(v.on_delete(), Some(FkAction::SetNull));
+    assert_eq!(values(&v), Some(vec![Some("77")]));
+
+    // Re-keying a manager who still has reports (ON UPDATE NO ACTION).
+    sql(
+        &mut conn,
+        "INSERT INTO employees (id, name) VALUES (1, 'Ann')",
+    );
+    sql(
+        &mut conn,
+        "INSERT INTO employees (id, name, manager_id) VALUES (2, 'Bob', 1)",
+    );
+    let v = violation_of(&mut conn, |c| {
+        diesel::update(employees::table.find(1))
+            .set(employees::id.eq(10))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    assert_eq!(values(&v), Some(vec![Some("1")]));
+}
+
+#[test]
+fn deferrable_constraint_fails_at_commit() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(departments::table)
+            .values((
+                departments::name.eq("R&D"),
+                departments::head_employee_id.eq(555),
+            ))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.constraint(), Some("departments_head_employee_id_fkey"));
+    assert_eq!(v.deferrability(), Some(Deferrability::InitiallyDeferred));
+    assert_eq!(values(&v), Some(vec![Some("555")]));
+}
+
+#[test]
+fn quoted_identifiers() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(pick_lines::table)
+            .values(pick_lines::bin_ref.eq(42))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("Pick Lines (Ä)"));
+    assert_eq!(v.child_columns(), ["Bin, (Ref)"]);
+    assert_eq!(v.parent_table(), Some("Lager \"Nord\" Größe"));
+    assert_eq!(v.parent_columns(), ["Bin ID"]);
+    assert_eq!(values(&v), Some(vec![Some("42")]));
+    assert!(
+        v.to_string().starts_with(
+            r#""Pick Lines (Ä)"."Bin, (Ref)" = 42 has no matching row in "Lager ""Nord"" Größe"."Bin ID""#
+        ),
+        "{v}"
+    );
+}
+
+#[test]
+fn without_select_privilege_the_values_are_absent() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let role = common::unique_name("fk_safe_writer");
+    let schema = &db.schema;
+    sql(&mut conn, &format!("CREATE ROLE {role} NOLOGIN"));
+    sql(
+        &mut conn,
+        &format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
+    );
+    sql(&mut conn, &format!("GRANT INSERT ON orders TO {role}"));
+    sql(
+        &mut conn,
+        &format!("GRANT USAGE ON SEQUENCE orders_id_seq TO {role}"),
+    );
+    sql(&mut conn, &format!("SET ROLE {role}"));
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(orders::table)
+            .values(orders::customer_id.eq(999))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    sql(&mut conn, "RESET ROLE");
+    sql(&mut conn, &format!("DROP OWNED BY {role}"));
+    sql(&mut conn, &format!("DROP ROLE {role}"));
+
+    assert_eq!(
+        v.detail(),
+        Some("Key is not present in table \"customers\".")
+    );
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    // The catalog is readable without table privileges.
+    assert_eq!(v.child_columns(), ["customer_id"]);
+    assert_eq!(v.parent_table(), Some("customers"));
+    assert_eq!(v.key_values(), None);
+    assert!(
+        v.to_string()
+            .starts_with("orders.customer_id has no matching row in customers.id"),
+        "{v}"
+    );
+}
+
+#[test]
+fn german_server_messages() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    if let Err(e) = diesel::sql_query("SET lc_messages = 'de_DE.UTF-8'").execute(&mut conn) {
+        panic!(
+            "the server cannot use the de_DE.UTF-8 locale ({e}); run `bash scripts/test.sh`, \
+             which generates it and restarts PostgreSQL once"
+        );
+    }
+    let alice = new_customer(&mut conn, "alice@example.com");
+    new_order(&mut conn, alice);
+
+    let raw = diesel::insert_into(orders::table)
+        .values(orders::customer_id.eq(999))
+        .execute(&mut conn)
+        .unwrap_err();
+    let Error::ForeignKey(bare) = Error::from(raw) else {
+        panic!("not classified");
+    };
+    assert!(
+        bare.database_message().contains("Fremdschlüssel"),
+        "{}",
+        bare.database_message()
+    );
+    // Without the catalog a translated message does not reveal its side.
+    assert_eq!(bare.kind(), ViolationKind::Undetermined);
+
+    let catalog = FkCatalog::new();
+    let Error::ForeignKey(missing) = catalog.explain(&mut conn, Error::ForeignKey(bare)) else {
+        panic!("explain changed the error");
+    };
+    assert_eq!(missing.kind(), ViolationKind::MissingParent);
+    assert_eq!(values(&missing), Some(vec![Some("999")]));
+
+    let still = match catalog.transaction(&mut conn, |c| {
+        diesel::delete(customers::table.find(alice))
+            .execute(c)
+            .map_err(Error::from)
+    }) {
+        Err(Error::ForeignKey(v)) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(still.kind(), ViolationKind::StillReferenced);
+    assert_eq!(values(&still), Some(vec![Some(alice.to_string().as_str())]));
+}
+
+#[test]
+fn german_self_reference_is_decided_from_names() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    sql(&mut conn, "SET lc_messages = 'de_DE.UTF-8'");
+    sql(
+        &mut conn,
+        "INSERT INTO employees (id, name) VALUES (1, 'Ann')",
+    );
+    sql(
+        &mut conn,
+        "INSERT INTO employees (id, name, manager_id) VALUES (2, 'Bob', 1)",
+    );
+    // child and parent columns differ (manager_id vs id): the DETAIL decides.
+    let v = violation_of(&mut conn, |c| {
+        diesel::update(employees::table.find(1))
+            .set(employees::id.eq(10))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    // Same column names on both sides: the DETAIL is silent, the message decides.
+    sql(
+        &mut conn,
+        "CREATE TABLE nodes (id BIGINT PRIMARY KEY, parent BIGINT)",
+    );
+    sql(
+        &mut conn,
+        "CREATE TABLE links (id BIGINT REFERENCES nodes (id))",
+    );
+    sql(&mut conn, "INSERT INTO nodes VALUES (1, NULL)");
+    sql(&mut conn, "INSERT INTO links VALUES (1)");
+    let v = violation_of(&mut conn, |c| {
+        diesel::sql_query("DELETE FROM nodes")
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    let v = violation_of(&mut conn, |c| {
+        diesel::sql_query("INSERT INTO links VALUES (5)")
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(values(&v), Some(vec![Some("5")]));
+}
+
+#[test]
+fn partitioned_tables_resolve_to_the_declared_constraint() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    sql(&mut conn, "CREATE TABLE accounts (id BIGINT, region TEXT, PRIMARY KEY (id, region)) PARTITION BY LIST (region)");
+    sql(
+        &mut conn,
+        "CREATE TABLE accounts_eu PARTITION OF accounts FOR VALUES IN ('eu')",
+    );
+    sql(
+        &mut conn,
+        "CREATE TABLE accounts_us PARTITION OF accounts FOR VALUES IN ('us')",
+    );
+    sql(&mut conn, "CREATE TABLE events (id BIGINT, account_id BIGINT, region TEXT, CONSTRAINT events_account_fk FOREIGN KEY (account_id, region) REFERENCES accounts (id, region)) PARTITION BY LIST (region)");
+    sql(
+        &mut conn,
+        "CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu')",
+    );
+    sql(
+        &mut conn,
+        "CREATE TABLE events_us PARTITION OF events FOR VALUES IN ('us')",
+    );
+    sql(&mut conn, "INSERT INTO accounts VALUES (1, 'eu')");
+    sql(&mut conn, "INSERT INTO events VALUES (1, 1, 'eu')");
+
+    let missing = violation_of(&mut conn, |c| {
+        diesel::sql_query("INSERT INTO events VALUES (2, 9, 'us')")
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(missing.kind(), ViolationKind::MissingParent);
+    assert_eq!(missing.constraint(), Some("events_account_fk"));
+    assert_eq!(missing.child_table(), Some("events"));
+    assert_eq!(missing.parent_table(), Some("accounts"));
+    assert_eq!(values(&missing), Some(vec![Some("9"), Some("us")]));
+
+    // The server reports a partition and a clone constraint, not what the
+    // user declared: that is what must be resolved.
+    let raw = conn
+        .transaction::<(), _, _>(|c| {
+            diesel::sql_query("DELETE FROM accounts WHERE id = 1").execute(c)?;
+            Ok(())
+        })
+        .unwrap_err();
+    let diesel::result::Error::DatabaseError(_, info) = &raw else {
+        panic!("{raw:?}");
+    };
+    assert_ne!(info.constraint_name(), Some("events_account_fk"));
+
+    let still = violation_of(&mut conn, |c| {
+        diesel::sql_query("DELETE FROM accounts WHERE id = 1")
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(still.kind(), ViolationKind::StillReferenced);
+    assert_eq!(still.constraint(), Some("events_account_fk"));
+    assert_eq!(still.child_table(), Some("events"));
+    assert_eq!(still.parent_table(), Some("accounts"));
+    assert_eq!(values(&still), Some(vec![Some("1"), Some("eu")]));
+}
+
+/// Counts the statements a connection sends.
+#[derive(Clone, Default)]
+struct StatementCounter(Arc<AtomicUsize>);
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn the_catalog_cache_makes_repeated_errors_free() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let counter = StatementCounter::default();
+    conn.set_instrumentation(counter.clone());
+    let catalog = FkCatalog::new();
+    let fail = |conn: &mut PgConnection| {
+        diesel::insert_into(orders::table)
+            .values(orders::customer_id.eq(999))
+            .execute(conn)
+            .unwrap_err()
+    };
+
+    let raw = fail(&mut conn);
+    let before = counter.0.load(Ordering::SeqCst);
+    let first = catalog.explain(&mut conn, raw);
+    assert_eq!(
+        counter.0.load(Ordering::SeqCst) - before,
+        1,
+        "one catalog query"
+    );
+    assert_eq!(
+        first.as_violation().unwrap().parent_table(),
+        Some("customers")
+    );
+
+    for _ in 0..3 {
+        let raw = fail(&mut conn);
+        let before = counter.0.load(Ordering::SeqCst);
+        let again = catalog.explain(&mut conn, raw);
+        assert_eq!(
+            counter.0.load(Ordering::SeqCst),
+            before,
+            "no query once cached"
+        );
+        assert_eq!(
+            values(again.as_violation().unwrap()),
+            Some(vec![Some("999")])
+        );
+    }
+
+    // The cache is shared by clones and across connections.
+    let mut other = db.conn();
+    other.set_instrumentation(counter.clone());
+    let raw = fail(&mut other);
+    let before = counter.0.load(Ordering::SeqCst);
+    catalog.clone().explain(&mut other, raw);
+    assert_eq!(counter.0.load(Ordering::SeqCst), before);
+
+    catalog.clear();
+    let raw = fail(&mut conn);
+    let before = counter.0.load(Ordering::SeqCst);
+    catalog.explain(&mut conn, raw);
+    assert_eq!(
+        counter.0.load(Ordering::SeqCst) - before,
+        1,
+        "cleared cache reads again"
+    );
+}
+
+#[test]
+fn explaining_inside_an_aborted_transaction_says_why_it_is_incomplete() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let catalog = FkCatalog::new();
+    let explained = conn
+        .transaction::<(), Error, _>(|c| {
+            let raw = diesel::insert_into(orders::table)
+                .values(orders::customer_id.eq(999))
+                .execute(c)
+                .unwrap_err();
+            Err(catalog.explain(c, raw))
+        })
+        .unwrap_err();
+    let v = explained.as_violation().unwrap();
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert!(v.child_columns().is_empty());
+    let why = v.catalog_error().expect("the reason is kept");
+    assert!(why.contains("aborted"), "{why}");
+    assert!(v.to_string().contains("could not be read"), "{v}");
+}
+
+#[test]
+fn nested_in_the_callers_transaction_only_the_work_is_rolled_back() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let catalog = FkCatalog::new();
+    conn.transaction::<_, Error, _>(|c| {
+        new_customer(c, "kept@example.com");
+        let failed = catalog.transaction(c, |c| {
+            new_customer(c, "dropped@example.com");
+            diesel::insert_into(orders::table)
+                .values(orders::customer_id.eq(999))
+                .execute(c)?;
+            Ok(())
+        });
+        assert_eq!(
+            failed.unwrap_err().as_violation().unwrap().parent_table(),
+            Some("customers")
+        );
+        // The outer transaction is usable and still holds its own write.
+        let emails: Vec<String> = customers::table.select(customers::email).load(c)?;
+        assert_eq!(emails, ["kept@example.com"]);
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn errors_through_an_r2d2_pool() {
+    let db = PgDb::new();
+    let pool = Pool::builder()
+        .max_size(2)
+        .connection_customizer(Box::new(fk_safe::EnforceForeignKeys))
+        .build(ConnectionManager::<PgConnection>::new(db.url()))
+        .unwrap();
+    let catalog = FkCatalog::new();
+    let mut conn = pool.get().unwrap();
+    let result = catalog.transaction(&mut conn, |c| {
+        diesel::insert_into(orders::table)
+            .values(orders::customer_id.eq(999))
+            .execute(c)?;
+        Ok(())
+    });
+    let Err(Error::ForeignKey(v)) = result else {
+        panic!("{result:?}");
+    };
+    assert_eq!(v.parent_table(), Some("customers"));
+    assert_eq!(values(&v), Some(vec![Some("999")]));
+}
+
+#[test]
+fn the_foreign_key_catalog_lists_the_schema() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let all = FkCatalog::new().foreign_keys(&mut conn).unwrap();
+    let ours: Vec<_> = all.iter().filter(|fk| fk.schema == db.schema).collect();
+    assert_eq!(ours.len(), 9, "{ours:#?}");
+    assert!(ours.iter().any(|fk| fk.table == "Pick Lines (Ä)"
+        && fk.columns == ["Bin, (Ref)"]
+        && fk.parent_table == "Lager \"Nord\" Größe"));
+}
+
+#[test]
+fn other_errors_pass_through() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    new_customer(&mut conn, "alice@example.com");
+    let raw = diesel::insert_into(customers::table)
+        .values((
+            customers::email.eq("alice@example.com"),
+            customers::name.eq("Alice"),
+        ))
+        .execute(&mut conn)
+        .unwrap_err();
+    let explained = FkCatalog::new().explain(&mut conn, raw);
+    assert!(matches!(
+        explained,
+        Error::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _
+        ))
+    ));
+    // The base server stays reachable for the harness.
+    let _ = connect_base();
+}

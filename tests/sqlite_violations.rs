@@ -1,0 +1,451 @@
+//! FkViolation on bundled SQLite: every test in its own database file.
+#![cfg(feature = "sqlite")]
+
+mod common;
+
+use common::sqlite::SqliteDb;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use fk_safe::{BackendKind, Error, FkAction, FkCatalog, FkConnection, FkViolation, ViolationKind};
+use fk_safe_suite::schema::*;
+
+fn sql(conn: &mut SqliteConnection, statement: &str) {
+    diesel::sql_query(statement)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+fn violation_of<T: std::fmt::Debug>(
+    conn: &mut SqliteConnection,
+    work: impl FnMut(&mut SqliteConnection) -> Result<T, Error>,
+) -> Box<FkViolation> {
+    match FkCatalog::new().transaction(conn, work) {
+        Err(Error::ForeignKey(v)) => v,
+        other => panic!("expected a foreign-key violation, got {other:?}"),
+    }
+}
+
+fn values(v: &FkViolation) -> Option<Vec<Option<&str>>> {
+    v.key_values()
+        .map(|values| values.iter().map(|v| v.as_deref()).collect())
+}
+
+fn seed_customer_with_order(conn: &mut SqliteConnection) {
+    sql(
+        conn,
+        "INSERT INTO customers (id, email, name) VALUES (1, 'alice@example.com', 'Alice')",
+    );
+    sql(conn, "INSERT INTO orders (id, customer_id) VALUES (10, 1)");
+}
+
+#[test]
+fn a_bare_error_is_classified_without_io() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let raw = diesel::insert_into(orders::table)
+        .values(orders::customer_id.eq(999))
+        .execute(&mut conn)
+        .unwrap_err();
+    let Error::ForeignKey(v) = Error::from(raw) else {
+        panic!("not classified");
+    };
+    assert_eq!(v.backend(), BackendKind::Sqlite);
+    // 787 is raised for both directions and names nothing.
+    assert_eq!(v.kind(), ViolationKind::Undetermined);
+    assert_eq!(v.child_table(), None);
+    assert!(v.to_string().contains("FkCatalog::transaction"), "{v}");
+}
+
+#[test]
+fn missing_parent_on_insert() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(orders::table)
+            .values(orders::customer_id.eq(999))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.schema(), Some("main"));
+    assert_eq!(v.constraint(), None);
+    assert_eq!(v.child_table(), Some("orders"));
+    assert_eq!(v.child_columns(), ["customer_id"]);
+    assert_eq!(v.parent_table(), Some("customers"));
+    assert_eq!(v.parent_columns(), ["id"]);
+    assert_eq!(v.on_delete(), Some(FkAction::NoAction));
+    assert_eq!(values(&v), Some(vec![Some("999")]));
+    assert_eq!(
+        v.to_string(),
+        "orders.customer_id = 999 has no matching row in customers.id. Fix: insert the \
+         customers row first (in the same transaction), or use a key that exists in customers"
+    );
+    // The replay left nothing behind.
+    let orders: i64 = orders::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(orders, 0);
+}
+
+#[test]
+fn missing_parent_on_update() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    seed_customer_with_order(&mut conn);
+    let v = violation_of(&mut conn, |c| {
+        diesel::update(orders::table.find(10))
+            .set(orders::customer_id.eq(31))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(values(&v), Some(vec![Some("31")]));
+    let still: i64 = orders::table
+        .find(10)
+        .select(orders::customer_id)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(still, 1);
+}
+
+#[test]
+fn deleting_a_referenced_parent() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    seed_customer_with_order(&mut conn);
+    let v = violation_of(&mut conn, |c| {
+        diesel::delete(customers::table.find(1))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    assert_eq!(v.child_table(), Some("orders"));
+    assert_eq!(v.parent_table(), Some("customers"));
+    assert_eq!(values(&v), Some(vec![Some("1")]));
+    assert!(
+        v.to_string()
+            .starts_with("cannot delete or re-key customers.id = 1: it is still referenced from orders.customer_id"),
+        "{v}"
+    );
+    let customers: i64 = customers::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(customers, 1);
+}
+
+#[test]
+fn re_keying_a_referenced_parent() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    seed_customer_with_order(&mut conn);
+    let v = violation_of(&mut conn, |c| {
+        diesel::update(customers::table.find(1))
+            .set(customers::id.eq(2))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    assert_eq!(values(&v), Some(vec![Some("1")]));
+}
+
+#[test]
+fn deferred_constraint_fails_at_commit() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    // The bare failure comes from COMMIT, not from the INSERT.
+    let raw = conn
+        .transaction::<(), diesel::result::Error, _>(|c| {
+            diesel::insert_into(departments::table)
+                .values((
+                    departments::name.eq("R&D"),
+                    departments::head_employee_id.eq(555),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(Error::from(raw).as_violation().is_some());
+
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(departments::table)
+            .values((
+                departments::name.eq("R&D"),
+                departments::head_employee_id.eq(555),
+            ))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("departments"));
+    assert_eq!(v.child_columns(), ["head_employee_id"]);
+    assert_eq!(v.parent_table(), Some("employees"));
+    assert_eq!(values(&v), Some(vec![Some("555")]));
+    let departments: i64 = departments::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(departments, 0);
+}
+
+#[test]
+fn restrict_is_still_referenced() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    seed_customer_with_order(&mut conn);
+    sql(
+        &mut conn,
+        "INSERT INTO products (id, sku, name, price_cents) VALUES (7, 'P7', 'Pen', 100)",
+    );
+    sql(
+        &mut conn,
+        "INSERT INTO order_items (order_id, product_id, quantity) VALUES (10, 7, 1)",
+    );
+    let raw = diesel::delete(products::table.find(7))
+        .execute(&mut conn)
+        .unwrap_err();
+    // Diesel 2.3 reports SQLite's 1811 as Unknown; it is still ours.
+    assert!(matches!(
+        raw,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, _)
+    ));
+    let catalog = FkCatalog::new();
+    let Error::ForeignKey(v) = catalog.explain(&mut conn, raw) else {
+        panic!("not classified");
+    };
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    // The schema has exactly one RESTRICT key, so it is the one.
+    assert_eq!(v.child_table(), Some("order_items"));
+    assert_eq!(v.parent_table(), Some("products"));
+    assert_eq!(v.on_delete(), Some(FkAction::Restrict));
+}
+
+#[test]
+fn restrict_among_several_is_not_guessed_but_replay_finds_it() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    seed_customer_with_order(&mut conn);
+    sql(&mut conn, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer_id BIGINT REFERENCES customers (id) ON DELETE RESTRICT)");
+    sql(
+        &mut conn,
+        "INSERT INTO products (id, sku, name, price_cents) VALUES (7, 'P7', 'Pen', 100)",
+    );
+    sql(
+        &mut conn,
+        "INSERT INTO order_items (order_id, product_id, quantity) VALUES (10, 7, 1)",
+    );
+
+    let raw = diesel::delete(products::table.find(7))
+        .execute(&mut conn)
+        .unwrap_err();
+    let bare = FkCatalog::new().explain(&mut conn, raw);
+    let bare = bare.as_violation().unwrap();
+    assert_eq!(bare.kind(), ViolationKind::StillReferenced);
+    assert_eq!(bare.child_table(), None, "two RESTRICT keys: no guess");
+
+    // Deferring suspends RESTRICT too, so the replay sees the real orphan.
+    let v = violation_of(&mut conn, |c| {
+        diesel::delete(products::table.find(7))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::StillReferenced);
+    assert_eq!(v.child_table(), Some("order_items"));
+    assert_eq!(v.child_columns(), ["product_id"]);
+    assert_eq!(values(&v), Some(vec![Some("7")]));
+    assert_eq!(
+        products::table
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap(),
+        1
+    );
+}
+
+#[test]
+fn composite_key() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    sql(
+        &mut conn,
+        "INSERT INTO products (id, sku, name, price_cents) VALUES (1, 'P1', 'Pen', 100)",
+    );
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(stock_levels::table)
+            .values((
+                stock_levels::tenant_id.eq(7),
+                stock_levels::warehouse_code.eq("A, B"),
+                stock_levels::product_id.eq(1),
+                stock_levels::quantity.eq(3),
+            ))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_columns(), ["tenant_id", "warehouse_code"]);
+    assert_eq!(v.parent_columns(), ["tenant_id", "code"]);
+    assert_eq!(v.on_update(), Some(FkAction::Cascade));
+    // Read from the row itself, so a separator inside a value is no problem.
+    assert_eq!(values(&v), Some(vec![Some("7"), Some("A, B")]));
+    // A NULL in the key is not checked (MATCH SIMPLE).
+    sql(&mut conn, "INSERT INTO stock_levels (tenant_id, warehouse_code, product_id, quantity) VALUES (7, NULL, 1, 3)");
+}
+
+#[test]
+fn self_reference() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(employees::table)
+            .values((employees::name.eq("Bob"), employees::manager_id.eq(77)))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("employees"));
+    assert_eq!(v.parent_table(), Some("employees"));
+    assert_eq!(v.child_columns(), ["manager_id"]);
+    assert_eq!(v.on_delete(), Some(FkAction::SetNull));
+    assert_eq!(values(&v), Some(vec![Some("77")]));
+}
+
+#[test]
+fn quoted_identifiers() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(pick_lines::table)
+            .values(pick_lines::bin_ref.eq(42))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("Pick Lines (Ä)"));
+    assert_eq!(v.child_columns(), ["Bin, (Ref)"]);
+    assert_eq!(v.parent_table(), Some("Lager \"Nord\" Größe"));
+    assert_eq!(v.parent_columns(), ["Bin ID"]);
+    assert_eq!(values(&v), Some(vec![Some("42")]));
+}
+
+#[test]
+fn pre_existing_orphans_are_not_blamed() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    // An orphan written while enforcement was off.
+    sql(&mut conn, "PRAGMA foreign_keys = OFF");
+    sql(
+        &mut conn,
+        "INSERT INTO orders (id, customer_id) VALUES (1, 500)",
+    );
+    sql(&mut conn, "PRAGMA foreign_keys = ON");
+    let v = violation_of(&mut conn, |c| {
+        diesel::insert_into(employees::table)
+            .values((employees::name.eq("Bob"), employees::manager_id.eq(77)))
+            .execute(c)
+            .map_err(Error::from)
+    });
+    assert_eq!(v.child_table(), Some("employees"));
+    assert_eq!(values(&v), Some(vec![Some("77")]));
+}
+
+#[test]
+fn nested_in_the_callers_transaction() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let catalog = FkCatalog::new();
+    conn.transaction::<_, Error, _>(|c| {
+        sql(c, "INSERT INTO customers (id, email, name) VALUES (1, 'kept@example.com', 'Kept')");
+        let failed = catalog.transaction(c, |c| {
+            sql(c, "INSERT INTO customers (id, email, name) VALUES (2, 'dropped@example.com', 'Dropped')");
+            diesel::insert_into(orders::table)
+                .values(orders::customer_id.eq(999))
+                .execute(c)?;
+            Ok(())
+        });
+        let failed = failed.unwrap_err();
+        let v = failed.as_violation().unwrap();
+        assert_eq!(v.kind(), ViolationKind::MissingParent);
+        assert_eq!(values(v), Some(vec![Some("999")]));
+        let emails: Vec<String> = customers::table.select(customers::email).load(c)?;
+        assert_eq!(emails, ["kept@example.com"]);
+        // Constraints are immediate again for the rest of the caller's work.
+        let raw = diesel::insert_into(orders::table)
+            .values(orders::customer_id.eq(998))
+            .execute(c);
+        assert!(raw.is_err(), "the caller's constraints must stay immediate");
+        Ok(())
+    })
+    .unwrap();
+    let emails: Vec<String> = customers::table
+        .select(customers::email)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(emails, ["kept@example.com"]);
+}
+
+#[test]
+fn successful_work_runs_once_and_commits() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let mut runs = 0;
+    let id = FkCatalog::new()
+        .transaction(&mut conn, |c| {
+            runs += 1;
+            let id: i64 = diesel::insert_into(customers::table)
+                .values((
+                    customers::email.eq("a@example.com"),
+                    customers::name.eq("A"),
+                ))
+                .returning(customers::id)
+                .get_result(c)?;
+            Ok(id)
+        })
+        .unwrap();
+    assert_eq!(runs, 1);
+    assert_eq!(
+        customers::table
+            .find(id)
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap(),
+        1
+    );
+}
+
+#[test]
+fn enforcing_inside_a_transaction_is_an_error() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    sql(&mut conn, "PRAGMA foreign_keys = OFF");
+    let result = conn.transaction::<_, diesel::result::Error, _>(|c| c.enforce_foreign_keys());
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains("inside a transaction"), "{message}");
+}
+
+#[test]
+fn errors_through_an_r2d2_pool() {
+    let db = SqliteDb::new();
+    let pool = Pool::builder()
+        .max_size(2)
+        .connection_customizer(Box::new(fk_safe::EnforceForeignKeys))
+        .build(ConnectionManager::<SqliteConnection>::new(db.url()))
+        .unwrap();
+    let catalog = FkCatalog::new();
+    let mut conn = pool.get().unwrap();
+    let result = catalog.transaction(&mut conn, |c| {
+        diesel::insert_into(orders::table)
+            .values(orders::customer_id.eq(999))
+            .execute(c)?;
+        Ok(())
+    });
+    let Err(Error::ForeignKey(v)) = result else {
+        panic!("{result:?}");
+    };
+    assert_eq!(v.parent_table(), Some("customers"));
+    assert_eq!(values(&v), Some(vec![Some("999")]));
+}
+
+#[test]
+fn the_foreign_key_catalog_lists_the_schema() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let all = FkCatalog::new().foreign_keys(&mut conn).unwrap();
+    assert_eq!(all.len(), 9, "{all:#?}");
+    let composite = all
+        .iter()
+        .find(|fk| fk.table == "stock_levels" && fk.columns.len() == 2)
+        .unwrap();
+    assert_eq!(composite.parent_columns, ["tenant_id", "code"]);
+}
