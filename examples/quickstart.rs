@@ -64,7 +64,9 @@ fn tour<C: Shop>(conn: &mut C) -> Result<(), Error> {
         let order = conn.add_order(alice, 4_200)?;
         Ok((alice, order))
     })?;
-    println!("   customers.id = {alice} (alice@example.com), orders.id = {order} -> customer {alice}\n");
+    println!(
+        "   customers.id = {alice} (alice@example.com), orders.id = {order} -> customer {alice}\n"
+    );
 
     println!("2. The classic mistake: an order for customer 999, who does not exist.");
     let mistake = catalog.transaction(conn, |conn| conn.add_order(999, 1_000));
@@ -111,7 +113,11 @@ fn key_text(violation: &FkViolation) -> String {
         .iter()
         .map(|v| v.as_deref().unwrap_or("NULL"))
         .collect();
-    format!("{} = {}", violation.child_columns().join(", "), values.join(", "))
+    format!(
+        "{} = {}",
+        violation.child_columns().join(", "),
+        values.join(", ")
+    )
 }
 
 fn print_fields(v: &FkViolation) {
