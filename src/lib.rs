@@ -2,6 +2,7 @@
 //! Diesel schema of `migrations/`, the embedded migrations, and connection
 //! helpers that migrate and enforce foreign keys. Not published.
 
+pub mod models;
 pub mod schema;
 
 use diesel::migration::MigrationSource;

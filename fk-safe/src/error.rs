@@ -35,6 +35,9 @@ pub enum Error {
     /// A foreign-key constraint failed. Boxed to keep `Result<T, Error>` small.
     #[error(transparent)]
     ForeignKey(Box<FkViolation>),
+    /// A graph that cannot be inserted as it stands; nothing was written.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
     /// Any other database error, unchanged.
     #[error(transparent)]
     Database(diesel::result::Error),
@@ -45,7 +48,7 @@ impl Error {
     pub fn as_violation(&self) -> Option<&FkViolation> {
         match self {
             Error::ForeignKey(v) => Some(v),
-            Error::Database(_) => None,
+            Error::Database(_) | Error::Graph(_) => None,
         }
     }
 }
@@ -63,4 +66,50 @@ impl From<FkViolation> for Error {
     fn from(violation: FkViolation) -> Self {
         Error::ForeignKey(Box::new(violation))
     }
+}
+
+/// Why a graph cannot be inserted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// Rows link to each other in a circle (a row linked to itself, or to
+    /// its own descendant), so none of them can be written first.
+    #[error(
+        "the graph's links form a cycle: {}. A row cannot be its own ancestor: link it to another row, or leave that foreign key unlinked (NULL) and set it with an UPDATE after the insert",
+        cycle_text(path)
+    )]
+    Cycle {
+        /// The circle as (model, relation, row) steps, each row linked
+        /// through that relation to the next one (the last to the first).
+        path: Vec<(&'static str, &'static str, usize)>,
+    },
+    /// The database returned another number of keys than rows were written.
+    #[error("the database returned {returned} keys for {written} rows of {model}")]
+    KeyCount {
+        /// The model.
+        model: &'static str,
+        /// Rows written.
+        written: usize,
+        /// Keys returned.
+        returned: usize,
+    },
+    /// A generated key does not fit the model's key type.
+    #[error("the generated key {key} of {model} does not fit its key type")]
+    KeyType {
+        /// The model.
+        model: &'static str,
+        /// The key as returned.
+        key: String,
+    },
+}
+
+fn cycle_text(path: &[(&'static str, &'static str, usize)]) -> String {
+    let mut text: Vec<String> = path
+        .iter()
+        .map(|(model, relation, row)| format!("{model} row #{row} via `{relation}`"))
+        .collect();
+    if let Some((model, _, row)) = path.first() {
+        text.push(format!("{model} row #{row}"));
+    }
+    text.join(" -> ")
 }

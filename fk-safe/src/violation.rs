@@ -99,8 +99,10 @@ pub struct RowOrigin {
     pub model: &'static str,
     /// The relation (foreign key) of the model that failed, when known.
     pub relation: Option<&'static str>,
-    /// The position of the row in the caller's input.
-    pub row: usize,
+    /// The position of the row among the model's rows in the caller's
+    /// input, when it could be told (the database names only one failing
+    /// key, and not always its values).
+    pub row: Option<usize>,
 }
 
 /// A foreign-key failure, explained.
@@ -355,7 +357,10 @@ impl fmt::Display for FkViolation {
             None => String::new(),
         };
         if let Some(origin) = &self.origin {
-            write!(f, "{} row #{}", origin.model, origin.row)?;
+            match origin.row {
+                Some(row) => write!(f, "{} row #{row}", origin.model)?,
+                None => write!(f, "{}", origin.model)?,
+            }
             if let Some(relation) = origin.relation {
                 write!(f, " (relation `{relation}`)")?;
             }

@@ -36,6 +36,23 @@ pub trait Dialect: diesel::backend::Backend + Sized {
         violation: &mut FkViolation,
     );
 
+    /// How many rows of `columns` bind parameters each one statement may
+    /// carry (the backend's bind-parameter limit divided by the row width).
+    fn rows_per_statement(columns: usize) -> usize;
+
+    /// Writes a multi-row insert that makes the database generate keys in
+    /// input order, returning the key column as a BIGINT.
+    fn write_batch_insert<'b>(
+        batch: &'b crate::graph::Batch<'_, Self>,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Self>,
+    ) -> QueryResult<()>;
+
+    /// Runs a batch and reads the keys it generated (in any order).
+    fn load_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        batch: crate::graph::Batch<'_, Self>,
+    ) -> QueryResult<Vec<i64>>;
+
     /// Runs `work` in a transaction and explains a foreign-key failure.
     fn transaction<C, T, F>(conn: &mut C, catalog: &FkCatalog, work: F) -> Result<T, Error>
     where

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use diesel::connection::LoadConnection;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::AstPass;
 use diesel::sql_types::{Array, Bool, Text};
 
 use super::{apply_foreign_key, Dialect};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::classify::detail::{self, DetailSide};
 use crate::error::Error;
+use crate::graph::Batch;
 use crate::violation::{Deferrability, FkAction, FkViolation, ViolationKind};
 
 /// Columns of both queries below, in this order.
@@ -253,7 +255,64 @@ fn key_values_from_detail(
         .find_map(|table| detail::key_values(detail, columns, side, table))
 }
 
+/// PostgreSQL's wire protocol counts bind parameters in 16 bits.
+const BIND_LIMIT: usize = 65_535;
+
 impl Dialect for Pg {
+    fn rows_per_statement(columns: usize) -> usize {
+        (BIND_LIMIT / columns.max(1)).max(1)
+    }
+
+    /// `INSERT INTO t (a, b) SELECT v0, v1 FROM (VALUES ($1, $2, 0), ...)
+    /// AS v (v0, v1, ord) ORDER BY ord RETURNING key`: volatile defaults such
+    /// as `nextval()` are computed after the sort, so keys grow in input order.
+    fn write_batch_insert<'b>(
+        batch: &'b Batch<'_, Self>,
+        out: &mut AstPass<'_, 'b, Self>,
+    ) -> QueryResult<()> {
+        out.push_sql("INSERT INTO ");
+        (batch.write_table)(out)?;
+        if !batch.columns.is_empty() {
+            out.push_sql(" ");
+            batch.write_column_list(out)?;
+        }
+        out.push_sql(" SELECT ");
+        for i in 0..batch.columns.len() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_sql(&format!("fk_safe_v.v{i}"));
+        }
+        out.push_sql(" FROM (VALUES ");
+        for (ord, (row, links)) in batch.rows.iter().enumerate() {
+            if ord > 0 {
+                out.push_sql(", ");
+            }
+            out.push_sql("(");
+            row.write_values(links, out)?;
+            if !batch.columns.is_empty() {
+                out.push_sql(", ");
+            }
+            out.push_sql(&ord.to_string());
+            out.push_sql(")");
+        }
+        out.push_sql(") AS fk_safe_v (");
+        for i in 0..batch.columns.len() {
+            out.push_sql(&format!("v{i}, "));
+        }
+        out.push_sql("fk_safe_ord) ORDER BY fk_safe_v.fk_safe_ord RETURNING CAST(");
+        out.push_identifier(batch.key_column)?;
+        out.push_sql(" AS BIGINT)");
+        Ok(())
+    }
+
+    fn load_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        batch: Batch<'_, Self>,
+    ) -> QueryResult<Vec<i64>> {
+        batch.load::<i64>(conn)
+    }
+
     fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(_conn: &mut C) -> QueryResult<()> {
         Ok(())
     }

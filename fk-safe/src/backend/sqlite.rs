@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use diesel::connection::LoadConnection;
 use diesel::prelude::*;
+use diesel::query_builder::AstPass;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::Sqlite;
@@ -15,6 +16,7 @@ use diesel::sqlite::Sqlite;
 use super::{apply_foreign_key, Dialect};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::error::Error;
+use crate::graph::Batch;
 use crate::sql::quote_ident;
 use crate::violation::{FkAction, FkViolation, ViolationKind};
 
@@ -323,7 +325,53 @@ where
     Ok(())
 }
 
+/// SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite (3.32 and later).
+const BIND_LIMIT: usize = 32_766;
+
 impl Dialect for Sqlite {
+    fn rows_per_statement(columns: usize) -> usize {
+        // Without columns, `DEFAULT VALUES` inserts one row per statement.
+        BIND_LIMIT
+            .checked_div(columns)
+            .map_or(1, |rows| rows.max(1))
+    }
+
+    /// `INSERT INTO t (a, b) VALUES (?, ?), ... RETURNING key`: rowids are
+    /// assigned in `VALUES` order while the statement holds the write lock.
+    fn write_batch_insert<'b>(
+        batch: &'b Batch<'_, Self>,
+        out: &mut AstPass<'_, 'b, Self>,
+    ) -> QueryResult<()> {
+        out.push_sql("INSERT INTO ");
+        (batch.write_table)(out)?;
+        if batch.columns.is_empty() {
+            out.push_sql(" DEFAULT VALUES");
+        } else {
+            out.push_sql(" ");
+            batch.write_column_list(out)?;
+            out.push_sql(" VALUES ");
+            for (i, (row, links)) in batch.rows.iter().enumerate() {
+                if i > 0 {
+                    out.push_sql(", ");
+                }
+                out.push_sql("(");
+                row.write_values(links, out)?;
+                out.push_sql(")");
+            }
+        }
+        out.push_sql(" RETURNING CAST(");
+        out.push_identifier(batch.key_column)?;
+        out.push_sql(" AS INTEGER)");
+        Ok(())
+    }
+
+    fn load_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        batch: Batch<'_, Self>,
+    ) -> QueryResult<Vec<i64>> {
+        batch.load::<i64>(conn)
+    }
+
     fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(conn: &mut C) -> QueryResult<()> {
         diesel::sql_query("PRAGMA foreign_keys = ON").execute(conn)?;
         if read_flag(conn, "foreign_keys")? {

@@ -1,0 +1,56 @@
+//! The derive's input as a small model: the struct, its fields and what the
+//! attributes say, before any check.
+
+use syn::{Data, DeriveInput, Fields, Ident, Type};
+
+use crate::attr::{self, ContainerAttrs, FieldAttrs};
+use crate::ctxt::Ctxt;
+
+pub(crate) struct Input<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) attrs: ContainerAttrs,
+    /// `None` when the input is not a struct with named fields.
+    pub(crate) fields: Option<Vec<Field<'a>>>,
+}
+
+pub(crate) struct Field<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    pub(crate) attrs: FieldAttrs,
+}
+
+impl Field<'_> {
+    /// The column the field is written to.
+    pub(crate) fn column(&self) -> &Ident {
+        self.attrs.column_name.as_ref().unwrap_or(self.ident)
+    }
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Self {
+        let fields = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => Some(
+                    named
+                        .named
+                        .iter()
+                        .filter_map(|f| {
+                            f.ident.as_ref().map(|ident| Field {
+                                ident,
+                                ty: &f.ty,
+                                attrs: attr::field(cx, &f.attrs),
+                            })
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
+            _ => None,
+        };
+        Input {
+            original: input,
+            attrs: attr::container(cx, &input.attrs),
+            fields,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Code generation for a checked model: its metadata, the code that writes
+//! its rows for any backend its field types support, and the typed links.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::valid::Model;
+
+pub(crate) fn expand(model: &Model) -> TokenStream {
+    let ident = model.ident;
+    let table = &model.table;
+    let key_type = &model.key_type;
+    let key_column = &model.key_column;
+    let model_name = ident.to_string();
+
+    let columns: Vec<_> = model.fields.iter().map(|f| f.column()).collect();
+    let sql_type =
+        |column: &syn::Ident| quote!(<#table::#column as __fk::diesel::Expression>::SqlType);
+
+    let relation_infos = model.relations.iter().map(|r| {
+        let name = r.name.to_string();
+        let parent = r
+            .parent
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>()
+            .join("::");
+        let field = r.field.ident.to_string();
+        let column = r.field.column();
+        quote! {
+            __fk::RelationInfo {
+                name: #name,
+                parent: #parent,
+                field: #field,
+                column: <#table::#column as __fk::diesel::Column>::NAME,
+            }
+        }
+    });
+    let parent_tables = model.relations.iter().enumerate().map(|(i, r)| {
+        let parent = &r.parent;
+        quote!(#i => ::core::option::Option::Some(
+            __fk::TypeId::of::<<#parent as __fk::diesel::associations::HasTable>::Table>()
+        ),)
+    });
+    let foreign_keys = model.relations.iter().enumerate().map(|(i, r)| {
+        let field = r.field.ident;
+        quote!(#i => __fk::ForeignKeyField::key_value(&self.#field),)
+    });
+    let own_key = model.own_key.map(|field| {
+        let field = field.ident;
+        quote! {
+            fn own_key(&self) -> ::core::option::Option<__fk::KeyValue> {
+                __fk::ForeignKeyField::key_value(&self.#field)
+            }
+        }
+    });
+
+    let write_values = model.fields.iter().enumerate().map(|(i, field)| {
+        let name = field.ident;
+        let ty = field.ty;
+        let st = sql_type(field.column());
+        let separator = (i > 0).then(|| quote!(out.push_sql(", ");));
+        let relation = model.relations.iter().position(|r| r.field.ident == field.ident);
+        match relation {
+            Some(relation) => quote! {
+                #separator
+                match links.get(#relation) {
+                    ::core::option::Option::Some(::core::option::Option::Some(key)) => __fk::push_key(out, key)?,
+                    _ => out.push_bind_param::<#st, #ty>(&self.#name)?,
+                }
+            },
+            None => quote! {
+                #separator
+                out.push_bind_param::<#st, #ty>(&self.#name)?;
+            },
+        }
+    });
+    let bounds = model.fields.iter().map(|field| {
+        let ty = field.ty;
+        let st = sql_type(field.column());
+        quote! {
+            #ty: __fk::diesel::serialize::ToSql<#st, __DB>,
+            __DB: __fk::diesel::sql_types::HasSqlType<#st>,
+        }
+    });
+
+    let references = model.relations.iter().enumerate().filter(|(_, r)| r.sole_to_parent).map(|(i, r)| {
+        let parent = &r.parent;
+        quote! {
+            impl __fk::References<<#parent as __fk::diesel::associations::HasTable>::Table> for #ident {
+                const RELATION: usize = #i;
+            }
+        }
+    });
+    let relation_consts = model.relations.iter().enumerate().map(|(i, r)| {
+        let parent = &r.parent;
+        let name = format_ident!("{}", r.name.to_string().to_uppercase(), span = r.name.span());
+        let doc = format!("The `{}` relation of `{}` (foreign key `{}`).", r.name, ident, r.field.ident);
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            pub const #name: __fk::Relation<#ident, <#parent as __fk::diesel::associations::HasTable>::Table> =
+                __fk::Relation::new(#i);
+        }
+    });
+    let key_checks = model.relations.iter().map(|r| {
+        let parent = &r.parent;
+        let column = r.field.column();
+        quote_spanned! {r.span=>
+            const _: () = __fk::assert_same_key_type::<
+                <#table::#column as __fk::diesel::Expression>::SqlType,
+                <<<#parent as __fk::diesel::associations::HasTable>::Table as __fk::diesel::Table>::PrimaryKey
+                    as __fk::diesel::Expression>::SqlType,
+            >();
+        }
+    });
+
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
+        const _: () = {
+            use ::fk_safe::__private as __fk;
+
+            impl __fk::FkOrdered for #ident {
+                type Table = #table::table;
+                type Key = #key_type;
+                const MODEL: &'static str = #model_name;
+                const COLUMNS: &'static [&'static str] = &[
+                    #(<#table::#columns as __fk::diesel::Column>::NAME,)*
+                ];
+                const KEY_COLUMN: &'static str = <#table::#key_column as __fk::diesel::Column>::NAME;
+                const RELATIONS: &'static [__fk::RelationInfo] = &[#(#relation_infos,)*];
+
+                fn parent_table(relation: usize) -> ::core::option::Option<__fk::TypeId> {
+                    match relation {
+                        #(#parent_tables)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+
+                fn foreign_key(&self, relation: usize) -> ::core::option::Option<__fk::KeyValue> {
+                    match relation {
+                        #(#foreign_keys)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+
+                #own_key
+            }
+
+            impl<__DB> __fk::WriteRow<__DB> for #ident
+            where
+                __DB: __fk::diesel::backend::Backend + __fk::diesel::sql_types::HasSqlType<__fk::diesel::sql_types::BigInt>,
+                i64: __fk::diesel::serialize::ToSql<__fk::diesel::sql_types::BigInt, __DB>,
+                #table::table: __fk::diesel::query_builder::QueryFragment<__DB>,
+                #(#bounds)*
+            {
+                fn write_table(
+                    out: &mut __fk::diesel::query_builder::AstPass<'_, '_, __DB>,
+                ) -> __fk::diesel::QueryResult<()> {
+                    __fk::diesel::query_builder::QueryFragment::<__DB>::walk_ast(&#table::table, out.reborrow())
+                }
+
+                fn write_values<'__b>(
+                    &'__b self,
+                    links: &'__b [::core::option::Option<__fk::KeyValue>],
+                    out: &mut __fk::diesel::query_builder::AstPass<'_, '__b, __DB>,
+                ) -> __fk::diesel::QueryResult<()> {
+                    let _ = links;
+                    #(#write_values)*
+                    ::core::result::Result::Ok(())
+                }
+            }
+
+            #(#references)*
+
+            impl #ident {
+                #(#relation_consts)*
+            }
+
+            #(#key_checks)*
+        };
+    }
+}

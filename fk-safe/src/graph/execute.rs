@@ -1,0 +1,305 @@
+//! Execution: the planned steps, written in multi-row statements within the
+//! backend's bind-parameter limit, in one transaction.
+//!
+//! Generated keys are matched to input rows without trusting the order in
+//! which the database returns them: each statement makes the database
+//! generate the keys in input order (PostgreSQL: `INSERT ... SELECT ... FROM
+//! (VALUES ...) ORDER BY ord`, where volatile defaults such as `nextval()`
+//! are evaluated after the sort; SQLite: rowids are assigned in `VALUES`
+//! order under the write lock), and the returned keys are sorted before
+//! being paired with the rows. This needs keys that grow with insertion
+//! order: sequences, identity columns and rowids.
+
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::BigInt;
+use diesel::QueryResult;
+
+use super::model::{KeyValue, WriteRow};
+use super::plan::{self, Step};
+use super::{AnySlot, Graph, Ids, Link};
+use crate::backend::{Dialect, FkConnection};
+use crate::catalog::FkCatalog;
+use crate::error::{Error, GraphError};
+use crate::violation::{FkViolation, RowOrigin};
+
+/// A row, whatever its model, as a batch writes it.
+pub(crate) trait DynRow<DB: Backend>: Sync {
+    fn write_values<'b>(
+        &'b self,
+        links: &'b [Option<KeyValue>],
+        out: &mut AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()>;
+}
+
+impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
+    fn write_values<'b>(
+        &'b self,
+        links: &'b [Option<KeyValue>],
+        out: &mut AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        WriteRow::write_values(self, links, out)
+    }
+}
+
+/// One multi-row `INSERT ... RETURNING key` of one model.
+pub struct Batch<'a, DB: Backend> {
+    pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
+    pub(crate) columns: &'static [&'static str],
+    pub(crate) key_column: &'static str,
+    pub(crate) rows: Vec<(&'a dyn DynRow<DB>, &'a [Option<KeyValue>])>,
+}
+
+impl<'a, DB: Backend> Batch<'a, DB> {
+    pub(crate) fn new<M: WriteRow<DB>>(
+        all_rows: &'a [M],
+        rows: &'a [usize],
+        links: &'a [Vec<Option<KeyValue>>],
+    ) -> Self {
+        Batch {
+            write_table: M::write_table,
+            columns: M::COLUMNS,
+            key_column: M::KEY_COLUMN,
+            rows: rows
+                .iter()
+                .zip(links)
+                .filter_map(|(&row, links)| {
+                    all_rows
+                        .get(row)
+                        .map(|r| (r as &dyn DynRow<DB>, links.as_slice()))
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes `(col, col, ...)`.
+    pub(crate) fn write_column_list(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()> {
+        out.push_sql("(");
+        for (i, column) in self.columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(column)?;
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<DB: Backend> QueryId for Batch<'_, DB> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB: Backend> Query for Batch<'_, DB> {
+    type SqlType = BigInt;
+}
+
+impl<DB: Backend, C> diesel::RunQueryDsl<C> for Batch<'_, DB> {}
+
+impl<DB: Dialect> QueryFragment<DB> for Batch<'_, DB> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        DB::write_batch_insert(self, &mut out)
+    }
+}
+
+/// Where a statement failed: the model and the rows it was writing.
+struct Failure {
+    slot: usize,
+    rows: Vec<usize>,
+    links: Vec<Vec<Option<KeyValue>>>,
+}
+
+/// Inserts every row of `graph` parents first, in one transaction (a
+/// savepoint when `conn` is already in one), and returns the generated key
+/// of every row. On any error nothing of the graph remains, and a
+/// foreign-key failure names the model, the relation and the input row.
+///
+/// See the [module documentation](self) for an example.
+pub fn insert_graph<C>(conn: &mut C, graph: Graph<C::Backend>) -> Result<Ids, Error>
+where
+    C: FkConnection,
+    C::Backend: Dialect + 'static,
+{
+    let steps = plan::plan(&graph.slots)?;
+    let catalog = FkCatalog::new();
+    let mut failure: Option<Failure> = None;
+    let outcome = catalog.transaction(conn, |conn| write_steps(conn, &graph, &steps, &mut failure));
+    match outcome {
+        Ok(keys) => collect_ids(&graph, keys),
+        Err(Error::ForeignKey(mut violation)) => {
+            locate(&mut violation, &graph, failure.as_ref());
+            Err(Error::ForeignKey(violation))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn write_steps<C>(
+    conn: &mut C,
+    graph: &Graph<C::Backend>,
+    steps: &[Step],
+    failure: &mut Option<Failure>,
+) -> Result<Vec<Vec<Option<KeyValue>>>, Error>
+where
+    C: FkConnection,
+    C::Backend: Dialect + 'static,
+{
+    let mut keys: Vec<Vec<Option<KeyValue>>> = graph
+        .slots
+        .iter()
+        .map(|slot| vec![None; slot.len()])
+        .collect();
+    for step in steps {
+        let slot = &graph.slots[step.slot];
+        let links: Vec<Vec<Option<KeyValue>>> = step
+            .rows
+            .iter()
+            .map(|&row| resolve_links(slot.links(row), &keys))
+            .collect();
+        let columns = batch_columns(slot.as_ref());
+        let per_statement = <C::Backend as Dialect>::rows_per_statement(columns);
+        for (rows, links) in step
+            .rows
+            .chunks(per_statement)
+            .zip(links.chunks(per_statement))
+        {
+            let batch = slot.batch(rows, links);
+            let returned = match <C::Backend as Dialect>::load_keys(conn, batch) {
+                Ok(returned) => returned,
+                Err(error) => {
+                    if failure.is_none() {
+                        *failure = Some(Failure {
+                            slot: step.slot,
+                            rows: rows.to_vec(),
+                            links: links.to_vec(),
+                        });
+                    }
+                    return Err(Error::from(error));
+                }
+            };
+            if returned.len() != rows.len() {
+                return Err(GraphError::KeyCount {
+                    model: slot.model(),
+                    written: rows.len(),
+                    returned: returned.len(),
+                }
+                .into());
+            }
+            if rows.iter().all(|&row| slot.own_key(row).is_some()) {
+                // Keys chosen by the client: nothing to match.
+                for &row in rows {
+                    keys[step.slot][row] = slot.own_key(row);
+                }
+                continue;
+            }
+            let mut returned = returned;
+            // Generated in input order; returned in any order.
+            returned.sort_unstable();
+            for (&row, key) in rows.iter().zip(returned) {
+                keys[step.slot][row] = Some(KeyValue::Int(key));
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// The number of bind parameters one row of `slot` takes.
+fn batch_columns<DB: Backend>(slot: &dyn AnySlot<DB>) -> usize {
+    slot.batch(&[], &[]).columns.len()
+}
+
+/// A row's foreign keys: the parent's generated key for linked relations,
+/// `None` (keep the field) for the others.
+fn resolve_links(links: &[Link], keys: &[Vec<Option<KeyValue>>]) -> Vec<Option<KeyValue>> {
+    links
+        .iter()
+        .map(|link| match *link {
+            Link::Field => None,
+            Link::Row { slot, row } => keys.get(slot).and_then(|k| k.get(row)).cloned().flatten(),
+        })
+        .collect()
+}
+
+fn collect_ids<DB: Backend>(
+    graph: &Graph<DB>,
+    keys: Vec<Vec<Option<KeyValue>>>,
+) -> Result<Ids, Error> {
+    let mut ids = Ids::default();
+    for (slot, keys) in graph.slots.iter().zip(keys) {
+        let keys: Vec<KeyValue> = keys.into_iter().flatten().collect();
+        if keys.len() != slot.len() {
+            return Err(GraphError::KeyCount {
+                model: slot.model(),
+                written: slot.len(),
+                returned: keys.len(),
+            }
+            .into());
+        }
+        slot.store_keys(keys, &mut ids)
+            .map_err(|key| GraphError::KeyType {
+                model: slot.model(),
+                key: key.to_string(),
+            })?;
+    }
+    Ok(ids)
+}
+
+/// Finds the input row behind a violation: the relation whose column the
+/// constraint names, and the row whose foreign key holds the failing value.
+/// The failing statement's rows are searched first; a failure at commit
+/// (a deferred constraint) searches the whole graph.
+fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: Option<&Failure>) {
+    let [column] = violation.child_columns() else {
+        return;
+    };
+    let wanted = violation
+        .key_values()
+        .and_then(|values| values.first().cloned().flatten());
+    /// Rows to search: a slot, its rows, and their resolved links if known.
+    type Candidate<'f> = (usize, Vec<usize>, Option<&'f [Vec<Option<KeyValue>>]>);
+    let mut candidates: Vec<Candidate> = Vec::new();
+    if let Some(failure) = failure {
+        candidates.push((failure.slot, failure.rows.clone(), Some(&failure.links)));
+    }
+    for (slot, s) in graph.slots.iter().enumerate() {
+        if failure.is_none_or(|f| f.slot != slot) {
+            candidates.push((slot, (0..s.len()).collect(), None));
+        }
+    }
+    for (slot, rows, links) in candidates {
+        let s = &graph.slots[slot];
+        let Some(relation) = s.relations().iter().position(|r| r.column == column) else {
+            continue;
+        };
+        let value_of = |i: usize, row: usize| -> Option<KeyValue> {
+            match links
+                .and_then(|l| l.get(i))
+                .and_then(|l| l.get(relation))
+                .cloned()
+                .flatten()
+            {
+                Some(linked) => Some(linked),
+                None => s.foreign_key(row, relation),
+            }
+        };
+        let row = match &wanted {
+            Some(wanted) => rows
+                .iter()
+                .enumerate()
+                .find(|&(i, &row)| value_of(i, row).is_some_and(|v| &v.to_string() == wanted))
+                .map(|(_, &row)| row),
+            // Without the value, only a one-row statement is certain.
+            None if failure.is_some_and(|f| f.slot == slot) && rows.len() == 1 => Some(rows[0]),
+            None => None,
+        };
+        if row.is_some() || failure.is_some_and(|f| f.slot == slot) {
+            violation.origin = Some(RowOrigin {
+                model: s.model(),
+                relation: s.relations().get(relation).map(|r| r.name),
+                row,
+            });
+            return;
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Graph inserts: describe rows and how they hang together, and
+//! [`insert_graph`] writes them parents first, in batches, in one
+//! transaction, filling every child's foreign key from its parent's
+//! generated key.
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")] {
+//! use diesel::prelude::*;
+//! use fk_safe::graph::{insert_graph, Graph};
+//! use fk_safe::{FkConnection, FkOrdered};
+//!
+//! diesel::table! { customers (id) { id -> BigInt, email -> Text } }
+//! diesel::table! { orders (id) { id -> BigInt, customer_id -> BigInt, total -> BigInt } }
+//!
+//! #[derive(Identifiable)]
+//! #[diesel(table_name = customers)]
+//! struct Customer { id: i64 }
+//!
+//! #[derive(Insertable, FkOrdered)]
+//! #[diesel(table_name = customers)]
+//! struct NewCustomer { email: String }
+//!
+//! #[derive(Insertable, FkOrdered)]
+//! #[diesel(table_name = orders)]
+//! #[diesel(belongs_to(Customer, foreign_key = customer_id))]
+//! struct NewOrder { customer_id: i64, total: i64 }
+//!
+//! let mut conn = SqliteConnection::establish(":memory:").unwrap();
+//! conn.enforce_foreign_keys().unwrap();
+//! diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL)").execute(&mut conn).unwrap();
+//! diesel::sql_query("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id BIGINT NOT NULL REFERENCES customers (id), total BIGINT NOT NULL)")
+//!     .execute(&mut conn).unwrap();
+//!
+//! let mut graph = Graph::new();
+//! let alice = graph.add(NewCustomer { email: "alice@example.com".into() }).handle();
+//! // The foreign key is filled from alice's generated id; 0 is a placeholder.
+//! let order = graph.add(NewOrder { customer_id: 0, total: 4200 }).parent(alice).handle();
+//!
+//! let ids = insert_graph(&mut conn, graph).unwrap();
+//! let owner: i64 = orders::table.find(ids[order]).select(orders::customer_id).first(&mut conn).unwrap();
+//! assert_eq!(owner, ids[alice]);
+//! # }
+//! ```
+
+mod execute;
+mod model;
+mod plan;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use diesel::backend::Backend;
+
+pub use execute::insert_graph;
+#[doc(hidden)]
+pub use execute::Batch;
+pub use model::{
+    assert_same_key_type, FkOrdered, ForeignKeyField, GraphKey, KeyValue, References, Relation,
+    RelationInfo, SameKeyType, WriteRow,
+};
+
+/// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
+/// the [`Ids`] that [`insert_graph`] returns.
+pub struct Handle<M> {
+    row: usize,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Handle<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for Handle<M> {}
+
+impl<M> PartialEq for Handle<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.row == other.row
+    }
+}
+
+impl<M> Eq for Handle<M> {}
+
+impl<M> std::hash::Hash for Handle<M> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.row.hash(state);
+    }
+}
+
+impl<M> std::fmt::Debug for Handle<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Handle<{}>({})", std::any::type_name::<M>(), self.row)
+    }
+}
+
+impl<M> Handle<M> {
+    /// The position of the row among the rows of its model, in the order
+    /// they were added (what a violation's [`RowOrigin::row`](crate::RowOrigin) refers to).
+    pub fn row(&self) -> usize {
+        self.row
+    }
+}
+
+/// Where a foreign key of a row takes its value from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// The field's own value (an existing parent's key, or NULL).
+    Field,
+    /// The generated key of a row of this graph.
+    Row { slot: usize, row: usize },
+}
+
+/// The rows of one model.
+pub(crate) struct Slot<M> {
+    pub(crate) rows: Vec<M>,
+    /// `links[row][relation]`
+    pub(crate) links: Vec<Vec<Link>>,
+}
+
+/// What the planner and executor need of a slot, whatever its model.
+pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
+    fn model(&self) -> &'static str;
+    fn relations(&self) -> &'static [RelationInfo];
+    fn len(&self) -> usize;
+    fn links(&self, row: usize) -> &[Link];
+    fn set_link(&mut self, row: usize, relation: usize, link: Link);
+    fn foreign_key(&self, row: usize, relation: usize) -> Option<KeyValue>;
+    fn own_key(&self, row: usize) -> Option<KeyValue>;
+    /// Stores the generated keys, typed; the key that does not fit `M::Key` otherwise.
+    fn store_keys(&self, keys: Vec<KeyValue>, ids: &mut Ids) -> Result<(), KeyValue>;
+    fn batch<'a>(
+        &'a self,
+        rows: &'a [usize],
+        links: &'a [Vec<Option<KeyValue>>],
+    ) -> execute::Batch<'a, DB>;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// Rows to insert and the links between them.
+///
+/// Add rows with [`Graph::add`], link them with [`Node::parent`] (or
+/// [`Node::parent_via`] when a model has several foreign keys to the same
+/// table), then hand the graph to [`insert_graph`]. A foreign key that is
+/// not linked keeps its field's value: the id of a row that already exists.
+pub struct Graph<DB: Backend> {
+    slots: Vec<Box<dyn AnySlot<DB>>>,
+    slot_of: HashMap<TypeId, usize>,
+}
+
+impl<DB: Backend> Default for Graph<DB> {
+    fn default() -> Self {
+        Graph {
+            slots: Vec::new(),
+            slot_of: HashMap::new(),
+        }
+    }
+}
+
+impl<DB: Backend> std::fmt::Debug for Graph<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_map();
+        for slot in &self.slots {
+            list.entry(&slot.model(), &slot.len());
+        }
+        list.finish()
+    }
+}
+
+impl<DB: Backend + 'static> Graph<DB> {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Graph::default()
+    }
+
+    /// Adds a row; link it to its parents with the returned [`Node`], and
+    /// keep its [`Handle`] (from [`Node::handle`]) to link children to it or
+    /// to read its generated key afterwards.
+    pub fn add<M>(&mut self, row: M) -> Node<'_, M, DB>
+    where
+        M: WriteRow<DB>,
+    {
+        let slot = self.slot_index::<M>();
+        let typed = self.slot_mut::<M>(slot);
+        typed.rows.push(row);
+        typed.links.push(vec![Link::Field; M::RELATIONS.len()]);
+        let row = typed.rows.len() - 1;
+        Node {
+            graph: self,
+            slot,
+            row,
+            _model: PhantomData,
+        }
+    }
+
+    /// How many rows the graph holds.
+    pub fn len(&self) -> usize {
+        self.slots.iter().map(|s| s.len()).sum()
+    }
+
+    /// Whether the graph holds no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn slot_index<M: WriteRow<DB>>(&mut self) -> usize {
+        if let Some(&slot) = self.slot_of.get(&TypeId::of::<M>()) {
+            return slot;
+        }
+        self.slots.push(Box::new(Slot::<M> {
+            rows: Vec::new(),
+            links: Vec::new(),
+        }));
+        let slot = self.slots.len() - 1;
+        self.slot_of.insert(TypeId::of::<M>(), slot);
+        slot
+    }
+
+    fn slot_mut<M: WriteRow<DB>>(&mut self, slot: usize) -> &mut Slot<M> {
+        // The slot was created for `M` under `TypeId::of::<M>()`, so the
+        // downcast cannot fail; the fallback keeps this free of panics.
+        match self.slots[slot].as_any_mut().downcast_mut::<Slot<M>>() {
+            Some(typed) => typed,
+            None => unreachable!("fk-safe: a graph slot holds another model than its type id says"),
+        }
+    }
+
+    fn links_mut(&mut self, slot: usize, row: usize, relation: usize, link: Link) {
+        self.slots[slot].set_link(row, relation, link);
+    }
+}
+
+/// A row just added to a [`Graph`]: link it to its parents, then keep its
+/// [`handle`](Node::handle).
+pub struct Node<'g, M, DB: Backend> {
+    graph: &'g mut Graph<DB>,
+    slot: usize,
+    row: usize,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<'g, M, DB> Node<'g, M, DB>
+where
+    M: WriteRow<DB>,
+    DB: Backend + 'static,
+{
+    /// Fills the foreign key to `parent`'s table with `parent`'s generated
+    /// key. A compile error when `M` has no foreign key, or several, to that
+    /// table; for several, use [`Node::parent_via`].
+    pub fn parent<P>(self, parent: Handle<P>) -> Self
+    where
+        P: WriteRow<DB>,
+        M: References<P::Table>,
+    {
+        let relation = <M as References<P::Table>>::RELATION;
+        self.link_to(relation, parent)
+    }
+
+    /// Fills the foreign key of `relation` with `parent`'s generated key.
+    pub fn parent_via<P>(self, relation: Relation<M, P::Table>, parent: Handle<P>) -> Self
+    where
+        P: WriteRow<DB>,
+    {
+        self.link_to(relation.index(), parent)
+    }
+
+    fn link_to<P: WriteRow<DB>>(self, relation: usize, parent: Handle<P>) -> Self {
+        let parent_slot = self.graph.slot_index::<P>();
+        self.graph.links_mut(
+            self.slot,
+            self.row,
+            relation,
+            Link::Row {
+                slot: parent_slot,
+                row: parent.row,
+            },
+        );
+        self
+    }
+
+    /// The row's handle.
+    pub fn handle(&self) -> Handle<M> {
+        Handle {
+            row: self.row,
+            _model: PhantomData,
+        }
+    }
+}
+
+/// The generated keys of a graph's rows, indexed by their [`Handle`]s:
+/// `ids[handle]` or [`Ids::get`].
+#[derive(Default)]
+pub struct Ids {
+    keys: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ids")
+            .field("models", &self.keys.len())
+            .finish()
+    }
+}
+
+impl Ids {
+    pub(crate) fn insert<M: FkOrdered>(&mut self, keys: Vec<M::Key>) {
+        self.keys.insert(TypeId::of::<M>(), Box::new(keys));
+    }
+
+    /// The generated key of `handle`'s row; `None` for a handle of another graph.
+    pub fn get<M: FkOrdered>(&self, handle: Handle<M>) -> Option<&M::Key> {
+        self.keys
+            .get(&TypeId::of::<M>())?
+            .downcast_ref::<Vec<M::Key>>()?
+            .get(handle.row)
+    }
+
+    /// All generated keys of model `M`, in the order its rows were added.
+    pub fn all<M: FkOrdered>(&self) -> &[M::Key] {
+        self.keys
+            .get(&TypeId::of::<M>())
+            .and_then(|keys| keys.downcast_ref::<Vec<M::Key>>())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+impl<M: FkOrdered> std::ops::Index<Handle<M>> for Ids {
+    type Output = M::Key;
+
+    /// # Panics
+    /// For a handle that does not belong to the graph these ids came from;
+    /// [`Ids::get`] returns `None` instead.
+    fn index(&self, handle: Handle<M>) -> &M::Key {
+        match self.get(handle) {
+            Some(key) => key,
+            None => panic!("{handle:?} does not belong to the graph these ids came from"),
+        }
+    }
+}
+
+impl<M, DB> AnySlot<DB> for Slot<M>
+where
+    M: WriteRow<DB>,
+    DB: Backend + 'static,
+{
+    fn model(&self) -> &'static str {
+        M::MODEL
+    }
+
+    fn relations(&self) -> &'static [RelationInfo] {
+        M::RELATIONS
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn links(&self, row: usize) -> &[Link] {
+        self.links.get(row).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    fn set_link(&mut self, row: usize, relation: usize, link: Link) {
+        if let Some(slot) = self
+            .links
+            .get_mut(row)
+            .and_then(|links| links.get_mut(relation))
+        {
+            *slot = link;
+        }
+    }
+
+    fn foreign_key(&self, row: usize, relation: usize) -> Option<KeyValue> {
+        self.rows.get(row)?.foreign_key(relation)
+    }
+
+    fn batch<'a>(
+        &'a self,
+        rows: &'a [usize],
+        links: &'a [Vec<Option<KeyValue>>],
+    ) -> execute::Batch<'a, DB> {
+        execute::Batch::new::<M>(&self.rows, rows, links)
+    }
+
+    fn own_key(&self, row: usize) -> Option<KeyValue> {
+        self.rows.get(row)?.own_key()
+    }
+
+    fn store_keys(&self, keys: Vec<KeyValue>, ids: &mut Ids) -> Result<(), KeyValue> {
+        let typed = keys
+            .into_iter()
+            .map(|key| M::Key::from_key_value(&key).ok_or(key))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.insert::<M>(typed);
+        Ok(())
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

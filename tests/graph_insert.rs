@@ -1,0 +1,592 @@
+//! insert_graph() against the real databases. Each scenario is written once,
+//! generic over the connection, and run on PostgreSQL and SQLite.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use diesel::backend::Backend;
+use diesel::connection::{Instrumentation, InstrumentationEvent, LoadConnection};
+use diesel::prelude::*;
+use diesel::query_builder::SqlQuery;
+use diesel::query_dsl::LoadQuery;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use fk_safe::graph::{insert_graph, Graph, Handle, WriteRow};
+use fk_safe::{Error, FkConnection, GraphError, ViolationKind};
+use fk_safe_suite::models::*;
+
+/// Counts the statements a connection sends.
+#[derive(Clone, Default)]
+struct StatementCounter(Arc<AtomicUsize>);
+
+impl StatementCounter {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// One order item with the natural keys of everything it hangs from.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone, QueryableByName)]
+struct ItemPath {
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = BigInt)]
+    total_cents: i64,
+    #[diesel(sql_type = Integer)]
+    quantity: i32,
+    #[diesel(sql_type = BigInt)]
+    product_id: i64,
+}
+
+const ITEM_PATHS: &str = "SELECT c.email, o.total_cents, i.quantity, i.product_id \
+     FROM order_items i JOIN orders o ON o.id = i.order_id JOIN customers c ON c.id = o.customer_id \
+     ORDER BY i.quantity";
+
+fn item_paths<C>(conn: &mut C) -> Vec<ItemPath>
+where
+    C: LoadConnection,
+    for<'a> SqlQuery: LoadQuery<'a, C, ItemPath>,
+{
+    diesel::sql_query(ITEM_PATHS).load(conn).unwrap()
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count_rows<C>(conn: &mut C, table: &str) -> i64
+where
+    C: LoadConnection,
+    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
+{
+    let rows: Vec<Count> = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .load(conn)
+        .unwrap();
+    rows[0].n
+}
+
+fn create_products<C>(conn: &mut C, n: usize) -> Vec<i64>
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewProduct: WriteRow<C::Backend>,
+{
+    let mut graph = Graph::new();
+    let handles: Vec<Handle<NewProduct>> = (0..n)
+        .map(|i| {
+            graph
+                .add(NewProduct {
+                    sku: format!("SKU-{i}"),
+                    name: format!("Product {i}"),
+                    price_cents: 100 + i as i64,
+                })
+                .handle()
+        })
+        .collect();
+    let ids = insert_graph(conn, graph).unwrap();
+    handles.iter().map(|&h| ids[h]).collect()
+}
+
+/// `customers` customers, each with `orders` orders of `items` items that
+/// reference existing products; returns the graph, and what every item must
+/// hang from once written.
+fn shop_graph<DB>(
+    customers: usize,
+    orders: usize,
+    items: usize,
+    products: &[i64],
+) -> (Graph<DB>, Vec<ItemPath>)
+where
+    DB: Backend + 'static,
+    NewCustomer: WriteRow<DB>,
+    NewOrder: WriteRow<DB>,
+    NewOrderItem: WriteRow<DB>,
+{
+    let mut graph = Graph::new();
+    let mut expected = Vec::new();
+    let mut quantity = 0;
+    for c in 0..customers {
+        let email = format!("customer{c}@example.com");
+        let customer = graph
+            .add(NewCustomer {
+                email: email.clone(),
+                name: format!("Customer {c}"),
+            })
+            .handle();
+        for o in 0..orders {
+            let total_cents = (c * orders + o) as i64 * 10;
+            let order = graph
+                .add(NewOrder {
+                    customer_id: -1,
+                    total_cents,
+                })
+                .parent(customer)
+                .handle();
+            for i in 0..items {
+                quantity += 1;
+                let product_id = products[(c + o + i) % products.len()];
+                graph
+                    .add(NewOrderItem {
+                        order_id: -1,
+                        product_id,
+                        quantity,
+                    })
+                    .parent(order);
+                expected.push(ItemPath {
+                    email: email.clone(),
+                    total_cents,
+                    quantity,
+                    product_id,
+                });
+            }
+        }
+    }
+    (graph, expected)
+}
+
+fn writes_a_shop<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewProduct: WriteRow<C::Backend>,
+    NewCustomer: WriteRow<C::Backend>,
+    NewOrder: WriteRow<C::Backend>,
+    NewOrderItem: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, ItemPath>,
+{
+    let products = create_products(conn, 7);
+    let (graph, expected) = shop_graph(20, 3, 4, &products);
+    assert_eq!(graph.len(), 20 + 60 + 240);
+    insert_graph(conn, graph).unwrap();
+    assert_eq!(item_paths(conn), expected);
+}
+
+fn batches_past_the_bind_limit<C>(conn: &mut C, items: usize)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewProduct: WriteRow<C::Backend>,
+    NewCustomer: WriteRow<C::Backend>,
+    NewOrder: WriteRow<C::Backend>,
+    NewOrderItem: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, ItemPath>,
+{
+    let products = create_products(conn, 3);
+    let (graph, expected) = shop_graph(1, 2, items / 2, &products);
+    let counter = StatementCounter::default();
+    conn.set_instrumentation(counter.clone());
+    let ids = insert_graph(conn, graph).unwrap();
+    let statements = counter.count();
+    conn.set_instrumentation(StatementCounter::default());
+    // BEGIN, 1 customer, 1 statement for both orders, items split at the
+    // bind limit (3 columns each), COMMIT.
+    let per_statement = <C::Backend as fk_safe::Dialect>::rows_per_statement(3);
+    let item_statements = items.div_ceil(per_statement);
+    assert!(item_statements >= 2, "the test must cross the limit");
+    assert_eq!(statements, 2 + 1 + 1 + item_statements);
+    assert_eq!(ids.all::<NewOrderItem>().len(), items);
+    assert_eq!(item_paths(conn), expected);
+}
+
+fn employee(name: &str) -> NewEmployee {
+    NewEmployee {
+        name: name.into(),
+        manager_id: None,
+        department_id: None,
+    }
+}
+
+fn self_reference<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewEmployee: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Reports>,
+{
+    let mut graph = Graph::new();
+    let ceo = graph.add(employee("CEO")).handle();
+    let manager = graph.add(employee("Manager")).parent(ceo).handle();
+    graph.add(employee("Report 1")).parent(manager);
+    graph.add(employee("Report 2")).parent(manager);
+    graph.add(employee("Assistant")).parent(ceo);
+    insert_graph(conn, graph).unwrap();
+    assert_eq!(
+        reports(conn),
+        [
+            ("Assistant".to_string(), Some("CEO".to_string())),
+            ("CEO".to_string(), None),
+            ("Manager".to_string(), Some("CEO".to_string())),
+            ("Report 1".to_string(), Some("Manager".to_string())),
+            ("Report 2".to_string(), Some("Manager".to_string())),
+        ]
+    );
+}
+
+fn reports<C>(conn: &mut C) -> Vec<(String, Option<String>)>
+where
+    C: LoadConnection,
+    for<'a> SqlQuery: LoadQuery<'a, C, Reports>,
+{
+    let rows: Vec<Reports> = diesel::sql_query(
+        "SELECT e.name, m.name AS manager FROM employees e \
+         LEFT JOIN employees m ON m.id = e.manager_id ORDER BY e.name",
+    )
+    .load(conn)
+    .unwrap();
+    rows.into_iter().map(|r| (r.name, r.manager)).collect()
+}
+
+#[derive(QueryableByName)]
+struct Reports {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    manager: Option<String>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Heads {
+    #[diesel(sql_type = Text)]
+    department: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    head: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    head_works_in: Option<String>,
+}
+
+/// Two tables that reference each other, in one graph, without deferring.
+fn mutual_references<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewEmployee: WriteRow<C::Backend>,
+    NewDepartment: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Heads>,
+{
+    let mut graph = Graph::new();
+    let research = graph
+        .add(NewDepartment {
+            name: "Research".into(),
+            head_employee_id: None,
+        })
+        .handle();
+    let ada = graph.add(employee("Ada")).parent(research).handle();
+    graph
+        .add(NewDepartment {
+            name: "Lab".into(),
+            head_employee_id: None,
+        })
+        .parent(ada);
+    insert_graph(conn, graph).unwrap();
+    let heads: Vec<Heads> = diesel::sql_query(
+        "SELECT d.name AS department, e.name AS head, w.name AS head_works_in FROM departments d \
+         LEFT JOIN employees e ON e.id = d.head_employee_id \
+         LEFT JOIN departments w ON w.id = e.department_id ORDER BY d.name",
+    )
+    .load(conn)
+    .unwrap();
+    assert_eq!(
+        heads,
+        [
+            Heads {
+                department: "Lab".into(),
+                head: Some("Ada".into()),
+                head_works_in: Some("Research".into()),
+            },
+            Heads {
+                department: "Research".into(),
+                head: None,
+                head_works_in: None,
+            },
+        ]
+    );
+}
+
+fn a_missing_existing_parent_rolls_everything_back<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewProduct: WriteRow<C::Backend>,
+    NewCustomer: WriteRow<C::Backend>,
+    NewOrder: WriteRow<C::Backend>,
+    NewOrderItem: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
+{
+    let products = create_products(conn, 2);
+    let (mut graph, _) = shop_graph(3, 2, 2, &products);
+    let customer = graph
+        .add(NewCustomer {
+            email: "late@example.com".into(),
+            name: "Late".into(),
+        })
+        .handle();
+    let order = graph
+        .add(NewOrder {
+            customer_id: 0,
+            total_cents: 1,
+        })
+        .parent(customer)
+        .handle();
+    graph
+        .add(NewOrderItem {
+            order_id: 0,
+            product_id: 9_999,
+            quantity: 1,
+        })
+        .parent(order);
+    let error = insert_graph(conn, graph).unwrap_err();
+    let Error::ForeignKey(v) = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.parent_table(), Some("products"));
+    let origin = v.origin().expect("the input row is named");
+    assert_eq!(origin.model, "NewOrderItem");
+    assert_eq!(origin.relation, Some("product_id"));
+    assert_eq!(origin.row, Some(12), "the 13th item added");
+    assert!(
+        v.to_string().starts_with(
+            "NewOrderItem row #12 (relation `product_id`): order_items.product_id = 9999"
+        ),
+        "{v}"
+    );
+    for table in ["customers", "orders", "order_items"] {
+        assert_eq!(count_rows(conn, table), 0, "{table} must be empty");
+    }
+}
+
+fn nested_in_the_callers_transaction<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewCustomer: WriteRow<C::Backend>,
+    NewOrder: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
+{
+    conn.transaction::<_, Error, _>(|conn| {
+        let mut kept = Graph::new();
+        kept.add(NewCustomer {
+            email: "kept@example.com".into(),
+            name: "Kept".into(),
+        });
+        insert_graph(conn, kept)?;
+
+        let mut failing = Graph::new();
+        failing.add(NewCustomer {
+            email: "dropped@example.com".into(),
+            name: "Dropped".into(),
+        });
+        failing.add(NewOrder {
+            customer_id: 4_242,
+            total_cents: 1,
+        });
+        let error = insert_graph(conn, failing).unwrap_err();
+        assert_eq!(error.as_violation().unwrap().origin().unwrap().row, Some(0));
+        // Only the failing graph was rolled back.
+        assert_eq!(count_rows(conn, "customers"), 1);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(count_rows(conn, "customers"), 1);
+}
+
+fn a_cycle_is_refused_before_any_sql<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewEmployee: WriteRow<C::Backend>,
+{
+    let mut graph = Graph::new();
+    let ceo = graph.add(employee("CEO")).handle();
+    let node = graph.add(employee("Own manager")).parent(ceo);
+    let own = node.handle();
+    // The only circle a graph can hold: a row linked to itself.
+    node.parent(own);
+    let counter = StatementCounter::default();
+    conn.set_instrumentation(counter.clone());
+    let error = insert_graph(conn, graph).unwrap_err();
+    assert_eq!(counter.count(), 0, "nothing may be sent");
+    match &error {
+        Error::Graph(GraphError::Cycle { path }) => {
+            assert_eq!(path, &[("NewEmployee", "manager_id", 1)]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(error.to_string().starts_with(
+        "the graph's links form a cycle: NewEmployee row #1 via `manager_id` -> NewEmployee row #1."
+    ), "{error}");
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use common::pg::PgDb;
+
+    #[test]
+    fn writes_a_shop() {
+        super::writes_a_shop(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn batches_past_the_bind_limit() {
+        super::batches_past_the_bind_limit(&mut PgDb::new().conn(), 50_000);
+    }
+
+    #[test]
+    fn self_reference() {
+        super::self_reference(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn mutual_references() {
+        super::mutual_references(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn a_missing_existing_parent_rolls_everything_back() {
+        super::a_missing_existing_parent_rolls_everything_back(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn nested_in_the_callers_transaction() {
+        super::nested_in_the_callers_transaction(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn a_cycle_is_refused_before_any_sql() {
+        super::a_cycle_is_refused_before_any_sql(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn r2d2_pool() {
+        let db = PgDb::new();
+        let pool = diesel::r2d2::Pool::builder()
+            .max_size(1)
+            .build(diesel::r2d2::ConnectionManager::<PgConnection>::new(
+                db.url(),
+            ))
+            .unwrap();
+        super::writes_a_shop(&mut pool.get().unwrap());
+    }
+
+    /// Another session takes values from the same sequences while the graph
+    /// is written; a mechanism that zipped returned ids by position or
+    /// assumed contiguous ids would attach children to the wrong parents.
+    #[test]
+    fn concurrent_sequence_use_does_not_mismatch_ids() {
+        let db = PgDb::new();
+        let mut conn = db.conn();
+        let products = create_products(&mut conn, 5);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thief = {
+            let stop = Arc::clone(&stop);
+            let mut other = db.conn();
+            std::thread::spawn(move || {
+                let mut taken = 0u64;
+                while !stop.load(Ordering::SeqCst) && taken < 2_000_000 {
+                    diesel::sql_query(
+                        "SELECT nextval('customers_id_seq'), nextval('orders_id_seq'), nextval('order_items_id_seq') FROM generate_series(1, 50)",
+                    )
+                    .execute(&mut other)
+                    .unwrap();
+                    taken += 50;
+                }
+                taken
+            })
+        };
+        let (graph, expected) = shop_graph(300, 5, 4, &products);
+        let ids = insert_graph(&mut conn, graph).unwrap();
+        stop.store(true, Ordering::SeqCst);
+        let taken = thief.join().unwrap();
+        assert!(taken > 0);
+        assert_eq!(ids.all::<NewCustomer>().len(), 300);
+        assert_eq!(item_paths(&mut conn), expected);
+    }
+
+    #[test]
+    fn ids_index_by_handle() {
+        let db = PgDb::new();
+        let mut conn = db.conn();
+        let mut graph = Graph::new();
+        let alice = graph
+            .add(NewCustomer {
+                email: "alice@example.com".into(),
+                name: "Alice".into(),
+            })
+            .handle();
+        let ids = insert_graph(&mut conn, graph).unwrap();
+        let id: i64 = ids[alice];
+        assert_eq!(ids.get(alice), Some(&id));
+        let email: String = fk_safe_suite::schema::customers::table
+            .find(id)
+            .select(fk_safe_suite::schema::customers::email)
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(email, "alice@example.com");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use common::sqlite::SqliteDb;
+
+    #[test]
+    fn writes_a_shop() {
+        super::writes_a_shop(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn batches_past_the_bind_limit() {
+        super::batches_past_the_bind_limit(&mut SqliteDb::new().conn(), 25_000);
+    }
+
+    #[test]
+    fn self_reference() {
+        super::self_reference(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn mutual_references() {
+        super::mutual_references(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn a_missing_existing_parent_rolls_everything_back() {
+        super::a_missing_existing_parent_rolls_everything_back(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn nested_in_the_callers_transaction() {
+        super::nested_in_the_callers_transaction(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn a_cycle_is_refused_before_any_sql() {
+        super::a_cycle_is_refused_before_any_sql(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn r2d2_pool() {
+        let db = SqliteDb::new();
+        let pool = diesel::r2d2::Pool::builder()
+            .max_size(1)
+            .connection_customizer(Box::new(fk_safe::EnforceForeignKeys))
+            .build(diesel::r2d2::ConnectionManager::<SqliteConnection>::new(
+                db.url(),
+            ))
+            .unwrap();
+        super::writes_a_shop(&mut pool.get().unwrap());
+    }
+}
