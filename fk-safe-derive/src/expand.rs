@@ -45,7 +45,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     });
     let foreign_keys = model.relations.iter().enumerate().map(|(i, r)| {
         let field = r.field.ident;
-        quote!(#i => __fk::ForeignKeyField::key_value(&self.#field),)
+        let ty = r.field.ty;
+        quote_spanned!(r.span=> #i => <#ty as __fk::ForeignKeyField>::key_value(&self.#field),)
     });
     let own_key = model.own_key.map(|field| {
         let field = field.ident;

@@ -22,7 +22,7 @@ use syn::{parse_macro_input, DeriveInput};
 /// `#[diesel(column_name = ..)]`, plus fk-safe's own
 /// `#[fk(relation(name = .., foreign_key = ..))]` (a name for a relation) and
 /// `#[fk(key = Type)]` (the Rust type of the generated key, `i64` by default).
-#[proc_macro_derive(FkOrdered, attributes(fk))]
+#[proc_macro_derive(FkOrdered, attributes(diesel, fk))]
 pub fn derive_fk_ordered(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     let cx = ctxt::Ctxt::default();

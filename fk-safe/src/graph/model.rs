@@ -57,6 +57,11 @@ impl GraphKey for i32 {
 
 /// A foreign-key field's value as a key, `None` for SQL NULL. Implemented
 /// for the field types a foreign key can have.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a parent's generated key",
+    label = "this foreign key's field type",
+    note = "help: fk-safe fills integer foreign keys: i64, i32, or an Option of one"
+)]
 pub trait ForeignKeyField {
     /// The value of the field as fk-safe carries keys.
     fn key_value(&self) -> Option<KeyValue>;

@@ -1,0 +1,17 @@
+use diesel::prelude::*;
+use fk_safe::FkOrdered;
+
+diesel::table! { customers (id) { id -> BigInt, email -> Text } }
+diesel::table! { orders (id) { id -> BigInt, customer_id -> BigInt, total -> BigInt } }
+
+#[derive(Identifiable)]
+#[diesel(table_name = customers)]
+struct Customer { id: i64 }
+
+// Without foreign_key, Diesel (and fk-safe) expect `customer_id`.
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = orders)]
+#[diesel(belongs_to(Customer))]
+struct NewOrder { buyer: i64, total: i64 }
+
+fn main() {}

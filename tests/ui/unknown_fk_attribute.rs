@@ -1,0 +1,16 @@
+use diesel::prelude::*;
+use fk_safe::FkOrdered;
+
+diesel::table! { customers (id) { id -> BigInt, email -> Text } }
+diesel::table! { orders (id) { id -> BigInt, customer_id -> BigInt, total -> BigInt } }
+
+#[derive(Identifiable)]
+#[diesel(table_name = customers)]
+struct Customer { id: i64 }
+
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = orders)]
+#[fk(parent_table = customers)]
+struct NewOrder { customer_id: i64, total: i64 }
+
+fn main() {}
