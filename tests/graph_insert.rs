@@ -6,7 +6,6 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use diesel::backend::Backend;
 use diesel::connection::{Instrumentation, InstrumentationEvent, LoadConnection};
 use diesel::prelude::*;
 use diesel::query_builder::SqlQuery;
@@ -108,7 +107,7 @@ fn shop_graph<DB>(
     products: &[i64],
 ) -> (Graph<DB>, Vec<ItemPath>)
 where
-    DB: Backend + 'static,
+    DB: fk_safe::Dialect + 'static,
     NewCustomer: WriteRow<DB>,
     NewOrder: WriteRow<DB>,
     NewOrderItem: WriteRow<DB>,
@@ -189,12 +188,12 @@ where
     let ids = insert_graph(conn, graph).unwrap();
     let statements = counter.count();
     conn.set_instrumentation(StatementCounter::default());
-    // BEGIN, 1 customer, 1 statement for both orders, items split at the
-    // bind limit (3 columns each), COMMIT.
+    // BEGIN, the look-up of the existing products, 1 customer, 1 statement
+    // for both orders, items split at the bind limit (3 columns each), COMMIT.
     let per_statement = <C::Backend as fk_safe::Dialect>::rows_per_statement(3);
     let item_statements = items.div_ceil(per_statement);
     assert!(item_statements >= 2, "the test must cross the limit");
-    assert_eq!(statements, 2 + 1 + 1 + item_statements);
+    assert_eq!(statements, 2 + 1 + 1 + 1 + item_statements);
     assert_eq!(ids.all::<NewOrderItem>().len(), items);
     assert_eq!(item_paths(conn), expected);
 }
@@ -345,25 +344,107 @@ where
             quantity: 1,
         })
         .parent(order);
+    // A second missing product, and an order for a missing customer.
+    graph
+        .add(NewOrderItem {
+            order_id: 0,
+            product_id: 8_888,
+            quantity: 2,
+        })
+        .parent(order);
+    graph.add(NewOrder {
+        customer_id: 7_777,
+        total_cents: 2,
+    });
+    let counter = StatementCounter::default();
+    conn.set_instrumentation(counter.clone());
     let error = insert_graph(conn, graph).unwrap_err();
-    let Error::ForeignKey(v) = error else {
+    conn.set_instrumentation(StatementCounter::default());
+    // BEGIN, one look-up per relation that names existing rows, ROLLBACK.
+    assert_eq!(counter.count(), 4, "{error}");
+    let Error::MissingParents(all) = &error else {
         panic!("{error:?}");
     };
+    let found: Vec<String> = all
+        .iter()
+        .map(|v| {
+            let origin = v.origin().expect("the input row is named");
+            format!(
+                "{} #{:?} {:?} = {:?}",
+                origin.model,
+                origin.row,
+                origin.relation,
+                v.key_values().and_then(|k| k[0].as_deref())
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "NewOrder #Some(7) Some(\"customer_id\") = Some(\"7777\")",
+            "NewOrderItem #Some(12) Some(\"product_id\") = Some(\"9999\")",
+            "NewOrderItem #Some(13) Some(\"product_id\") = Some(\"8888\")",
+        ]
+    );
+    let v = &all[1];
     assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("order_items"));
     assert_eq!(v.parent_table(), Some("products"));
-    let origin = v.origin().expect("the input row is named");
-    assert_eq!(origin.model, "NewOrderItem");
-    assert_eq!(origin.relation, Some("product_id"));
-    assert_eq!(origin.row, Some(12), "the 13th item added");
+    assert_eq!(v.parent_columns(), ["id"]);
+    assert!(v.diesel_error().is_none());
     assert!(
-        v.to_string().starts_with(
-            "NewOrderItem row #12 (relation `product_id`): order_items.product_id = 9999"
+        error.to_string().starts_with(
+            "3 referenced parent rows do not exist; nothing was written:\n  - NewOrder row #7 \
+             (relation `customer_id`): orders.customer_id = 7777 has no matching row in customers.id"
         ),
-        "{v}"
+        "{error}"
     );
     for table in ["customers", "orders", "order_items"] {
         assert_eq!(count_rows(conn, table), 0, "{table} must be empty");
     }
+}
+
+/// A parent that exists when the graph is checked but is gone when the
+/// child is written (a concurrent delete; here a trigger plays that part):
+/// the database's error is mapped back to the input row.
+fn a_parent_vanishing_mid_insert_is_located<C>(conn: &mut C, trigger: &[&str])
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewOrder: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
+{
+    conn.batch_execute(
+        "INSERT INTO customers (id, email, name) \
+         VALUES (5, 'gone@example.com', 'Gone'), (6, 'stays@example.com', 'Stays')",
+    )
+    .unwrap();
+    for statement in trigger {
+        conn.batch_execute(statement).unwrap();
+    }
+    let mut graph = Graph::new();
+    for (customer_id, total_cents) in [(6, 1), (6, 2), (5, 3), (6, 4)] {
+        graph.add(NewOrder {
+            customer_id,
+            total_cents,
+        });
+    }
+    let error = insert_graph(conn, graph).unwrap_err();
+    let Error::ForeignKey(v) = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_columns(), ["customer_id"]);
+    let origin = v.origin().expect("the input row is named");
+    assert_eq!(origin.model, "NewOrder");
+    assert_eq!(origin.relation, Some("customer_id"));
+    assert_eq!(origin.row, Some(2));
+    assert!(
+        v.to_string()
+            .starts_with("NewOrder row #2 (relation `customer_id`): orders.customer_id = 5"),
+        "{v}"
+    );
+    assert_eq!(count_rows(conn, "orders"), 0);
 }
 
 fn nested_in_the_callers_transaction<C>(conn: &mut C)
@@ -461,6 +542,18 @@ mod postgres {
     #[test]
     fn nested_in_the_callers_transaction() {
         super::nested_in_the_callers_transaction(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn a_parent_vanishing_mid_insert_is_located() {
+        super::a_parent_vanishing_mid_insert_is_located(
+            &mut PgDb::new().conn(),
+            &[
+                "CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN IF NEW.customer_id = 5 THEN DELETE FROM customers WHERE id = 5; END IF; RETURN NEW; END $$",
+                "CREATE TRIGGER vanish BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION vanish()",
+            ],
+        );
     }
 
     #[test]
@@ -570,6 +663,17 @@ mod sqlite {
     #[test]
     fn nested_in_the_callers_transaction() {
         super::nested_in_the_callers_transaction(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn a_parent_vanishing_mid_insert_is_located() {
+        super::a_parent_vanishing_mid_insert_is_located(
+            &mut SqliteDb::new().conn(),
+            &[
+                "CREATE TRIGGER vanish BEFORE INSERT ON orders WHEN NEW.customer_id = 5 \
+               BEGIN DELETE FROM customers WHERE id = 5; END",
+            ],
+        );
     }
 
     #[test]

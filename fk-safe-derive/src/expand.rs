@@ -77,6 +77,26 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             },
         }
     });
+    let parent_sql_arms = model.relations.iter().enumerate().map(|(i, r)| {
+        let parent = &r.parent;
+        quote! {
+            #i => {
+                let table = <#parent as __fk::diesel::associations::HasTable>::table();
+                ::core::result::Result::Ok(::core::option::Option::Some(__fk::ParentSql {
+                    table: <__DB as __fk::Dialect>::render(&table)?,
+                    key: <__DB as __fk::Dialect>::render(&__fk::diesel::Table::primary_key(&table))?,
+                }))
+            }
+        }
+    });
+    let parent_bounds = model.relations.iter().map(|r| {
+        let parent = &r.parent;
+        quote! {
+            <#parent as __fk::diesel::associations::HasTable>::Table: __fk::diesel::query_builder::QueryFragment<__DB>,
+            <<#parent as __fk::diesel::associations::HasTable>::Table as __fk::diesel::Table>::PrimaryKey:
+                __fk::diesel::query_builder::QueryFragment<__DB>,
+        }
+    });
     let bounds = model.fields.iter().map(|field| {
         let ty = field.ty;
         let st = sql_type(field.column());
@@ -152,15 +172,25 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
 
             impl<__DB> __fk::WriteRow<__DB> for #ident
             where
-                __DB: __fk::diesel::backend::Backend + __fk::diesel::sql_types::HasSqlType<__fk::diesel::sql_types::BigInt>,
+                __DB: __fk::Dialect + __fk::diesel::sql_types::HasSqlType<__fk::diesel::sql_types::BigInt>,
                 i64: __fk::diesel::serialize::ToSql<__fk::diesel::sql_types::BigInt, __DB>,
                 #table::table: __fk::diesel::query_builder::QueryFragment<__DB>,
                 #(#bounds)*
+                #(#parent_bounds)*
             {
                 fn write_table(
                     out: &mut __fk::diesel::query_builder::AstPass<'_, '_, __DB>,
                 ) -> __fk::diesel::QueryResult<()> {
                     __fk::diesel::query_builder::QueryFragment::<__DB>::walk_ast(&#table::table, out.reborrow())
+                }
+
+                fn parent_sql(
+                    relation: usize,
+                ) -> __fk::diesel::QueryResult<::core::option::Option<__fk::ParentSql>> {
+                    match relation {
+                        #(#parent_sql_arms)*
+                        _ => ::core::result::Result::Ok(::core::option::Option::None),
+                    }
                 }
 
                 fn write_values<'__b>(

@@ -35,6 +35,10 @@ pub enum Error {
     /// A foreign-key constraint failed. Boxed to keep `Result<T, Error>` small.
     #[error(transparent)]
     ForeignKey(Box<FkViolation>),
+    /// Parents the graph refers to by id do not exist; found before anything
+    /// was written, all of them at once, each with its input row.
+    #[error("{}", missing_parents_text(.0))]
+    MissingParents(Vec<FkViolation>),
     /// A graph that cannot be inserted as it stands; nothing was written.
     #[error(transparent)]
     Graph(#[from] GraphError),
@@ -48,6 +52,7 @@ impl Error {
     pub fn as_violation(&self) -> Option<&FkViolation> {
         match self {
             Error::ForeignKey(v) => Some(v),
+            Error::MissingParents(all) => all.first(),
             Error::Database(_) | Error::Graph(_) => None,
         }
     }
@@ -112,4 +117,22 @@ fn cycle_text(path: &[(&'static str, &'static str, usize)]) -> String {
         text.push(format!("{model} row #{row}"));
     }
     text.join(" -> ")
+}
+
+fn missing_parents_text(all: &[FkViolation]) -> String {
+    const SHOWN: usize = 20;
+    let mut text = format!(
+        "{} referenced parent row{} do{} not exist; nothing was written:",
+        all.len(),
+        if all.len() == 1 { "" } else { "s" },
+        if all.len() == 1 { "es" } else { "" },
+    );
+    for violation in all.iter().take(SHOWN) {
+        text.push_str("\n  - ");
+        text.push_str(&violation.to_string());
+    }
+    if all.len() > SHOWN {
+        text.push_str(&format!("\n  ... and {} more", all.len() - SHOWN));
+    }
+    text
 }

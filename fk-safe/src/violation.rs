@@ -151,7 +151,9 @@ pub struct FkViolation {
     pub(crate) detail: Option<String>,
     /// Why the catalog could not be read while explaining this violation.
     pub(crate) catalog_error: Option<String>,
-    pub(crate) source: diesel::result::Error,
+    /// The database error; `None` when fk-safe found the violation itself
+    /// before writing (a referenced parent that does not exist).
+    pub(crate) source: Option<diesel::result::Error>,
 }
 
 impl FkViolation {
@@ -177,8 +179,15 @@ impl FkViolation {
             origin: None,
             detail: None,
             catalog_error: None,
-            source,
+            source: Some(source),
         }
+    }
+
+    /// A violation fk-safe found by looking before writing.
+    pub(crate) fn found_before_writing(kind: ViolationKind, backend: BackendKind) -> Self {
+        let mut violation = FkViolation::new(kind, backend, diesel::result::Error::NotFound);
+        violation.source = None;
+        violation
     }
 
     /// Which side of the foreign key failed.
@@ -266,20 +275,21 @@ impl FkViolation {
         self.catalog_error.as_deref()
     }
 
-    /// The Diesel error this violation was built from.
-    pub fn diesel_error(&self) -> &diesel::result::Error {
-        &self.source
+    /// The Diesel error this violation was built from; `None` when fk-safe
+    /// found the violation before writing (see [`insert_graph`](crate::insert_graph)).
+    pub fn diesel_error(&self) -> Option<&diesel::result::Error> {
+        self.source.as_ref()
     }
 
     /// Gives back the Diesel error this violation was built from.
-    pub fn into_diesel_error(self) -> diesel::result::Error {
+    pub fn into_diesel_error(self) -> Option<diesel::result::Error> {
         self.source
     }
 
     /// The database's own message, as it came (possibly translated).
     pub fn database_message(&self) -> &str {
         match &self.source {
-            diesel::result::Error::DatabaseError(_, info) => info.message(),
+            Some(diesel::result::Error::DatabaseError(_, info)) => info.message(),
             _ => "",
         }
     }
@@ -442,6 +452,8 @@ impl fmt::Display for FkViolation {
 
 impl std::error::Error for FkViolation {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

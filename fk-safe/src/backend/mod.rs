@@ -19,6 +19,9 @@ use crate::violation::FkViolation;
 /// implemented outside fk-safe.
 #[doc(hidden)]
 pub trait Dialect: diesel::backend::Backend + Sized {
+    /// Which database this is, for violations fk-safe finds itself.
+    const KIND: crate::violation::BackendKind;
+
     /// Makes the database enforce foreign keys on this connection.
     fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(conn: &mut C) -> QueryResult<()>;
 
@@ -46,6 +49,15 @@ pub trait Dialect: diesel::backend::Backend + Sized {
         batch: &'b crate::graph::Batch<'_, Self>,
         out: &mut diesel::query_builder::AstPass<'_, 'b, Self>,
     ) -> QueryResult<()>;
+
+    /// Renders a fragment (a table, a column) as this backend writes it.
+    fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String>;
+
+    /// Runs a query that returns one BIGINT column.
+    fn load_ints<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        query: crate::graph::IntQuery<'_>,
+    ) -> QueryResult<Vec<i64>>;
 
     /// Runs a batch and reads the keys it generated (in any order).
     fn load_keys<C: LoadConnection<Backend = Self>>(

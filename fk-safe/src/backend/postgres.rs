@@ -14,7 +14,7 @@ use crate::catalog::{FkCatalog, ForeignKey};
 use crate::classify::detail::{self, DetailSide};
 use crate::error::Error;
 use crate::graph::Batch;
-use crate::violation::{Deferrability, FkAction, FkViolation, ViolationKind};
+use crate::violation::{BackendKind, Deferrability, FkAction, FkViolation, ViolationKind};
 
 /// Columns of both queries below, in this order.
 const SELECT_FOREIGN_KEY: &str = r#"
@@ -259,6 +259,8 @@ fn key_values_from_detail(
 const BIND_LIMIT: usize = 65_535;
 
 impl Dialect for Pg {
+    const KIND: BackendKind = BackendKind::Postgres;
+
     fn rows_per_statement(columns: usize) -> usize {
         (BIND_LIMIT / columns.max(1)).max(1)
     }
@@ -304,6 +306,19 @@ impl Dialect for Pg {
         out.push_identifier(batch.key_column)?;
         out.push_sql(" AS BIGINT)");
         Ok(())
+    }
+
+    fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String> {
+        let mut builder = diesel::pg::PgQueryBuilder::new();
+        fragment.to_sql(&mut builder, &Pg)?;
+        Ok(diesel::query_builder::QueryBuilder::finish(builder))
+    }
+
+    fn load_ints<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        query: crate::graph::IntQuery<'_>,
+    ) -> QueryResult<Vec<i64>> {
+        query.load::<i64>(conn)
     }
 
     fn load_keys<C: LoadConnection<Backend = Self>>(

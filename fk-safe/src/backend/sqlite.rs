@@ -18,7 +18,7 @@ use crate::catalog::{FkCatalog, ForeignKey};
 use crate::error::Error;
 use crate::graph::Batch;
 use crate::sql::quote_ident;
-use crate::violation::{FkAction, FkViolation, ViolationKind};
+use crate::violation::{BackendKind, FkAction, FkViolation, ViolationKind};
 
 const SCHEMA: &str = "main";
 
@@ -329,6 +329,8 @@ where
 const BIND_LIMIT: usize = 32_766;
 
 impl Dialect for Sqlite {
+    const KIND: BackendKind = BackendKind::Sqlite;
+
     fn rows_per_statement(columns: usize) -> usize {
         // Without columns, `DEFAULT VALUES` inserts one row per statement.
         BIND_LIMIT
@@ -363,6 +365,19 @@ impl Dialect for Sqlite {
         out.push_identifier(batch.key_column)?;
         out.push_sql(" AS INTEGER)");
         Ok(())
+    }
+
+    fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String> {
+        let mut builder = diesel::sqlite::SqliteQueryBuilder::new();
+        fragment.to_sql(&mut builder, &Sqlite)?;
+        Ok(diesel::query_builder::QueryBuilder::finish(builder))
+    }
+
+    fn load_ints<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        query: crate::graph::IntQuery<'_>,
+    ) -> QueryResult<Vec<i64>> {
+        query.load::<i64>(conn)
     }
 
     fn load_keys<C: LoadConnection<Backend = Self>>(

@@ -21,7 +21,7 @@ use super::{AnySlot, Graph, Ids, Link};
 use crate::backend::{Dialect, FkConnection};
 use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
-use crate::violation::{FkViolation, RowOrigin};
+use crate::violation::{FkViolation, RowOrigin, ViolationKind};
 
 /// A row, whatever its model, as a batch writes it.
 pub(crate) trait DynRow<DB: Backend>: Sync {
@@ -39,6 +39,15 @@ impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
         WriteRow::write_values(self, links, out)
+    }
+}
+
+/// A model's table, as a fragment to render.
+pub(crate) struct TableOf<M>(pub(crate) std::marker::PhantomData<fn() -> M>);
+
+impl<M: WriteRow<DB>, DB: Backend> QueryFragment<DB> for TableOf<M> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        M::write_table(&mut out)
     }
 }
 
@@ -103,6 +112,146 @@ impl<DB: Dialect> QueryFragment<DB> for Batch<'_, DB> {
     }
 }
 
+/// `SELECT CAST(key AS BIGINT) FROM parent WHERE key IN (...)`: which of
+/// `keys` exist.
+pub struct IntQuery<'a> {
+    pub(crate) head: String,
+    pub(crate) keys: &'a [i64],
+}
+
+impl QueryId for IntQuery<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for IntQuery<'_> {
+    type SqlType = BigInt;
+}
+
+impl<C> diesel::RunQueryDsl<C> for IntQuery<'_> {}
+
+impl<DB> QueryFragment<DB> for IntQuery<'_>
+where
+    DB: Backend + diesel::sql_types::HasSqlType<BigInt>,
+    i64: diesel::serialize::ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(&self.head);
+        for (i, key) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<BigInt, i64>(key)?;
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// Checks, before anything is written, that every existing parent the graph
+/// refers to by id exists, and reports all that do not, each with its row.
+fn check_existing_parents<C>(conn: &mut C, graph: &Graph<C::Backend>) -> Result<(), Error>
+where
+    C: FkConnection,
+    C::Backend: Dialect + 'static,
+{
+    let mut missing = Vec::new();
+    for slot in &graph.slots {
+        for (relation, info) in slot.relations().iter().enumerate() {
+            let referenced: Vec<(usize, i64)> = (0..slot.len())
+                .filter(|&row| slot.links(row).get(relation) == Some(&Link::Field))
+                .filter_map(|row| {
+                    slot.foreign_key(row, relation)
+                        .map(|KeyValue::Int(key)| (row, key))
+                })
+                .collect();
+            if referenced.is_empty() {
+                continue;
+            }
+            let Some(parent) = slot.parent_sql(relation)? else {
+                continue;
+            };
+            let mut keys: Vec<i64> = referenced.iter().map(|&(_, key)| key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let head = format!(
+                "SELECT CAST({key} AS BIGINT) FROM {table} WHERE {key} IN (",
+                key = parent.key,
+                table = parent.table
+            );
+            let mut found = std::collections::HashSet::with_capacity(keys.len());
+            for chunk in keys.chunks(<C::Backend as Dialect>::rows_per_statement(1)) {
+                let query = IntQuery {
+                    head: head.clone(),
+                    keys: chunk,
+                };
+                found.extend(<C::Backend as Dialect>::load_ints(conn, query)?);
+            }
+            let child = split_identifiers(&slot.table_sql()?);
+            let parent_table = split_identifiers(&parent.table);
+            let parent_key = split_identifiers(&parent.key);
+            for (row, key) in referenced
+                .into_iter()
+                .filter(|(_, key)| !found.contains(key))
+            {
+                let mut v = FkViolation::found_before_writing(
+                    ViolationKind::MissingParent,
+                    <C::Backend as Dialect>::KIND,
+                );
+                v.schema = child.len().checked_sub(2).map(|i| child[i].clone());
+                v.child_table = child.last().cloned();
+                v.child_columns = vec![info.column.to_string()];
+                v.parent_schema = parent_table
+                    .len()
+                    .checked_sub(2)
+                    .map(|i| parent_table[i].clone());
+                v.parent_table = parent_table.last().cloned();
+                v.parent_columns = parent_key.last().cloned().into_iter().collect();
+                v.key_values = Some(vec![Some(key.to_string())]);
+                v.origin = Some(RowOrigin {
+                    model: slot.model(),
+                    relation: Some(info.name),
+                    row: Some(row),
+                });
+                missing.push(v);
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::MissingParents(missing))
+    }
+}
+
+/// `"schema"."table"` (or with backticks) -> `["schema", "table"]`. Reads
+/// only names this crate's backends rendered, never server text.
+fn split_identifiers(rendered: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut chars = rendered.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '"' && c != '`' {
+            continue;
+        }
+        let quote = c;
+        let mut name = String::new();
+        while let Some(c) = chars.next() {
+            if c == quote {
+                if chars.peek() == Some(&quote) {
+                    chars.next();
+                    name.push(quote);
+                } else {
+                    break;
+                }
+            } else {
+                name.push(c);
+            }
+        }
+        parts.push(name);
+    }
+    parts
+}
+
 /// Where a statement failed: the model and the rows it was writing.
 struct Failure {
     slot: usize,
@@ -145,6 +294,7 @@ where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
+    check_existing_parents(conn, graph)?;
     let mut keys: Vec<Vec<Option<KeyValue>>> = graph
         .slots
         .iter()
@@ -301,5 +451,21 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
             });
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_identifiers;
+
+    #[test]
+    fn rendered_identifiers() {
+        assert_eq!(split_identifiers(r#""customers""#), ["customers"]);
+        assert_eq!(
+            split_identifiers(r#""s"."Lager ""Nord""""#),
+            ["s", r#"Lager "Nord""#]
+        );
+        assert_eq!(split_identifiers("`a``b`.`c`"), ["a`b", "c"]);
+        assert!(split_identifiers("").is_empty());
     }
 }

@@ -54,10 +54,10 @@ use diesel::backend::Backend;
 
 pub use execute::insert_graph;
 #[doc(hidden)]
-pub use execute::Batch;
+pub use execute::{Batch, IntQuery};
 pub use model::{
-    assert_same_key_type, FkOrdered, ForeignKeyField, GraphKey, KeyValue, References, Relation,
-    RelationInfo, SameKeyType, WriteRow,
+    assert_same_key_type, FkOrdered, ForeignKeyField, GraphKey, KeyValue, ParentSql, References,
+    Relation, RelationInfo, SameKeyType, WriteRow,
 };
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
@@ -128,6 +128,8 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn set_link(&mut self, row: usize, relation: usize, link: Link);
     fn foreign_key(&self, row: usize, relation: usize) -> Option<KeyValue>;
     fn own_key(&self, row: usize) -> Option<KeyValue>;
+    fn parent_sql(&self, relation: usize) -> diesel::QueryResult<Option<ParentSql>>;
+    fn table_sql(&self) -> diesel::QueryResult<String>;
     /// Stores the generated keys, typed; the key that does not fit `M::Key` otherwise.
     fn store_keys(&self, keys: Vec<KeyValue>, ids: &mut Ids) -> Result<(), KeyValue>;
     fn batch<'a>(
@@ -168,7 +170,7 @@ impl<DB: Backend> std::fmt::Debug for Graph<DB> {
     }
 }
 
-impl<DB: Backend + 'static> Graph<DB> {
+impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
     /// An empty graph.
     pub fn new() -> Self {
         Graph::default()
@@ -243,7 +245,7 @@ pub struct Node<'g, M, DB: Backend> {
 impl<'g, M, DB> Node<'g, M, DB>
 where
     M: WriteRow<DB>,
-    DB: Backend + 'static,
+    DB: crate::backend::Dialect + 'static,
 {
     /// Fills the foreign key to `parent`'s table with `parent`'s generated
     /// key. A compile error when `M` has no foreign key, or several, to that
@@ -343,7 +345,7 @@ impl<M: FkOrdered> std::ops::Index<Handle<M>> for Ids {
 impl<M, DB> AnySlot<DB> for Slot<M>
 where
     M: WriteRow<DB>,
-    DB: Backend + 'static,
+    DB: crate::backend::Dialect + 'static,
 {
     fn model(&self) -> &'static str {
         M::MODEL
@@ -385,6 +387,14 @@ where
 
     fn own_key(&self, row: usize) -> Option<KeyValue> {
         self.rows.get(row)?.own_key()
+    }
+
+    fn parent_sql(&self, relation: usize) -> diesel::QueryResult<Option<ParentSql>> {
+        M::parent_sql(relation)
+    }
+
+    fn table_sql(&self) -> diesel::QueryResult<String> {
+        DB::render(&execute::TableOf::<M>(PhantomData))
     }
 
     fn store_keys(&self, keys: Vec<KeyValue>, ids: &mut Ids) -> Result<(), KeyValue> {

@@ -128,6 +128,10 @@ pub trait WriteRow<DB: Backend>: FkOrdered {
     /// Writes the table's name.
     fn write_table(out: &mut AstPass<'_, '_, DB>) -> QueryResult<()>;
 
+    /// The SQL of relation `relation`'s parent table and key column, as
+    /// this backend writes them; `None` when there is no such relation.
+    fn parent_sql(relation: usize) -> QueryResult<Option<ParentSql>>;
+
     /// Writes the row's values as bind parameters, comma-separated, in
     /// [`FkOrdered::COLUMNS`] order; a foreign key linked to a parent takes
     /// the parent's key from `links` instead of the field.
@@ -136,6 +140,15 @@ pub trait WriteRow<DB: Backend>: FkOrdered {
         links: &'b [Option<KeyValue>],
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()>;
+}
+
+/// A parent table and its key column, rendered for one backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentSql {
+    /// The table as it appears in a FROM clause (quoted, maybe qualified).
+    pub table: String,
+    /// The key column (quoted, maybe qualified).
+    pub key: String,
 }
 
 /// `M` has exactly one foreign key to table `T`, so a row of `M` can be
