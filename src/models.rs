@@ -40,6 +40,7 @@ pub struct Department {
 
 #[derive(Debug, Clone, Insertable, FkOrdered)]
 #[diesel(table_name = customers)]
+#[fk(natural_key(email))]
 pub struct NewCustomer {
     pub email: String,
     pub name: String,
@@ -47,6 +48,7 @@ pub struct NewCustomer {
 
 #[derive(Debug, Clone, Insertable, FkOrdered)]
 #[diesel(table_name = products)]
+#[fk(natural_key(sku))]
 pub struct NewProduct {
     pub sku: String,
     pub name: String,

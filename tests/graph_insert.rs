@@ -447,6 +447,102 @@ where
     assert_eq!(count_rows(conn, "orders"), 0);
 }
 
+/// A seed script: products and customers by natural key, orders below them.
+fn seed<DB>(run: i64) -> Graph<DB>
+where
+    DB: fk_safe::Dialect + 'static,
+    NewProduct: WriteRow<DB>,
+    NewCustomer: WriteRow<DB>,
+    NewOrder: WriteRow<DB>,
+{
+    let mut graph = Graph::new();
+    for sku in ["PEN", "INK", "PEN"] {
+        graph.get_or_insert(NewProduct {
+            sku: sku.into(),
+            name: format!("{sku} (run {run})"),
+            price_cents: 100,
+        });
+    }
+    for email in ["alice@example.com", "bob@example.com"] {
+        let customer = graph
+            .get_or_insert(NewCustomer {
+                email: email.into(),
+                name: format!("{email} (run {run})"),
+            })
+            .handle();
+        graph
+            .add(NewOrder {
+                customer_id: 0,
+                total_cents: run,
+            })
+            .parent(customer);
+    }
+    graph
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct OrderOf {
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    total_cents: i64,
+}
+
+fn get_or_insert_makes_seeds_idempotent<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewProduct: WriteRow<C::Backend>,
+    NewCustomer: WriteRow<C::Backend>,
+    NewOrder: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Count> + LoadQuery<'a, C, OrderOf>,
+{
+    // Bob exists before the first run; his row must be reused, not touched.
+    conn.batch_execute(
+        "INSERT INTO customers (id, email, name) VALUES (40, 'bob@example.com', 'Bob')",
+    )
+    .unwrap();
+    let first = insert_graph(conn, seed(1)).unwrap();
+    let second = insert_graph(conn, seed(2)).unwrap();
+    assert_eq!(first.all::<NewCustomer>(), second.all::<NewCustomer>());
+    assert_eq!(first.all::<NewProduct>(), second.all::<NewProduct>());
+    // The duplicate PEN in one graph is one row.
+    let products = first.all::<NewProduct>();
+    assert_eq!(products[0], products[2]);
+    assert_eq!(first.all::<NewCustomer>()[1], 40);
+    assert_eq!(count_rows(conn, "products"), 2);
+    assert_eq!(count_rows(conn, "customers"), 2);
+    let orders: Vec<OrderOf> = diesel::sql_query(
+        "SELECT c.email, c.name, o.total_cents FROM orders o JOIN customers c ON c.id = o.customer_id \
+         ORDER BY o.total_cents, c.email",
+    )
+    .load(conn)
+    .unwrap();
+    let orders: Vec<(String, String, i64)> = orders
+        .into_iter()
+        .map(|o| (o.email, o.name, o.total_cents))
+        .collect();
+    assert_eq!(
+        orders,
+        [
+            (
+                "alice@example.com".into(),
+                "alice@example.com (run 1)".into(),
+                1
+            ),
+            ("bob@example.com".into(), "Bob".into(), 1),
+            (
+                "alice@example.com".into(),
+                "alice@example.com (run 1)".into(),
+                2
+            ),
+            ("bob@example.com".into(), "Bob".into(), 2),
+        ]
+    );
+}
+
 fn nested_in_the_callers_transaction<C>(conn: &mut C)
 where
     C: FkConnection,
@@ -542,6 +638,11 @@ mod postgres {
     #[test]
     fn nested_in_the_callers_transaction() {
         super::nested_in_the_callers_transaction(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn get_or_insert_makes_seeds_idempotent() {
+        super::get_or_insert_makes_seeds_idempotent(&mut PgDb::new().conn());
     }
 
     #[test]
@@ -663,6 +764,11 @@ mod sqlite {
     #[test]
     fn nested_in_the_callers_transaction() {
         super::nested_in_the_callers_transaction(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn get_or_insert_makes_seeds_idempotent() {
+        super::get_or_insert_makes_seeds_idempotent(&mut SqliteDb::new().conn());
     }
 
     #[test]

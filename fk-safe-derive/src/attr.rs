@@ -29,6 +29,8 @@ pub(crate) struct ContainerAttrs {
     pub(crate) belongs_to: Vec<BelongsTo>,
     pub(crate) relations: Vec<NamedRelation>,
     pub(crate) key: Option<Type>,
+    /// `#[fk(natural_key(a, b))]`: fields that identify a row without its id.
+    pub(crate) natural_key: Option<(Span, Vec<Ident>)>,
 }
 
 #[derive(Default)]
@@ -74,11 +76,17 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
                     out.relations.push(named_relation(cx, &meta)?);
                 } else if meta.path.is_ident("key") {
                     out.key = Some(meta.value()?.parse()?);
+                } else if meta.path.is_ident("natural_key") {
+                    let span = meta.path.span_or_call_site();
+                    let content;
+                    syn::parenthesized!(content in meta.input);
+                    let fields = syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                    out.natural_key = Some((span, fields.into_iter().collect()));
                 } else {
                     cx.error_help(
                         meta.path.span_or_call_site(),
                         format!("unknown fk-safe attribute `{}`", path_text(&meta.path)),
-                        "fk-safe understands #[fk(relation(name = .., foreign_key = ..))] and #[fk(key = Type)]",
+                        "fk-safe understands #[fk(relation(name = .., foreign_key = ..))], #[fk(natural_key(field, ..))] and #[fk(key = Type)]",
                     );
                     skip(&meta)?;
                 }

@@ -57,6 +57,34 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
 
+    let natural_columns = model.natural_key.iter().map(|f| f.column());
+    let natural_text = (!model.natural_key.is_empty()).then(|| {
+        let parts = model.natural_key.iter().map(|f| {
+            let name = f.ident;
+            let ty = f.ty;
+            quote!(<#ty as __fk::NaturalKeyPart>::key_text(&self.#name))
+        });
+        quote! {
+            fn natural_key_text(&self) -> ::core::option::Option<::std::string::String> {
+                ::core::option::Option::Some(__fk::join_natural_key(&[#(#parts),*]))
+            }
+        }
+    });
+    let natural_match = model.natural_key.iter().enumerate().map(|(i, f)| {
+        let name = f.ident;
+        let ty = f.ty;
+        let column = f.column();
+        let st = sql_type(column);
+        let and = (i > 0).then(|| quote!(out.push_sql(" AND ");));
+        quote! {
+            #and
+            out.push_identifier(<#table::#column as __fk::diesel::Column>::NAME)?;
+            out.push_sql(" = ");
+            out.push_bind_param::<#st, #ty>(&self.#name)?;
+        }
+    });
+    let has_natural_key =
+        (!model.natural_key.is_empty()).then(|| quote!(impl __fk::HasNaturalKey for #ident {}));
     let write_values = model.fields.iter().enumerate().map(|(i, field)| {
         let name = field.ident;
         let ty = field.ty;
@@ -152,6 +180,9 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 ];
                 const KEY_COLUMN: &'static str = <#table::#key_column as __fk::diesel::Column>::NAME;
                 const RELATIONS: &'static [__fk::RelationInfo] = &[#(#relation_infos,)*];
+                const NATURAL_KEY: &'static [&'static str] = &[
+                    #(<#table::#natural_columns as __fk::diesel::Column>::NAME,)*
+                ];
 
                 fn parent_table(relation: usize) -> ::core::option::Option<__fk::TypeId> {
                     match relation {
@@ -168,7 +199,11 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 }
 
                 #own_key
+
+                #natural_text
             }
+
+            #has_natural_key
 
             impl<__DB> __fk::WriteRow<__DB> for #ident
             where
@@ -191,6 +226,15 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                         #(#parent_sql_arms)*
                         _ => ::core::result::Result::Ok(::core::option::Option::None),
                     }
+                }
+
+                fn write_natural_key_match<'__b>(
+                    &'__b self,
+                    out: &mut __fk::diesel::query_builder::AstPass<'_, '__b, __DB>,
+                ) -> __fk::diesel::QueryResult<()> {
+                    let _ = &out;
+                    #(#natural_match)*
+                    ::core::result::Result::Ok(())
                 }
 
                 fn write_values<'__b>(

@@ -21,6 +21,8 @@ pub(crate) struct Model<'a> {
     pub(crate) relations: Vec<Relation<'a>>,
     /// The key column is one of the fields: keys are known before the insert.
     pub(crate) own_key: Option<&'a Field<'a>>,
+    /// Fields that identify a row without its id (`#[fk(natural_key(..))]`).
+    pub(crate) natural_key: Vec<&'a Field<'a>>,
 }
 
 pub(crate) struct Relation<'a> {
@@ -97,6 +99,31 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(i64));
 
+    let mut natural_key = Vec::new();
+    if let Some((span, names)) = &input.attrs.natural_key {
+        if names.is_empty() {
+            cx.error_help(
+                *span,
+                "#[fk(natural_key())] names no field",
+                "list the fields that identify a row, e.g. #[fk(natural_key(email))]",
+            );
+        }
+        for name in names {
+            match fields.iter().copied().find(|f| f.ident == name) {
+                Some(field) => natural_key.push(field),
+                None => {
+                    cx.error_help(
+                        name.span(),
+                        format!("unknown natural-key field `{name}` on `{ident}`"),
+                        format!(
+                        "natural_key lists fields of `{ident}` backed by a UNIQUE constraint: {}",
+                        fields.iter().map(|f| f.ident.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                    )
+                }
+            }
+        }
+    }
     let relations = relations(cx, ident, input, &fields);
     let table = table?;
     Some(Model {
@@ -107,6 +134,7 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         fields,
         relations: relations?,
         own_key,
+        natural_key,
     })
 }
 

@@ -98,6 +98,19 @@ pub enum GraphError {
         /// Keys returned.
         returned: usize,
     },
+    /// A get-or-insert row was neither inserted nor found by its natural key:
+    /// it conflicts with a unique constraint other than its natural key's.
+    #[error(
+        "{model} row #{row} was neither inserted nor found by its natural key ({natural_key}); it probably conflicts with another unique constraint than the natural key's"
+    )]
+    NaturalKeyNotFound {
+        /// The model.
+        model: &'static str,
+        /// The row, as added.
+        row: usize,
+        /// The natural key's values.
+        natural_key: String,
+    },
     /// A generated key does not fit the model's key type.
     #[error("the generated key {key} of {model} does not fit its key type")]
     KeyType {

@@ -59,6 +59,19 @@ pub trait Dialect: diesel::backend::Backend + Sized {
         query: crate::graph::IntQuery<'_>,
     ) -> QueryResult<Vec<i64>>;
 
+    /// Writes the natural key of a row as one text value (parts joined by
+    /// U+001F), the form [`FkOrdered::natural_key_text`](crate::graph::FkOrdered::natural_key_text) produces.
+    fn write_natural_key_text(
+        columns: &[&str],
+        out: &mut diesel::query_builder::AstPass<'_, '_, Self>,
+    ) -> QueryResult<()>;
+
+    /// Runs a query returning `(key, natural key text)` rows.
+    fn load_pairs<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        query: crate::graph::PairQuery<'_, Self>,
+    ) -> QueryResult<Vec<(i64, String)>>;
+
     /// Runs a batch and reads the keys it generated (in any order).
     fn load_keys<C: LoadConnection<Backend = Self>>(
         conn: &mut C,

@@ -13,7 +13,7 @@ use super::{apply_foreign_key, Dialect};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::classify::detail::{self, DetailSide};
 use crate::error::Error;
-use crate::graph::Batch;
+use crate::graph::{write_skip_existing, Batch};
 use crate::violation::{BackendKind, Deferrability, FkAction, FkViolation, ViolationKind};
 
 /// Columns of both queries below, in this order.
@@ -302,9 +302,15 @@ impl Dialect for Pg {
         for i in 0..batch.columns.len() {
             out.push_sql(&format!("v{i}, "));
         }
-        out.push_sql("fk_safe_ord) ORDER BY fk_safe_v.fk_safe_ord RETURNING CAST(");
+        out.push_sql("fk_safe_ord) ORDER BY fk_safe_v.fk_safe_ord");
+        write_skip_existing(batch, out)?;
+        out.push_sql(" RETURNING CAST(");
         out.push_identifier(batch.key_column)?;
         out.push_sql(" AS BIGINT)");
+        if let Some(natural_key) = batch.skip_existing {
+            out.push_sql(", ");
+            Self::write_natural_key_text(natural_key, out)?;
+        }
         Ok(())
     }
 
@@ -319,6 +325,28 @@ impl Dialect for Pg {
         query: crate::graph::IntQuery<'_>,
     ) -> QueryResult<Vec<i64>> {
         query.load::<i64>(conn)
+    }
+
+    fn write_natural_key_text(
+        columns: &[&str],
+        out: &mut AstPass<'_, '_, Self>,
+    ) -> QueryResult<()> {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" || chr(31) || ");
+            }
+            out.push_sql("CAST(");
+            out.push_identifier(column)?;
+            out.push_sql(" AS TEXT)");
+        }
+        Ok(())
+    }
+
+    fn load_pairs<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        query: crate::graph::PairQuery<'_, Self>,
+    ) -> QueryResult<Vec<(i64, String)>> {
+        query.load::<(i64, String)>(conn)
     }
 
     fn load_keys<C: LoadConnection<Backend = Self>>(

@@ -16,7 +16,7 @@ use diesel::sqlite::Sqlite;
 use super::{apply_foreign_key, Dialect};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::error::Error;
-use crate::graph::Batch;
+use crate::graph::{write_skip_existing, Batch};
 use crate::sql::quote_ident;
 use crate::violation::{BackendKind, FkAction, FkViolation, ViolationKind};
 
@@ -361,9 +361,14 @@ impl Dialect for Sqlite {
                 out.push_sql(")");
             }
         }
+        write_skip_existing(batch, out)?;
         out.push_sql(" RETURNING CAST(");
         out.push_identifier(batch.key_column)?;
         out.push_sql(" AS INTEGER)");
+        if let Some(natural_key) = batch.skip_existing {
+            out.push_sql(", ");
+            Self::write_natural_key_text(natural_key, out)?;
+        }
         Ok(())
     }
 
@@ -378,6 +383,28 @@ impl Dialect for Sqlite {
         query: crate::graph::IntQuery<'_>,
     ) -> QueryResult<Vec<i64>> {
         query.load::<i64>(conn)
+    }
+
+    fn write_natural_key_text(
+        columns: &[&str],
+        out: &mut AstPass<'_, '_, Self>,
+    ) -> QueryResult<()> {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" || char(31) || ");
+            }
+            out.push_sql("CAST(");
+            out.push_identifier(column)?;
+            out.push_sql(" AS TEXT)");
+        }
+        Ok(())
+    }
+
+    fn load_pairs<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        query: crate::graph::PairQuery<'_, Self>,
+    ) -> QueryResult<Vec<(i64, String)>> {
+        query.load::<(i64, String)>(conn)
     }
 
     fn load_keys<C: LoadConnection<Backend = Self>>(

@@ -10,6 +10,8 @@
 //! being paired with the rows. This needs keys that grow with insertion
 //! order: sequences, identity columns and rowids.
 
+use std::collections::HashMap;
+
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::BigInt;
@@ -30,6 +32,7 @@ pub(crate) trait DynRow<DB: Backend>: Sync {
         links: &'b [Option<KeyValue>],
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()>;
+    fn write_natural_key_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
 }
 
 impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
@@ -40,6 +43,29 @@ impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
     ) -> QueryResult<()> {
         WriteRow::write_values(self, links, out)
     }
+
+    fn write_natural_key_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        WriteRow::write_natural_key_match(self, out)
+    }
+}
+
+/// ` ON CONFLICT (natural key) DO NOTHING` for a get-or-insert batch.
+#[doc(hidden)]
+pub fn write_skip_existing<DB: Backend>(
+    batch: &Batch<'_, DB>,
+    out: &mut AstPass<'_, '_, DB>,
+) -> QueryResult<()> {
+    if let Some(natural_key) = batch.skip_existing {
+        out.push_sql(" ON CONFLICT (");
+        for (i, column) in natural_key.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(column)?;
+        }
+        out.push_sql(") DO NOTHING");
+    }
+    Ok(())
 }
 
 /// A model's table, as a fragment to render.
@@ -57,6 +83,10 @@ pub struct Batch<'a, DB: Backend> {
     pub(crate) columns: &'static [&'static str],
     pub(crate) key_column: &'static str,
     pub(crate) rows: Vec<(&'a dyn DynRow<DB>, &'a [Option<KeyValue>])>,
+    /// For get-or-insert rows: the natural-key columns of the `ON CONFLICT
+    /// (..) DO NOTHING` arbiter; the statement then also returns the key text.
+    pub(crate) skip_existing: Option<&'static [&'static str]>,
+    pub(crate) natural_key: &'static [&'static str],
 }
 
 impl<'a, DB: Backend> Batch<'a, DB> {
@@ -67,6 +97,8 @@ impl<'a, DB: Backend> Batch<'a, DB> {
     ) -> Self {
         Batch {
             write_table: M::write_table,
+            skip_existing: None,
+            natural_key: M::NATURAL_KEY,
             columns: M::COLUMNS,
             key_column: M::KEY_COLUMN,
             rows: rows
@@ -109,6 +141,70 @@ impl<DB: Backend, C> diesel::RunQueryDsl<C> for Batch<'_, DB> {}
 impl<DB: Dialect> QueryFragment<DB> for Batch<'_, DB> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         DB::write_batch_insert(self, &mut out)
+    }
+}
+
+/// `SELECT CAST(key AS BIGINT), <natural key text> FROM t WHERE (a = $1 AND
+/// b = $2) OR ...`: the keys of existing rows with the rows' natural keys.
+pub struct NaturalLookup<'a, DB: Backend> {
+    pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
+    pub(crate) key_column: &'static str,
+    pub(crate) natural_key: &'static [&'static str],
+    pub(crate) rows: Vec<&'a dyn DynRow<DB>>,
+}
+
+impl<'a, DB: Backend> NaturalLookup<'a, DB> {
+    pub(crate) fn new<M: WriteRow<DB>>(all_rows: &'a [M], rows: &'a [usize]) -> Self {
+        NaturalLookup {
+            write_table: M::write_table,
+            key_column: M::KEY_COLUMN,
+            natural_key: M::NATURAL_KEY,
+            rows: rows
+                .iter()
+                .filter_map(|&row| all_rows.get(row).map(|r| r as &dyn DynRow<DB>))
+                .collect(),
+        }
+    }
+}
+
+impl<DB: Dialect> QueryFragment<DB> for NaturalLookup<'_, DB> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("SELECT CAST(");
+        out.push_identifier(self.key_column)?;
+        out.push_sql(" AS BIGINT), ");
+        DB::write_natural_key_text(self.natural_key, &mut out)?;
+        out.push_sql(" FROM ");
+        (self.write_table)(&mut out)?;
+        out.push_sql(" WHERE ");
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" OR ");
+            }
+            out.push_sql("(");
+            row.write_natural_key_match(&mut out)?;
+            out.push_sql(")");
+        }
+        Ok(())
+    }
+}
+
+/// A query returning `(BIGINT key, TEXT natural key)` rows.
+pub struct PairQuery<'a, DB: Backend>(pub(crate) Box<dyn QueryFragment<DB> + 'a>);
+
+impl<DB: Backend> QueryId for PairQuery<'_, DB> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB: Backend> Query for PairQuery<'_, DB> {
+    type SqlType = (BigInt, diesel::sql_types::Text);
+}
+
+impl<DB: Backend, C> diesel::RunQueryDsl<C> for PairQuery<'_, DB> {}
+
+impl<DB: Backend> QueryFragment<DB> for PairQuery<'_, DB> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out)
     }
 }
 
@@ -301,45 +397,79 @@ where
         .map(|slot| vec![None; slot.len()])
         .collect();
     for step in steps {
-        let slot = &graph.slots[step.slot];
-        let links: Vec<Vec<Option<KeyValue>>> = step
+        let slot = graph.slots[step.slot].as_ref();
+        let (reused, inserted): (Vec<usize>, Vec<usize>) = step
             .rows
             .iter()
-            .map(|&row| resolve_links(slot.links(row), &keys))
-            .collect();
-        let columns = batch_columns(slot.as_ref());
-        let per_statement = <C::Backend as Dialect>::rows_per_statement(columns);
-        for (rows, links) in step
-            .rows
-            .chunks(per_statement)
-            .zip(links.chunks(per_statement))
-        {
-            let batch = slot.batch(rows, links);
-            let returned = match <C::Backend as Dialect>::load_keys(conn, batch) {
+            .partition(|&&row| slot.is_get_or_insert(row));
+        let mut writer = StepWriter {
+            slot,
+            slot_index: step.slot,
+            keys: &mut keys,
+            failure,
+        };
+        writer.insert(conn, &inserted)?;
+        writer.get_or_insert(conn, &reused)?;
+    }
+    Ok(keys)
+}
+
+/// Writes the rows of one step and records their keys.
+struct StepWriter<'s, DB: Backend> {
+    slot: &'s dyn AnySlot<DB>,
+    slot_index: usize,
+    keys: &'s mut Vec<Vec<Option<KeyValue>>>,
+    failure: &'s mut Option<Failure>,
+}
+
+impl<DB: Dialect + 'static> StepWriter<'_, DB> {
+    fn links(&self, rows: &[usize]) -> Vec<Vec<Option<KeyValue>>> {
+        rows.iter()
+            .map(|&row| resolve_links(self.slot.links(row), self.keys))
+            .collect()
+    }
+
+    /// Remembers the first statement that failed, to locate the input row.
+    fn failed(
+        &mut self,
+        rows: &[usize],
+        links: &[Vec<Option<KeyValue>>],
+        error: diesel::result::Error,
+    ) -> Error {
+        if self.failure.is_none() {
+            *self.failure = Some(Failure {
+                slot: self.slot_index,
+                rows: rows.to_vec(),
+                links: links.to_vec(),
+            });
+        }
+        Error::from(error)
+    }
+
+    fn insert<C>(&mut self, conn: &mut C, rows: &[usize]) -> Result<(), Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
+        let links = self.links(rows);
+        let per_statement = DB::rows_per_statement(batch_columns(self.slot));
+        for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
+            let batch = self.slot.batch(rows, links);
+            let returned = match DB::load_keys(conn, batch) {
                 Ok(returned) => returned,
-                Err(error) => {
-                    if failure.is_none() {
-                        *failure = Some(Failure {
-                            slot: step.slot,
-                            rows: rows.to_vec(),
-                            links: links.to_vec(),
-                        });
-                    }
-                    return Err(Error::from(error));
-                }
+                Err(error) => return Err(self.failed(rows, links, error)),
             };
             if returned.len() != rows.len() {
                 return Err(GraphError::KeyCount {
-                    model: slot.model(),
+                    model: self.slot.model(),
                     written: rows.len(),
                     returned: returned.len(),
                 }
                 .into());
             }
-            if rows.iter().all(|&row| slot.own_key(row).is_some()) {
+            if rows.iter().all(|&row| self.slot.own_key(row).is_some()) {
                 // Keys chosen by the client: nothing to match.
                 for &row in rows {
-                    keys[step.slot][row] = slot.own_key(row);
+                    self.keys[self.slot_index][row] = self.slot.own_key(row);
                 }
                 continue;
             }
@@ -347,11 +477,66 @@ where
             // Generated in input order; returned in any order.
             returned.sort_unstable();
             for (&row, key) in rows.iter().zip(returned) {
-                keys[step.slot][row] = Some(KeyValue::Int(key));
+                self.keys[self.slot_index][row] = Some(KeyValue::Int(key));
             }
         }
+        Ok(())
     }
-    Ok(keys)
+
+    /// `INSERT .. ON CONFLICT (natural key) DO NOTHING RETURNING key, natural
+    /// key`, then one look-up of the rows that existed; keys are matched
+    /// through the natural key the database echoes.
+    fn get_or_insert<C>(&mut self, conn: &mut C, rows: &[usize]) -> Result<(), Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let links = self.links(rows);
+        let per_statement = DB::rows_per_statement(batch_columns(self.slot));
+        let mut found: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+        for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
+            let mut batch = self.slot.batch(rows, links);
+            batch.skip_existing = Some(batch.natural_key);
+            match DB::load_pairs(conn, PairQuery(Box::new(batch))) {
+                Ok(pairs) => found.extend(pairs.into_iter().map(|(key, text)| (text, key))),
+                Err(error) => return Err(self.failed(rows, links, error)),
+            }
+        }
+        let mut existing: Vec<usize> = rows
+            .iter()
+            .copied()
+            .filter(|&row| {
+                self.slot
+                    .natural_key_text(row)
+                    .is_some_and(|text| !found.contains_key(&text))
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        existing.retain(|&row| seen.insert(self.slot.natural_key_text(row)));
+        let natural_columns = self.slot.natural_lookup(&[]).natural_key.len();
+        for chunk in existing.chunks(DB::rows_per_statement(natural_columns)) {
+            let lookup = self.slot.natural_lookup(chunk);
+            let pairs = DB::load_pairs(conn, PairQuery(Box::new(lookup)))?;
+            found.extend(pairs.into_iter().map(|(key, text)| (text, key)));
+        }
+        for &row in rows {
+            let text = self.slot.natural_key_text(row).unwrap_or_default();
+            match found.get(&text) {
+                Some(&key) => self.keys[self.slot_index][row] = Some(KeyValue::Int(key)),
+                None => {
+                    return Err(GraphError::NaturalKeyNotFound {
+                        model: self.slot.model(),
+                        row,
+                        natural_key: text.replace(crate::graph::NATURAL_KEY_SEPARATOR, ", "),
+                    }
+                    .into())
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The number of bind parameters one row of `slot` takes.

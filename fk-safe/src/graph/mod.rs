@@ -54,10 +54,11 @@ use diesel::backend::Backend;
 
 pub use execute::insert_graph;
 #[doc(hidden)]
-pub use execute::{Batch, IntQuery};
+pub use execute::{write_skip_existing, Batch, IntQuery, NaturalLookup, PairQuery};
 pub use model::{
-    assert_same_key_type, FkOrdered, ForeignKeyField, GraphKey, KeyValue, ParentSql, References,
-    Relation, RelationInfo, SameKeyType, WriteRow,
+    assert_same_key_type, join_natural_key, FkOrdered, ForeignKeyField, GraphKey, HasNaturalKey,
+    KeyValue, NaturalKeyPart, ParentSql, References, Relation, RelationInfo, SameKeyType, WriteRow,
+    NATURAL_KEY_SEPARATOR,
 };
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
@@ -117,6 +118,8 @@ pub(crate) struct Slot<M> {
     pub(crate) rows: Vec<M>,
     /// `links[row][relation]`
     pub(crate) links: Vec<Vec<Link>>,
+    /// Rows added with `get_or_insert`: reuse the row with the same natural key.
+    pub(crate) get_or_insert: Vec<bool>,
 }
 
 /// What the planner and executor need of a slot, whatever its model.
@@ -137,6 +140,9 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
         rows: &'a [usize],
         links: &'a [Vec<Option<KeyValue>>],
     ) -> execute::Batch<'a, DB>;
+    fn is_get_or_insert(&self, row: usize) -> bool;
+    fn natural_key_text(&self, row: usize) -> Option<String>;
+    fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
@@ -187,9 +193,37 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
         let typed = self.slot_mut::<M>(slot);
         typed.rows.push(row);
         typed.links.push(vec![Link::Field; M::RELATIONS.len()]);
+        typed.get_or_insert.push(false);
         let row = typed.rows.len() - 1;
         Node {
             graph: self,
+            slot,
+            row,
+            _model: PhantomData,
+        }
+    }
+
+    /// Adds a row that is inserted only if no row with the same natural key
+    /// (`#[fk(natural_key(..))]`) exists; otherwise the existing row's key is
+    /// used, and its other columns are left as they are. Seed scripts built
+    /// this way can run twice.
+    ///
+    /// Runs as `INSERT .. ON CONFLICT (natural key) DO NOTHING RETURNING ..`
+    /// followed by one look-up of the rows that already existed; keys are
+    /// matched to rows through the natural key the database echoes, never by
+    /// position. The natural-key columns need a UNIQUE constraint or index.
+    pub fn get_or_insert<M>(&mut self, row: M) -> Node<'_, M, DB>
+    where
+        M: WriteRow<DB> + HasNaturalKey,
+    {
+        let node = self.add(row);
+        let (slot, row) = (node.slot, node.row);
+        let typed = node.graph.slot_mut::<M>(slot);
+        if let Some(flag) = typed.get_or_insert.get_mut(row) {
+            *flag = true;
+        }
+        Node {
+            graph: node.graph,
             slot,
             row,
             _model: PhantomData,
@@ -213,6 +247,7 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
         self.slots.push(Box::new(Slot::<M> {
             rows: Vec::new(),
             links: Vec::new(),
+            get_or_insert: Vec::new(),
         }));
         let slot = self.slots.len() - 1;
         self.slot_of.insert(TypeId::of::<M>(), slot);
@@ -383,6 +418,18 @@ where
         links: &'a [Vec<Option<KeyValue>>],
     ) -> execute::Batch<'a, DB> {
         execute::Batch::new::<M>(&self.rows, rows, links)
+    }
+
+    fn is_get_or_insert(&self, row: usize) -> bool {
+        self.get_or_insert.get(row).copied().unwrap_or(false)
+    }
+
+    fn natural_key_text(&self, row: usize) -> Option<String> {
+        self.rows.get(row)?.natural_key_text()
+    }
+
+    fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB> {
+        execute::NaturalLookup::new::<M>(&self.rows, rows)
     }
 
     fn own_key(&self, row: usize) -> Option<KeyValue> {
