@@ -22,6 +22,7 @@ diesel::table! {
         id -> BigInt,
         customer_id -> BigInt,
         total_cents -> BigInt,
+        reference -> Nullable<Text>,
     }
 }
 
@@ -31,6 +32,7 @@ diesel::table! {
         order_id -> BigInt,
         product_id -> BigInt,
         quantity -> Integer,
+        line_ref -> Nullable<Text>,
     }
 }
 

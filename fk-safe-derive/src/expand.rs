@@ -137,9 +137,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let references = model.relations.iter().enumerate().filter(|(_, r)| r.sole_to_parent).map(|(i, r)| {
         let parent = &r.parent;
         quote! {
-            impl __fk::References<<#parent as __fk::diesel::associations::HasTable>::Table> for #ident {
-                const RELATION: usize = #i;
-            }
+            impl __fk::References<<#parent as __fk::diesel::associations::HasTable>::Table, #i> for #ident {}
         }
     });
     let relation_consts = model.relations.iter().enumerate().map(|(i, r)| {

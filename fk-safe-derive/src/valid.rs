@@ -125,6 +125,17 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         }
     }
     let relations = relations(cx, ident, input, &fields);
+    if let Some(relations) = &relations {
+        for field in &natural_key {
+            if relations.iter().any(|r| r.field.ident == field.ident) {
+                cx.error_help(
+                    field.ident.span(),
+                    format!("natural-key field `{}` is a foreign key", field.ident),
+                    "a foreign key's value is known only once its parent is written; use fields of the row itself (an external reference, an email, a code)",
+                );
+            }
+        }
+    }
     let table = table?;
     Some(Model {
         ident,

@@ -285,13 +285,12 @@ where
     /// Fills the foreign key to `parent`'s table with `parent`'s generated
     /// key. A compile error when `M` has no foreign key, or several, to that
     /// table; for several, use [`Node::parent_via`].
-    pub fn parent<P>(self, parent: Handle<P>) -> Self
+    pub fn parent<P, const RELATION: usize>(self, parent: Handle<P>) -> Self
     where
         P: WriteRow<DB>,
-        M: References<P::Table>,
+        M: References<P::Table, RELATION>,
     {
-        let relation = <M as References<P::Table>>::RELATION;
-        self.link_to(relation, parent)
+        self.link_to(RELATION, parent)
     }
 
     /// Fills the foreign key of `relation` with `parent`'s generated key.

@@ -215,8 +215,11 @@ pub struct ParentSql {
     pub key: String,
 }
 
-/// `M` has exactly one foreign key to table `T`, so a row of `M` can be
-/// linked with [`Node::parent`](crate::graph::Node::parent).
+/// `M` has exactly one foreign key to table `T`, the relation with index
+/// `RELATION`, so a row of `M` can be linked with
+/// [`Node::parent`](crate::graph::Node::parent). (The index is a parameter,
+/// not an associated constant, so that the impls of one model never overlap
+/// whatever crate its parent types come from.)
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no single foreign key to the table of this parent",
     label = "this parent's table is not one `{Self}` belongs to, or it is one of several",
@@ -224,10 +227,7 @@ pub struct ParentSql {
             when `{Self}` has several foreign keys to the same table, name the one you mean with \
             `.parent_via({Self}::RELATION_NAME, handle)`"
 )]
-pub trait References<T> {
-    /// The index of the relation in [`FkOrdered::RELATIONS`].
-    const RELATION: usize;
-}
+pub trait References<T, const RELATION: usize> {}
 
 /// A named relation of model `M` to table `T`, generated as an associated
 /// constant (the foreign-key field's name in upper case, or the name given

@@ -18,7 +18,9 @@ CREATE TABLE products (
 CREATE TABLE orders (
     id          BIGSERIAL PRIMARY KEY,
     customer_id BIGINT NOT NULL REFERENCES customers (id) ON DELETE NO ACTION,
-    total_cents BIGINT NOT NULL DEFAULT 0
+    total_cents BIGINT NOT NULL DEFAULT 0,
+    -- An external reference (an importer's order number): a natural key.
+    reference   TEXT UNIQUE
 );
 
 -- CASCADE towards the order, RESTRICT towards the product.
@@ -26,7 +28,8 @@ CREATE TABLE order_items (
     id          BIGSERIAL PRIMARY KEY,
     order_id    BIGINT NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
     product_id  BIGINT NOT NULL REFERENCES products (id) ON DELETE RESTRICT ON UPDATE RESTRICT,
-    quantity    INTEGER NOT NULL
+    quantity    INTEGER NOT NULL,
+    line_ref    TEXT UNIQUE
 );
 
 -- Two tables that reference each other; the department -> head side is

@@ -18,14 +18,17 @@ CREATE TABLE products (
 CREATE TABLE orders (
     id          INTEGER PRIMARY KEY,
     customer_id BIGINT NOT NULL REFERENCES customers (id) ON DELETE NO ACTION,
-    total_cents BIGINT NOT NULL DEFAULT 0
+    total_cents BIGINT NOT NULL DEFAULT 0,
+    -- An external reference (an importer's order number): a natural key.
+    reference   TEXT UNIQUE
 );
 
 CREATE TABLE order_items (
     id          INTEGER PRIMARY KEY,
     order_id    BIGINT NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
     product_id  BIGINT NOT NULL REFERENCES products (id) ON DELETE RESTRICT ON UPDATE RESTRICT,
-    quantity    INTEGER NOT NULL
+    quantity    INTEGER NOT NULL,
+    line_ref    TEXT UNIQUE
 );
 
 CREATE TABLE departments (
