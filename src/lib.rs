@@ -30,3 +30,9 @@ where
     conn.run_pending_migrations(source)?;
     Ok(())
 }
+
+/// The README's Rust snippets, compiled as doctests so that they cannot drift
+/// from the API.
+#[cfg(all(doctest, feature = "postgres"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
