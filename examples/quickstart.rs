@@ -124,16 +124,18 @@ fn print_fields(v: &FkViolation) {
     let or_dash = |s: Option<&str>| s.unwrap_or("-").to_string();
     println!("   kind:        {:?}", v.kind());
     println!("   constraint:  {}", or_dash(v.constraint()));
+    let qualified = |schema: Option<&str>, table: Option<&str>| match schema {
+        Some(schema) => format!("{schema}.{}", or_dash(table)),
+        None => or_dash(table),
+    };
     println!(
-        "   child:       {}.{} ({})",
-        or_dash(v.schema()),
-        or_dash(v.child_table()),
+        "   child:       {} ({})",
+        qualified(v.schema(), v.child_table()),
         v.child_columns().join(", ")
     );
     println!(
-        "   parent:      {}.{} ({})",
-        or_dash(v.parent_schema()),
-        or_dash(v.parent_table()),
+        "   parent:      {} ({})",
+        qualified(v.parent_schema(), v.parent_table()),
         v.parent_columns().join(", ")
     );
     let values: Vec<&str> = v

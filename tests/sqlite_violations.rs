@@ -449,3 +449,70 @@ fn the_foreign_key_catalog_lists_the_schema() {
         .unwrap();
     assert_eq!(composite.parent_columns, ["tenant_id", "code"]);
 }
+
+#[test]
+fn several_broken_keys_are_not_guessed_between() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    seed_customer_with_order(&mut conn);
+    let v = violation_of(&mut conn, |c| {
+        // The first statement fails; the replay runs past it into the second.
+        diesel::sql_query("INSERT INTO orders (customer_id) VALUES (999)").execute(c)?;
+        diesel::sql_query(
+            "INSERT INTO order_items (order_id, product_id, quantity) VALUES (10, 555, 1)",
+        )
+        .execute(c)?;
+        Ok(())
+    });
+    assert_eq!(v.child_table(), None);
+    let note = v.note().expect("why nothing is named");
+    assert!(note.contains("2 foreign keys"), "{note}");
+    assert!(
+        note.contains("orders.(customer_id)") && note.contains("order_items.(product_id)"),
+        "{note}"
+    );
+    assert!(v.to_string().contains("SQLite does not say"), "{v}");
+}
+
+#[test]
+fn a_child_written_before_its_parent_is_explained() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, |c| {
+        diesel::sql_query("INSERT INTO orders (customer_id) VALUES (5)").execute(c)?;
+        diesel::sql_query(
+            "INSERT INTO customers (id, email, name) VALUES (5, 'late@example.com', 'Late')",
+        )
+        .execute(c)?;
+        Ok(())
+    });
+    assert_eq!(v.child_table(), None);
+    let text = v.to_string();
+    assert!(text.contains("child written before its parent"), "{text}");
+    assert!(
+        !text.contains("run the write through FkCatalog::transaction"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_column_named_rowid_does_not_hide_the_row() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    sql(
+        &mut conn,
+        "CREATE TABLE legacy_orders (rowid INTEGER, customer_id BIGINT REFERENCES customers (id))",
+    );
+    sql(
+        &mut conn,
+        "INSERT INTO customers (id, email, name) VALUES (1, 'a@example.com', 'A')",
+    );
+    sql(&mut conn, "INSERT INTO legacy_orders VALUES (2, 1)");
+    let v = violation_of(&mut conn, |c| {
+        diesel::sql_query("INSERT INTO legacy_orders VALUES (7, 999)").execute(c)?;
+        Ok(())
+    });
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("legacy_orders"));
+    assert_eq!(values(&v), Some(vec![Some("999")]));
+}

@@ -74,9 +74,11 @@ pub struct FkCatalog {
 
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
-    /// PostgreSQL: (reported table, constraint name) -> declared constraint.
+    /// PostgreSQL: (reported table, constraint name) -> the declared
+    /// constraints those names can mean (one per schema that has them).
     #[cfg(feature = "postgres")]
-    pub(crate) by_constraint: HashMap<(String, String), Arc<ForeignKey>>,
+    pub(crate) by_constraint:
+        HashMap<(String, String), Arc<Vec<crate::backend::postgres::Candidate>>>,
     /// SQLite: child table -> its foreign keys, indexed by PRAGMA `id`.
     #[cfg(feature = "sqlite")]
     pub(crate) by_child_table: HashMap<String, Arc<Vec<(i64, ForeignKey)>>>,
@@ -146,12 +148,32 @@ impl FkCatalog {
     /// savepoint that is always rolled back, and asks `PRAGMA
     /// foreign_key_check` which rows broke which key. `work` must therefore
     /// be safe to run twice when it fails: keep side effects outside the
-    /// database until it succeeds. Successful work runs exactly once.
+    /// database until it succeeds, and do not consume its input (work that
+    /// drained an iterator the first time writes nothing the second).
+    /// Successful work runs exactly once. With the constraints deferred, the
+    /// replay runs past the statement that failed: when the rows it leaves
+    /// behind break several foreign keys, none is named (SQLite does not say
+    /// which failed first) and [`FkViolation::note`](crate::FkViolation::note)
+    /// says so.
     pub fn transaction<C, T, F>(&self, conn: &mut C, work: F) -> Result<T, Error>
     where
         C: FkConnection,
         F: FnMut(&mut C) -> Result<T, Error>,
     {
         conn.fk_transaction(self, work)
+    }
+
+    /// [`insert_graph`](crate::insert_graph), explaining failures with this
+    /// catalog (warm across calls) instead of a fresh one.
+    pub fn insert_graph<C>(
+        &self,
+        conn: &mut C,
+        graph: crate::graph::Graph<C::Backend>,
+    ) -> Result<crate::graph::Ids, Error>
+    where
+        C: FkConnection,
+        C::Backend: crate::backend::Dialect + 'static,
+    {
+        crate::graph::execute::insert_graph_with(conn, graph, self)
     }
 }

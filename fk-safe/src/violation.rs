@@ -151,6 +151,8 @@ pub struct FkViolation {
     pub(crate) detail: Option<String>,
     /// Why the catalog could not be read while explaining this violation.
     pub(crate) catalog_error: Option<String>,
+    /// Why fk-safe could not say more, when the explanation is incomplete.
+    pub(crate) note: Option<String>,
     /// The database error; `None` when fk-safe found the violation itself
     /// before writing (a referenced parent that does not exist).
     pub(crate) source: Option<diesel::result::Error>,
@@ -179,6 +181,7 @@ impl FkViolation {
             origin: None,
             detail: None,
             catalog_error: None,
+            note: None,
             source: Some(source),
         }
     }
@@ -275,6 +278,14 @@ impl FkViolation {
         self.catalog_error.as_deref()
     }
 
+    /// Why fk-safe could not explain this violation further (for example,
+    /// on SQLite, replaying the failed work broke several foreign keys and
+    /// SQLite does not say which failed first). `None` when nothing is missing
+    /// or nothing more is known.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
     /// The Diesel error this violation was built from; `None` when fk-safe
     /// found the violation before writing (see [`insert_graph`](crate::insert_graph)).
     pub fn diesel_error(&self) -> Option<&diesel::result::Error> {
@@ -342,6 +353,9 @@ impl FkViolation {
     }
 }
 
+/// PostgreSQL's DETAIL for a half-NULL key under MATCH FULL (untranslated).
+const MATCH_FULL_DETAIL: &str = "MATCH FULL does not allow mixing of null and nonnull key values.";
+
 /// Names are shown bare when they are plain lower-case identifiers and
 /// quoted (with inner quotes doubled) otherwise, so that a reader can paste
 /// them into SQL.
@@ -377,6 +391,15 @@ impl fmt::Display for FkViolation {
             f.write_str(": ")?;
         }
         match self.kind {
+            ViolationKind::MissingParent if self.detail.as_deref() == Some(MATCH_FULL_DETAIL) => {
+                let key = self
+                    .key_phrase(child, &self.child_columns, false)
+                    .unwrap_or_else(|| "the foreign key".into());
+                write!(
+                    f,
+                    "{key} mixes NULL and non-NULL values, which MATCH FULL forbids{constraint}. Fix: set every column of the key, or none"
+                )?;
+            }
             ViolationKind::MissingParent => {
                 let key = self.key_phrase(child, &self.child_columns, true);
                 let target = self
@@ -421,13 +444,20 @@ impl fmt::Display for FkViolation {
                         "cannot delete or re-key a parent row that is still referenced{constraint}"
                     )?,
                 }
-                if let Some(action) = self.on_delete {
-                    write!(f, " [ON DELETE {action}]")?;
+                // The failure may come from a delete or a key update; both
+                // actions are shown, since either may be the one to change.
+                match (self.on_delete, self.on_update) {
+                    (Some(on_delete), Some(on_update)) => {
+                        write!(f, " [ON DELETE {on_delete}, ON UPDATE {on_update}]")?
+                    }
+                    (Some(on_delete), None) => write!(f, " [ON DELETE {on_delete}]")?,
+                    (None, Some(on_update)) => write!(f, " [ON UPDATE {on_update}]")?,
+                    (None, None) => {}
                 }
                 let child_name = child.map(display_ident).unwrap_or_else(|| "child".into());
                 write!(
                     f,
-                    ". Fix: delete or re-point the {child_name} rows first, or declare the foreign key ON DELETE CASCADE / SET NULL"
+                    ". Fix: delete or re-point the {child_name} rows first, or declare the foreign key ON DELETE CASCADE / SET NULL (ON UPDATE CASCADE when the parent's key changes)"
                 )?;
             }
             ViolationKind::Undetermined => {
@@ -438,10 +468,16 @@ impl fmt::Display for FkViolation {
                 if let Some(detail) = &self.detail {
                     write!(f, ": {detail}")?;
                 }
-                f.write_str(
-                    ". The database did not say which row or parent; run the write through FkCatalog::transaction (or FkCatalog::explain) to find out",
-                )?;
+                match &self.note {
+                    Some(note) => write!(f, ". {note}")?,
+                    None => f.write_str(
+                        ". The database did not say which row or parent; run the write through FkCatalog::transaction (or FkCatalog::explain) to find out",
+                    )?,
+                }
             }
+        }
+        if let (Some(note), false) = (&self.note, self.kind == ViolationKind::Undetermined) {
+            write!(f, " ({note})")?;
         }
         if let Some(error) = &self.catalog_error {
             write!(f, " (the foreign-key catalog could not be read: {error})")?;

@@ -38,40 +38,43 @@ SELECT c.conname::text AS name,
 
 /// Finds the constraint a failure reported and climbs from a partition's
 /// clone (`conparentid <> 0`) to the constraint the user declared. Several
-/// schemas may hold a table and constraint of the same names; `visible`
-/// tells which one the session's search_path reaches.
+/// schemas may hold a table and constraint of the same names: all are
+/// returned, and the error's DETAIL decides between them. `parent_side` is
+/// true when the reported constraint is the clone PostgreSQL keeps for one
+/// partition of a partitioned *parent*, which only deletes and updates of
+/// that parent can trip.
 fn lookup_sql() -> String {
     format!(
         r#"
 WITH RECURSIVE hit AS (
-    SELECT c.oid AS start_oid, c.oid, c.conparentid, 0 AS depth,
-           pg_catalog.pg_table_is_visible(c.conrelid) AS visible
+    SELECT c.oid AS start_oid, c.oid, c.conparentid, 0 AS depth, c.confrelid AS hit_confrelid
       FROM pg_catalog.pg_constraint c
       JOIN pg_catalog.pg_class t ON t.oid = c.conrelid
      WHERE c.contype = 'f' AND c.conname = $1 AND t.relname = $2
     UNION ALL
-    SELECT hit.start_oid, p.oid, p.conparentid, hit.depth + 1, hit.visible
+    SELECT hit.start_oid, p.oid, p.conparentid, hit.depth + 1, hit.hit_confrelid
       FROM hit JOIN pg_catalog.pg_constraint p ON p.oid = hit.conparentid
      WHERE hit.conparentid <> 0
 ), root AS (
-    SELECT DISTINCT ON (start_oid) start_oid, oid, visible
+    SELECT DISTINCT ON (start_oid) start_oid, oid, hit_confrelid
       FROM hit ORDER BY start_oid, depth DESC
 )
 {SELECT_FOREIGN_KEY},
-       root.visible AS visible
+       (root.hit_confrelid <> c.confrelid) AS parent_side
   FROM root
   JOIN pg_catalog.pg_constraint c ON c.oid = root.oid
   JOIN pg_catalog.pg_class t ON t.oid = c.conrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
   JOIN pg_catalog.pg_class pt ON pt.oid = c.confrelid
-  JOIN pg_catalog.pg_namespace pn ON pn.oid = pt.relnamespace"#
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = pt.relnamespace
+ ORDER BY n.nspname"#
     )
 }
 
 fn list_sql() -> String {
     format!(
         r#"{SELECT_FOREIGN_KEY},
-       true AS visible
+       false AS parent_side
   FROM pg_catalog.pg_constraint c
   JOIN pg_catalog.pg_class t ON t.oid = c.conrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
@@ -108,7 +111,7 @@ struct ConstraintRow {
     #[diesel(sql_type = Bool)]
     deferred: bool,
     #[diesel(sql_type = Bool)]
-    visible: bool,
+    parent_side: bool,
 }
 
 impl ConstraintRow {
@@ -134,58 +137,150 @@ impl ConstraintRow {
     }
 }
 
-/// Reads (or takes from the cache) the declared constraint behind a failure.
-fn declared_constraint<C: LoadConnection<Backend = Pg>>(
+/// A declared constraint that may be the one a failure reported.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub(crate) fk: Arc<ForeignKey>,
+    /// Reported through a clone kept for a partition of the parent.
+    pub(crate) parent_side: bool,
+}
+
+/// Every declared constraint the (table, constraint) names of a failure can
+/// mean, from the cache or from `pg_constraint`.
+fn candidates<C: LoadConnection<Backend = Pg>>(
     conn: &mut C,
     catalog: &FkCatalog,
     table: &str,
     constraint: &str,
-) -> Result<Arc<ForeignKey>, String> {
+    fresh: bool,
+) -> Result<Arc<Vec<Candidate>>, String> {
     let key = (table.to_string(), constraint.to_string());
-    if let Some(found) = catalog.lock().by_constraint.get(&key) {
-        return Ok(Arc::clone(found));
+    if !fresh {
+        if let Some(found) = catalog.lock().by_constraint.get(&key) {
+            return Ok(Arc::clone(found));
+        }
     }
     let rows: Vec<ConstraintRow> = diesel::sql_query(lookup_sql())
         .bind::<Text, _>(constraint)
         .bind::<Text, _>(table)
         .load(conn)
         .map_err(|e| e.to_string())?;
-    let chosen = choose_candidate(rows, table, constraint)?;
-    let chosen = Arc::new(chosen.into_foreign_key());
-    catalog
-        .lock()
-        .by_constraint
-        .insert(key, Arc::clone(&chosen));
-    Ok(chosen)
+    let found: Arc<Vec<Candidate>> = Arc::new(
+        rows.into_iter()
+            .map(|row| {
+                let parent_side = row.parent_side;
+                Candidate {
+                    fk: Arc::new(row.into_foreign_key()),
+                    parent_side,
+                }
+            })
+            .collect(),
+    );
+    if found.is_empty() {
+        return Err(format!(
+            "no foreign key \"{constraint}\" on a table \"{table}\" in pg_constraint"
+        ));
+    }
+    catalog.lock().by_constraint.insert(key, Arc::clone(&found));
+    Ok(found)
 }
 
-/// One match is the answer; several (same names in several schemas) are
-/// narrowed to the one on the search_path, or reported as ambiguous.
-fn choose_candidate(
-    mut rows: Vec<ConstraintRow>,
+/// Whether what the DETAIL names (untranslated identifiers only) fits a
+/// candidate: its column list is the child's or the parent's columns, and a
+/// missing parent's DETAIL names the candidate's parent table.
+fn fits_detail(detail: Option<&str>, kind: ViolationKind, fk: &ForeignKey) -> bool {
+    let Some(detail) = detail else {
+        return true;
+    };
+    if !detail.contains(")=(") {
+        // No privilege, or MATCH FULL: the DETAIL names no key.
+        return true;
+    }
+    let child = format!("({})=(", fk.columns.join(", "));
+    let parent = format!("({})=(", fk.parent_columns.join(", "));
+    let columns_fit = match kind {
+        ViolationKind::MissingParent => detail.contains(&child),
+        ViolationKind::StillReferenced => detail.contains(&parent),
+        _ => detail.contains(&child) || detail.contains(&parent),
+    };
+    let parent_named =
+        kind != ViolationKind::MissingParent || count_delimited(detail, &fk.parent_table) > 0;
+    columns_fit && parent_named
+}
+
+/// The candidates a failure fits; the cache is read again once when none
+/// fits, in case the constraint was re-created since it was cached.
+fn matching_candidates<C: LoadConnection<Backend = Pg>>(
+    conn: &mut C,
+    catalog: &FkCatalog,
+    violation: &FkViolation,
     table: &str,
     constraint: &str,
-) -> Result<ConstraintRow, String> {
-    if rows.len() > 1 {
-        let schemas: Vec<String> = rows.iter().map(|r| r.schema.clone()).collect();
-        rows.retain(|r| r.visible);
-        if rows.len() != 1 {
-            return Err(format!(
-                "constraint \"{constraint}\" on table \"{table}\" exists in several schemas ({}) and the search_path does not single one out",
-                schemas.join(", ")
-            ));
-        }
+) -> Result<Vec<Candidate>, String> {
+    let fits = |all: &[Candidate]| -> Vec<Candidate> {
+        all.iter()
+            .filter(|c| fits_detail(violation.detail.as_deref(), violation.kind, &c.fk))
+            .cloned()
+            .collect()
+    };
+    let cached = candidates(conn, catalog, table, constraint, false)?;
+    let mut fitting = fits(&cached);
+    if fitting.is_empty() {
+        let fresh = candidates(conn, catalog, table, constraint, true)?;
+        fitting = fits(&fresh);
     }
-    rows.pop().ok_or_else(|| {
-        format!("no foreign key \"{constraint}\" on a table \"{table}\" in pg_constraint")
-    })
+    if fitting.is_empty() {
+        return Err(format!(
+            "constraint \"{constraint}\" on table \"{table}\" in pg_constraint does not match the error's DETAIL"
+        ));
+    }
+    Ok(fitting)
 }
 
-/// Decides a translated message's kind from untranslated names: the DETAIL
-/// lists the child's columns for a missing parent and the parent's columns
-/// for a still-referenced key; failing that, the message names the parent
-/// table only when the parent side was written.
-fn infer_kind(violation: &FkViolation, fk: &ForeignKey) -> ViolationKind {
+/// One candidate is the answer. Several (the same names in several schemas)
+/// that agree on everything but the schema are the answer without a schema;
+/// several that disagree are reported, never chosen between.
+fn settle(fitting: Vec<Candidate>, table: &str, constraint: &str) -> Result<Candidate, String> {
+    let Some(first) = fitting.first().cloned() else {
+        return Err(format!("no candidate for \"{constraint}\" on \"{table}\""));
+    };
+    if fitting.len() == 1 {
+        return Ok(first);
+    }
+    let shape = |fk: &ForeignKey| {
+        let mut fk = fk.clone();
+        fk.schema.clear();
+        fk.parent_schema.clear();
+        fk
+    };
+    let same = fitting
+        .iter()
+        .all(|c| shape(&c.fk) == shape(&first.fk) && c.parent_side == first.parent_side);
+    if same {
+        return Ok(first);
+    }
+    let schemas: Vec<&str> = fitting.iter().map(|c| c.fk.schema.as_str()).collect();
+    Err(format!(
+        "constraint \"{constraint}\" on table \"{table}\" exists in several schemas ({}) with different definitions, and the error does not say which one failed",
+        schemas.join(", ")
+    ))
+}
+
+/// Decides a translated message's kind without reading its words: a clone
+/// kept for a partition of the parent only fails on the parent side; the
+/// DETAIL lists the child's columns for a missing parent and the parent's
+/// for a still-referenced key; failing both, the message names the parent
+/// table (quoted as it quotes the reported table) only when the parent side
+/// was written. Any doubt leaves the kind undetermined.
+fn infer_kind(
+    violation: &FkViolation,
+    candidate: &Candidate,
+    reported_table: &str,
+) -> ViolationKind {
+    if candidate.parent_side {
+        return ViolationKind::StillReferenced;
+    }
+    let fk = &candidate.fk;
     if fk.columns != fk.parent_columns {
         if let Some(detail) = violation.detail.as_deref() {
             let child_opening = format!("({})=(", fk.columns.join(", "));
@@ -201,12 +296,13 @@ fn infer_kind(violation: &FkViolation, fk: &ForeignKey) -> ViolationKind {
         }
     }
     let message = violation.database_message();
-    let mut rest = message.replace(fk.name.as_deref().unwrap_or_default(), "\u{0}");
-    if fk.table != fk.parent_table && fk.table.contains(&fk.parent_table) {
-        rest = rest.replace(&fk.table, "\u{0}");
-    }
-    let mentions = count_delimited(&rest, &fk.parent_table);
-    match (fk.table == fk.parent_table, mentions) {
+    let Some((open, close)) = quotes_around(message, reported_table) else {
+        return ViolationKind::Undetermined;
+    };
+    let mentions = message
+        .matches(&format!("{open}{}{close}", fk.parent_table))
+        .count();
+    match (fk.parent_table == reported_table, mentions) {
         (false, 0) | (true, 1) => ViolationKind::MissingParent,
         (false, 1) | (true, 2) => ViolationKind::StillReferenced,
         _ => ViolationKind::Undetermined,
@@ -225,6 +321,30 @@ fn count_delimited(text: &str, name: &str) -> usize {
                 && !is_ident(text[at + name.len()..].chars().next())
         })
         .count()
+}
+
+/// The quote characters a (translated) message puts around `name`, when it
+/// quotes it one way only.
+fn quotes_around(message: &str, name: &str) -> Option<(char, char)> {
+    if name.is_empty() {
+        return None;
+    }
+    let mut found: Option<(char, char)> = None;
+    for (at, _) in message.match_indices(name) {
+        let before = message[..at].chars().next_back();
+        let after = message[at + name.len()..].chars().next();
+        if let (Some(open), Some(close)) = (before, after) {
+            if open.is_alphanumeric() || close.is_alphanumeric() || open == '_' || close == '_' {
+                continue;
+            }
+            match found {
+                None => found = Some((open, close)),
+                Some(quotes) if quotes == (open, close) => {}
+                Some(_) => return None,
+            }
+        }
+    }
+    found
 }
 
 /// Key values from the DETAIL, for the side that failed. The table named in
@@ -381,18 +501,29 @@ impl Dialect for Pg {
         else {
             return;
         };
-        let fk = match declared_constraint(conn, catalog, &table, &constraint) {
-            Ok(fk) => fk,
+        let settled = matching_candidates(conn, catalog, violation, &table, &constraint).and_then(
+            |fitting| {
+                let several = fitting.len() > 1;
+                settle(fitting, &table, &constraint).map(|c| (c, several))
+            },
+        );
+        let (candidate, several_schemas) = match settled {
+            Ok(settled) => settled,
             Err(why) => {
                 violation.catalog_error = Some(why);
                 return;
             }
         };
         if violation.kind == ViolationKind::Undetermined {
-            violation.kind = infer_kind(violation, &fk);
+            violation.kind = infer_kind(violation, &candidate, &table);
         }
-        violation.key_values = key_values_from_detail(violation, &fk, &table);
-        apply_foreign_key(violation, &fk);
+        violation.key_values = key_values_from_detail(violation, &candidate.fk, &table);
+        apply_foreign_key(violation, &candidate.fk);
+        if several_schemas {
+            // The same definition in several schemas: which one failed is unknown.
+            violation.schema = None;
+            violation.parent_schema = None;
+        }
         violation.catalog_error = None;
     }
 
@@ -415,7 +546,19 @@ impl Dialect for Pg {
 
 #[cfg(test)]
 mod tests {
-    use super::count_delimited;
+    use super::{count_delimited, quotes_around};
+
+    #[test]
+    fn quotes_of_a_translated_message() {
+        let german = "Aktualisieren oder Löschen in Tabelle »customers« verletzt Fremdschlüssel-Constraint »customer« von Tabelle »orders«";
+        assert_eq!(quotes_around(german, "orders"), Some(('»', '«')));
+        // The constraint's name inside the parent's name is not a mention of it.
+        assert_eq!(german.matches("»customers«").count(), 1);
+        assert_eq!(german.matches("»customer«").count(), 1);
+        assert_eq!(quotes_around("on \"t\" and 't'", "t"), None);
+        assert_eq!(quotes_around("nothing here", "orders"), None);
+        assert_eq!(quotes_around("x", ""), None);
+    }
 
     #[test]
     fn delimited_counting() {

@@ -144,18 +144,36 @@ fn read_flag<C: LoadConnection<Backend = Sqlite>>(conn: &mut C, pragma: &str) ->
     Ok(rows.first().is_some_and(|r| r.flag != 0))
 }
 
+/// The name that reaches `table`'s rowid: `rowid`, `_rowid_` or `oid`,
+/// whichever the table does not declare as a column of its own; `None` when
+/// it declares all three.
+fn rowid_name<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    table: &str,
+) -> QueryResult<Option<&'static str>> {
+    let declared: Vec<NameRow> = diesel::sql_query("SELECT name FROM pragma_table_info(?)")
+        .bind::<Text, _>(table)
+        .load(conn)?;
+    Ok(["rowid", "_rowid_", "oid"]
+        .into_iter()
+        .find(|alias| !declared.iter().any(|c| c.name.eq_ignore_ascii_case(alias))))
+}
+
 /// The values of `columns` in the row `rowid` of `table`; `None` when the
-/// row does not exist.
+/// row does not exist or its rowid cannot be reached.
 fn row_values<C: LoadConnection<Backend = Sqlite>>(
     conn: &mut C,
     table: &str,
     columns: &[String],
     rowid: i64,
 ) -> QueryResult<Option<Vec<Option<String>>>> {
+    let Some(rowid_column) = rowid_name(conn, table)? else {
+        return Ok(None);
+    };
     let mut values = Vec::with_capacity(columns.len());
     for column in columns {
         let rows: Vec<ValueRow> = diesel::sql_query(format!(
-            "SELECT CAST({} AS TEXT) AS value FROM {} WHERE rowid = ?",
+            "SELECT CAST({} AS TEXT) AS value FROM {} WHERE {rowid_column} = ?",
             quote_ident(column),
             quote_ident(table)
         ))
@@ -175,6 +193,9 @@ fn parent_exists<C: LoadConnection<Backend = Sqlite>>(
     fk: &ForeignKey,
     rowid: i64,
 ) -> QueryResult<bool> {
+    let Some(rowid_column) = rowid_name(conn, &fk.table)? else {
+        return Ok(false);
+    };
     let matches: Vec<String> = fk
         .columns
         .iter()
@@ -182,7 +203,7 @@ fn parent_exists<C: LoadConnection<Backend = Sqlite>>(
         .map(|(child, parent)| format!("p.{} = c.{}", quote_ident(parent), quote_ident(child)))
         .collect();
     let rows: Vec<ExistsRow> = diesel::sql_query(format!(
-        "SELECT EXISTS (SELECT 1 FROM {} AS p, {} AS c WHERE c.rowid = ? AND {}) AS found",
+        "SELECT EXISTS (SELECT 1 FROM {} AS p, {} AS c WHERE c.{rowid_column} = ? AND {}) AS found",
         quote_ident(&fk.parent_table),
         quote_ident(&fk.table),
         matches.join(" AND ")
@@ -280,9 +301,14 @@ fn restrict_keys<C: LoadConnection<Backend = Sqlite>>(
     conn: &mut C,
     catalog: &FkCatalog,
 ) -> QueryResult<Vec<ForeignKey>> {
-    Ok(Sqlite::list_foreign_keys(conn, catalog)?
-        .into_iter()
+    let all = catalog.foreign_keys(conn).map_err(|error| match error {
+        Error::Database(error) => error,
+        other => DieselError::QueryBuilderError(other.to_string().into()),
+    })?;
+    Ok(all
+        .iter()
         .filter(|fk| fk.on_delete == FkAction::Restrict || fk.on_update == FkAction::Restrict)
+        .cloned()
         .collect())
 }
 
@@ -310,17 +336,61 @@ where
     C: LoadConnection<Backend = Sqlite>,
     F: FnMut(&mut C) -> Result<T, Error>,
 {
+    let mut broken: Vec<(ViolationKind, Orphan)> = Vec::new();
     for orphan in replay(conn, catalog, work)? {
-        let Some(kind) = side_of(conn, &orphan)? else {
-            continue;
-        };
-        violation.kind = kind;
-        apply_foreign_key(violation, &orphan.fk);
-        violation.key_values = orphan.values;
-        return Ok(());
+        if let Some(kind) = side_of(conn, &orphan)? {
+            broken.push((kind, orphan));
+        }
     }
-    if violation.kind == ViolationKind::StillReferenced {
-        explain_restrict(conn, catalog, violation);
+    let mut keys: Vec<&ForeignKey> = Vec::new();
+    for (_, orphan) in &broken {
+        if !keys.contains(&&orphan.fk) {
+            keys.push(&orphan.fk);
+        }
+    }
+    match keys.as_slice() {
+        [] if violation.kind == ViolationKind::StillReferenced => {
+            explain_restrict(conn, catalog, violation);
+        }
+        [] => {
+            violation.note = Some(
+                "replaying the work with the constraints deferred left no row without its parent: \
+                 a later statement of the same work supplied what the failing one lacked (a child \
+                 written before its parent?). Write parents first, or let insert_graph order the rows"
+                    .to_string(),
+            );
+        }
+        [fk] => {
+            let fk = (*fk).clone();
+            let kinds: Vec<ViolationKind> = broken.iter().map(|(kind, _)| *kind).collect();
+            let values: Vec<&Option<Vec<Option<String>>>> =
+                broken.iter().map(|(_, orphan)| &orphan.values).collect();
+            violation.kind = if kinds.iter().all(|k| *k == kinds[0]) {
+                kinds[0]
+            } else {
+                ViolationKind::Undetermined
+            };
+            // Several rows broke the key: their values are named only when
+            // they agree, since SQLite does not say which row failed first.
+            violation.key_values = if values.iter().all(|v| *v == values[0]) {
+                values[0].clone()
+            } else {
+                None
+            };
+            apply_foreign_key(violation, &fk);
+        }
+        several => {
+            let names: Vec<String> = several
+                .iter()
+                .map(|fk| format!("{}.({})", fk.table, fk.columns.join(", ")))
+                .collect();
+            violation.note = Some(format!(
+                "replaying the work found rows breaking {} foreign keys ({}); SQLite does not say \
+                 which statement failed first, so none is named",
+                several.len(),
+                names.join(", ")
+            ));
+        }
     }
     Ok(())
 }

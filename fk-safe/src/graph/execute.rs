@@ -361,13 +361,27 @@ struct Failure {
 /// foreign-key failure names the model, the relation and the input row.
 ///
 /// See the [module documentation](self) for an example.
+///
+/// It explains failures with a fresh catalog; use
+/// [`FkCatalog::insert_graph`] to share a warm one.
 pub fn insert_graph<C>(conn: &mut C, graph: Graph<C::Backend>) -> Result<Ids, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
+    insert_graph_with(conn, graph, &FkCatalog::new())
+}
+
+pub(crate) fn insert_graph_with<C>(
+    conn: &mut C,
+    graph: Graph<C::Backend>,
+    catalog: &FkCatalog,
+) -> Result<Ids, Error>
+where
+    C: FkConnection,
+    C::Backend: Dialect + 'static,
+{
     let steps = plan::plan(&graph.slots)?;
-    let catalog = FkCatalog::new();
     let mut failure: Option<Failure> = None;
     let outcome = catalog.transaction(conn, |conn| write_steps(conn, &graph, &steps, &mut failure));
     match outcome {

@@ -42,7 +42,7 @@
 //! # }
 //! ```
 
-mod execute;
+pub(crate) mod execute;
 mod model;
 mod plan;
 
