@@ -543,6 +543,77 @@ where
     );
 }
 
+/// "Find Alice's real id by her email", inside the insert's transaction.
+fn lookups_of_existing_parents<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewCustomer: WriteRow<C::Backend> + fk_safe::graph::WriteNaturalKey<C::Backend>,
+    NewOrder: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Count> + LoadQuery<'a, C, OrderOf>,
+{
+    conn.batch_execute(
+        "INSERT INTO customers (id, email, name) VALUES (77, 'alice@example.com', 'Alice')",
+    )
+    .unwrap();
+    let mut graph = Graph::new();
+    let alice = graph.lookup::<NewCustomer>("alice@example.com".to_string());
+    graph
+        .add(NewOrder {
+            customer_id: 0,
+            total_cents: 5,
+        })
+        .parent(alice);
+    let ids = insert_graph(conn, graph).unwrap();
+    assert_eq!(ids[alice], 77);
+    assert!(alice.is_lookup());
+    let orders: Vec<OrderOf> = diesel::sql_query(
+        "SELECT c.email, c.name, o.total_cents FROM orders o JOIN customers c ON c.id = o.customer_id",
+    )
+    .load(conn)
+    .unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].email, "alice@example.com");
+
+    // Look-ups that find nothing are all reported, with the rows that needed them.
+    let mut graph = Graph::new();
+    let bob = graph.lookup::<NewCustomer>("bob@example.com".to_string());
+    let _carol = graph.lookup::<NewCustomer>("carol@example.com".to_string());
+    for total_cents in [6, 7] {
+        graph
+            .add(NewOrder {
+                customer_id: 0,
+                total_cents,
+            })
+            .parent(bob);
+    }
+    let error = insert_graph(conn, graph).unwrap_err();
+    let Error::MissingParents(all) = &error else {
+        panic!("{error:?}");
+    };
+    let text: Vec<String> = all.iter().map(|v| v.to_string()).collect();
+    assert_eq!(text.len(), 3, "{text:#?}");
+    assert!(
+        text[0].starts_with(
+            "NewOrder row #0 (relation `customer_id`): no row customers.email = bob@example.com \
+             exists (looked up for orders.customer_id)"
+        ),
+        "{}",
+        text[0]
+    );
+    assert_eq!(
+        all[0].key_values(),
+        Some(&[Some("bob@example.com".to_string())][..])
+    );
+    assert!(text[1].starts_with("NewOrder row #1"), "{}", text[1]);
+    assert!(
+        text[2].starts_with("NewCustomer: no row customers.email = carol@example.com exists"),
+        "{}",
+        text[2]
+    );
+    assert_eq!(count_rows(conn, "orders"), 1);
+}
+
 fn nested_in_the_callers_transaction<C>(conn: &mut C)
 where
     C: FkConnection,
@@ -643,6 +714,11 @@ mod postgres {
     #[test]
     fn get_or_insert_makes_seeds_idempotent() {
         super::get_or_insert_makes_seeds_idempotent(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn lookups_of_existing_parents() {
+        super::lookups_of_existing_parents(&mut PgDb::new().conn());
     }
 
     #[test]
@@ -769,6 +845,11 @@ mod sqlite {
     #[test]
     fn get_or_insert_makes_seeds_idempotent() {
         super::get_or_insert_makes_seeds_idempotent(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn lookups_of_existing_parents() {
+        super::lookups_of_existing_parents(&mut SqliteDb::new().conn());
     }
 
     #[test]

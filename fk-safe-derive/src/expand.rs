@@ -83,8 +83,71 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             out.push_bind_param::<#st, #ty>(&self.#name)?;
         }
     });
-    let has_natural_key =
-        (!model.natural_key.is_empty()).then(|| quote!(impl __fk::HasNaturalKey for #ident {}));
+    let has_natural_key = (!model.natural_key.is_empty()).then(|| {
+        let types: Vec<_> = model.natural_key.iter().map(|f| f.ty).collect();
+        let single = model.natural_key.len() == 1;
+        let key_type = if single {
+            let ty = types[0];
+            quote!(#ty)
+        } else {
+            quote!((#(#types,)*))
+        };
+        let (text_parts, match_parts): (Vec<_>, Vec<_>) = model
+            .natural_key
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let ty = f.ty;
+                let column = f.column();
+                let st = sql_type(column);
+                let access = if single {
+                    quote!(key)
+                } else {
+                    let index = syn::Index::from(i);
+                    quote!(&key.#index)
+                };
+                let and = (i > 0).then(|| quote!(out.push_sql(" AND ");));
+                (
+                    quote!(<#ty as __fk::NaturalKeyPart>::key_text(#access)),
+                    quote! {
+                        #and
+                        out.push_identifier(<#table::#column as __fk::diesel::Column>::NAME)?;
+                        out.push_sql(" = ");
+                        out.push_bind_param::<#st, #ty>(#access)?;
+                    },
+                )
+            })
+            .unzip();
+        let bounds = model.natural_key.iter().map(|f| {
+            let ty = f.ty;
+            let st = sql_type(f.column());
+            quote!(#ty: __fk::diesel::serialize::ToSql<#st, __DB>, __DB: __fk::diesel::sql_types::HasSqlType<#st>,)
+        });
+        quote! {
+            impl __fk::HasNaturalKey for #ident {
+                type NaturalKey = #key_type;
+
+                fn key_text(key: &Self::NaturalKey) -> ::std::string::String {
+                    __fk::join_natural_key(&[#(#text_parts),*])
+                }
+            }
+
+            impl<__DB> __fk::WriteNaturalKey<__DB> for #ident
+            where
+                Self: __fk::WriteRow<__DB>,
+                __DB: __fk::diesel::backend::Backend,
+                #(#bounds)*
+            {
+                fn write_key_match<'__b>(
+                    key: &'__b Self::NaturalKey,
+                    out: &mut __fk::diesel::query_builder::AstPass<'_, '__b, __DB>,
+                ) -> __fk::diesel::QueryResult<()> {
+                    #(#match_parts)*
+                    ::core::result::Result::Ok(())
+                }
+            }
+        }
+    });
     let write_values = model.fields.iter().enumerate().map(|(i, field)| {
         let name = field.ident;
         let ty = field.ty;

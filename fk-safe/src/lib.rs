@@ -75,7 +75,8 @@ pub mod __private {
     pub use crate::backend::Dialect;
     pub use crate::graph::{
         assert_same_key_type, join_natural_key, FkOrdered, ForeignKeyField, HasNaturalKey,
-        KeyValue, NaturalKeyPart, ParentSql, References, Relation, RelationInfo, WriteRow,
+        KeyValue, NaturalKeyPart, ParentSql, References, Relation, RelationInfo, WriteNaturalKey,
+        WriteRow,
     };
     pub use diesel;
     pub use std::any::TypeId;

@@ -153,6 +153,9 @@ pub struct FkViolation {
     pub(crate) catalog_error: Option<String>,
     /// Why fk-safe could not say more, when the explanation is incomplete.
     pub(crate) note: Option<String>,
+    /// The key values are the parent's natural key (a look-up that found
+    /// nothing), not the child's foreign-key values.
+    pub(crate) looked_up: bool,
     /// The database error; `None` when fk-safe found the violation itself
     /// before writing (a referenced parent that does not exist).
     pub(crate) source: Option<diesel::result::Error>,
@@ -182,6 +185,7 @@ impl FkViolation {
             detail: None,
             catalog_error: None,
             note: None,
+            looked_up: false,
             source: Some(source),
         }
     }
@@ -405,8 +409,20 @@ impl fmt::Display for FkViolation {
                 let target = self
                     .key_phrase(parent, &self.parent_columns, false)
                     .or_else(|| parent.map(display_ident));
-                match (key, target) {
-                    (Some(key), Some(target)) => {
+                let looked_up = self
+                    .looked_up
+                    .then(|| self.key_phrase(parent, &self.parent_columns, true))
+                    .flatten();
+                match (looked_up, key, target) {
+                    // A look-up of an existing parent that found nothing.
+                    (Some(parent_key), _, _) => {
+                        write!(f, "no row {parent_key} exists")?;
+                        if let Some(child_key) = self.key_phrase(child, &self.child_columns, false)
+                        {
+                            write!(f, " (looked up for {child_key})")?;
+                        }
+                    }
+                    (None, Some(key), Some(target)) => {
                         write!(f, "{key} has no matching row in {target}{constraint}")?
                     }
                     _ => write!(

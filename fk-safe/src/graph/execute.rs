@@ -32,7 +32,6 @@ pub(crate) trait DynRow<DB: Backend>: Sync {
         links: &'b [Option<KeyValue>],
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()>;
-    fn write_natural_key_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
 }
 
 impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
@@ -43,8 +42,16 @@ impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
     ) -> QueryResult<()> {
         WriteRow::write_values(self, links, out)
     }
+}
 
-    fn write_natural_key_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
+/// Something a natural-key look-up can match: a row, or a looked-up key.
+pub trait NaturalMatch<DB: Backend>: Sync {
+    /// Writes `a = $1 AND b = $2` for this natural key.
+    fn write_natural_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
+}
+
+impl<M: WriteRow<DB>, DB: Backend> NaturalMatch<DB> for M {
+    fn write_natural_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
         WriteRow::write_natural_key_match(self, out)
     }
 }
@@ -150,19 +157,24 @@ pub struct NaturalLookup<'a, DB: Backend> {
     pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
     pub(crate) key_column: &'static str,
     pub(crate) natural_key: &'static [&'static str],
-    pub(crate) rows: Vec<&'a dyn DynRow<DB>>,
+    pub(crate) matches: Vec<&'a dyn NaturalMatch<DB>>,
 }
 
 impl<'a, DB: Backend> NaturalLookup<'a, DB> {
     pub(crate) fn new<M: WriteRow<DB>>(all_rows: &'a [M], rows: &'a [usize]) -> Self {
+        let matches = rows
+            .iter()
+            .filter_map(|&row| all_rows.get(row).map(|r| r as &dyn NaturalMatch<DB>))
+            .collect();
+        Self::of::<M>(matches)
+    }
+
+    pub(crate) fn of<M: WriteRow<DB>>(matches: Vec<&'a dyn NaturalMatch<DB>>) -> Self {
         NaturalLookup {
             write_table: M::write_table,
             key_column: M::KEY_COLUMN,
             natural_key: M::NATURAL_KEY,
-            rows: rows
-                .iter()
-                .filter_map(|&row| all_rows.get(row).map(|r| r as &dyn DynRow<DB>))
-                .collect(),
+            matches,
         }
     }
 }
@@ -176,12 +188,12 @@ impl<DB: Dialect> QueryFragment<DB> for NaturalLookup<'_, DB> {
         out.push_sql(" FROM ");
         (self.write_table)(&mut out)?;
         out.push_sql(" WHERE ");
-        for (i, row) in self.rows.iter().enumerate() {
+        for (i, candidate) in self.matches.iter().enumerate() {
             if i > 0 {
                 out.push_sql(" OR ");
             }
             out.push_sql("(");
-            row.write_natural_key_match(&mut out)?;
+            candidate.write_natural_match(&mut out)?;
             out.push_sql(")");
         }
         Ok(())
@@ -246,7 +258,10 @@ where
 
 /// Checks, before anything is written, that every existing parent the graph
 /// refers to by id exists, and reports all that do not, each with its row.
-fn check_existing_parents<C>(conn: &mut C, graph: &Graph<C::Backend>) -> Result<(), Error>
+fn check_existing_parents<C>(
+    conn: &mut C,
+    graph: &Graph<C::Backend>,
+) -> Result<Vec<FkViolation>, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
@@ -313,11 +328,116 @@ where
             }
         }
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::MissingParents(missing))
+    Ok(missing)
+}
+
+/// Finds the keys of every looked-up row, inside the transaction; reports
+/// each look-up that found nothing once per row linked to it.
+fn resolve_lookups<C>(
+    conn: &mut C,
+    graph: &Graph<C::Backend>,
+) -> Result<(KeyTable, Vec<FkViolation>), Error>
+where
+    C: FkConnection,
+    C::Backend: Dialect + 'static,
+{
+    let mut found: Vec<Vec<Option<KeyValue>>> =
+        graph.lookups.iter().map(|l| vec![None; l.len()]).collect();
+    let mut missing = Vec::new();
+    for (slot_index, lookups) in graph.lookups.iter().enumerate() {
+        if lookups.is_empty() {
+            continue;
+        }
+        let slot = graph.slots[slot_index].as_ref();
+        let columns = slot.natural_key_columns().len();
+        let mut by_text: HashMap<String, i64> = HashMap::with_capacity(lookups.len());
+        for chunk in lookups.chunks(<C::Backend as Dialect>::rows_per_statement(columns)) {
+            let matches = chunk.iter().map(|l| l.as_match()).collect();
+            let pairs = <C::Backend as Dialect>::load_pairs(
+                conn,
+                PairQuery(Box::new(slot.lookup_query(matches))),
+            )?;
+            by_text.extend(pairs.into_iter().map(|(key, text)| (text, key)));
+        }
+        for (index, lookup) in lookups.iter().enumerate() {
+            let text = lookup.text();
+            match by_text.get(&text) {
+                Some(&key) => found[slot_index][index] = Some(KeyValue::Int(key)),
+                None => missing.extend(missing_lookup(graph, slot_index, index, &text)?),
+            }
+        }
     }
+    Ok((found, missing))
+}
+
+/// A look-up that found nothing, as one violation per row linked to it (or
+/// one for the look-up itself when nothing links to it).
+fn missing_lookup<DB: Dialect + 'static>(
+    graph: &Graph<DB>,
+    slot_index: usize,
+    index: usize,
+    text: &str,
+) -> Result<Vec<FkViolation>, Error> {
+    let slot = graph.slots[slot_index].as_ref();
+    let parent = split_identifiers(&slot.table_sql()?);
+    let values: Vec<Option<String>> = text
+        .split(crate::graph::NATURAL_KEY_SEPARATOR)
+        .map(|part| Some(part.to_string()))
+        .collect();
+    let blank = || {
+        let mut v = FkViolation::found_before_writing(ViolationKind::MissingParent, DB::KIND);
+        v.parent_schema = parent.len().checked_sub(2).map(|i| parent[i].clone());
+        v.parent_table = parent.last().cloned();
+        v.parent_columns = slot
+            .natural_key_columns()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        v.key_values = Some(values.clone());
+        v.looked_up = true;
+        v
+    };
+    let mut violations = Vec::new();
+    for (child_index, child) in graph.slots.iter().enumerate() {
+        let _ = child_index;
+        for row in 0..child.len() {
+            for (relation, link) in child.links(row).iter().enumerate() {
+                if *link
+                    != (Link::Lookup {
+                        slot: slot_index,
+                        index,
+                    })
+                {
+                    continue;
+                }
+                let table = split_identifiers(&child.table_sql()?);
+                let mut v = blank();
+                v.schema = table.len().checked_sub(2).map(|i| table[i].clone());
+                v.child_table = table.last().cloned();
+                v.child_columns = child
+                    .relations()
+                    .get(relation)
+                    .map(|r| vec![r.column.to_string()])
+                    .unwrap_or_default();
+                v.origin = Some(RowOrigin {
+                    model: child.model(),
+                    relation: child.relations().get(relation).map(|r| r.name),
+                    row: Some(row),
+                });
+                violations.push(v);
+            }
+        }
+    }
+    if violations.is_empty() {
+        let mut v = blank();
+        v.origin = Some(RowOrigin {
+            model: slot.model(),
+            relation: None,
+            row: None,
+        });
+        violations.push(v);
+    }
+    Ok(violations)
 }
 
 /// `"schema"."table"` (or with backticks) -> `["schema", "table"]`. Reads
@@ -394,22 +514,39 @@ where
     }
 }
 
+/// Keys by slot, then by row (or look-up); `None` until known.
+type KeyTable = Vec<Vec<Option<KeyValue>>>;
+
+/// The keys of a graph's rows: generated, and found by look-ups.
+pub(crate) struct Keys {
+    pub(crate) rows: KeyTable,
+    pub(crate) found: KeyTable,
+}
+
 fn write_steps<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
     steps: &[Step],
     failure: &mut Option<Failure>,
-) -> Result<Vec<Vec<Option<KeyValue>>>, Error>
+) -> Result<Keys, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
-    check_existing_parents(conn, graph)?;
-    let mut keys: Vec<Vec<Option<KeyValue>>> = graph
-        .slots
-        .iter()
-        .map(|slot| vec![None; slot.len()])
-        .collect();
+    let mut missing = check_existing_parents(conn, graph)?;
+    let (found, missing_lookups) = resolve_lookups(conn, graph)?;
+    missing.extend(missing_lookups);
+    if !missing.is_empty() {
+        return Err(Error::MissingParents(missing));
+    }
+    let mut keys = Keys {
+        rows: graph
+            .slots
+            .iter()
+            .map(|slot| vec![None; slot.len()])
+            .collect(),
+        found,
+    };
     for step in steps {
         let slot = graph.slots[step.slot].as_ref();
         let (reused, inserted): (Vec<usize>, Vec<usize>) = step
@@ -432,7 +569,7 @@ where
 struct StepWriter<'s, DB: Backend> {
     slot: &'s dyn AnySlot<DB>,
     slot_index: usize,
-    keys: &'s mut Vec<Vec<Option<KeyValue>>>,
+    keys: &'s mut Keys,
     failure: &'s mut Option<Failure>,
 }
 
@@ -483,7 +620,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
             if rows.iter().all(|&row| self.slot.own_key(row).is_some()) {
                 // Keys chosen by the client: nothing to match.
                 for &row in rows {
-                    self.keys[self.slot_index][row] = self.slot.own_key(row);
+                    self.keys.rows[self.slot_index][row] = self.slot.own_key(row);
                 }
                 continue;
             }
@@ -491,7 +628,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
             // Generated in input order; returned in any order.
             returned.sort_unstable();
             for (&row, key) in rows.iter().zip(returned) {
-                self.keys[self.slot_index][row] = Some(KeyValue::Int(key));
+                self.keys.rows[self.slot_index][row] = Some(KeyValue::Int(key));
             }
         }
         Ok(())
@@ -538,7 +675,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         for &row in rows {
             let text = self.slot.natural_key_text(row).unwrap_or_default();
             match found.get(&text) {
-                Some(&key) => self.keys[self.slot_index][row] = Some(KeyValue::Int(key)),
+                Some(&key) => self.keys.rows[self.slot_index][row] = Some(KeyValue::Int(key)),
                 None => {
                     return Err(GraphError::NaturalKeyNotFound {
                         model: self.slot.model(),
@@ -560,22 +697,24 @@ fn batch_columns<DB: Backend>(slot: &dyn AnySlot<DB>) -> usize {
 
 /// A row's foreign keys: the parent's generated key for linked relations,
 /// `None` (keep the field) for the others.
-fn resolve_links(links: &[Link], keys: &[Vec<Option<KeyValue>>]) -> Vec<Option<KeyValue>> {
+fn resolve_links(links: &[Link], keys: &Keys) -> Vec<Option<KeyValue>> {
+    let get = |all: &[Vec<Option<KeyValue>>], slot: usize, at: usize| {
+        all.get(slot).and_then(|k| k.get(at)).cloned().flatten()
+    };
     links
         .iter()
         .map(|link| match *link {
             Link::Field => None,
-            Link::Row { slot, row } => keys.get(slot).and_then(|k| k.get(row)).cloned().flatten(),
+            Link::Row { slot, row } => get(&keys.rows, slot, row),
+            Link::Lookup { slot, index } => get(&keys.found, slot, index),
         })
         .collect()
 }
 
-fn collect_ids<DB: Backend>(
-    graph: &Graph<DB>,
-    keys: Vec<Vec<Option<KeyValue>>>,
-) -> Result<Ids, Error> {
+fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error> {
     let mut ids = Ids::default();
-    for (slot, keys) in graph.slots.iter().zip(keys) {
+    for ((slot, keys), found) in graph.slots.iter().zip(keys.rows).zip(keys.found) {
+        let found: Vec<KeyValue> = found.into_iter().flatten().collect();
         let keys: Vec<KeyValue> = keys.into_iter().flatten().collect();
         if keys.len() != slot.len() {
             return Err(GraphError::KeyCount {
@@ -585,7 +724,7 @@ fn collect_ids<DB: Backend>(
             }
             .into());
         }
-        slot.store_keys(keys, &mut ids)
+        slot.store_keys(keys, found, &mut ids)
             .map_err(|key| GraphError::KeyType {
                 model: slot.model(),
                 key: key.to_string(),

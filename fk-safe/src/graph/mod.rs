@@ -57,14 +57,16 @@ pub use execute::insert_graph;
 pub use execute::{write_skip_existing, Batch, IntQuery, NaturalLookup, PairQuery};
 pub use model::{
     assert_same_key_type, join_natural_key, FkOrdered, ForeignKeyField, GraphKey, HasNaturalKey,
-    KeyValue, NaturalKeyPart, ParentSql, References, Relation, RelationInfo, SameKeyType, WriteRow,
-    NATURAL_KEY_SEPARATOR,
+    KeyValue, NaturalKeyPart, ParentSql, References, Relation, RelationInfo, SameKeyType,
+    WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
 };
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
 /// the [`Ids`] that [`insert_graph`] returns.
 pub struct Handle<M> {
     row: usize,
+    /// A row found by [`Graph::lookup`], not inserted.
+    lookup: bool,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -78,7 +80,7 @@ impl<M> Copy for Handle<M> {}
 
 impl<M> PartialEq for Handle<M> {
     fn eq(&self, other: &Self) -> bool {
-        self.row == other.row
+        self.row == other.row && self.lookup == other.lookup
     }
 }
 
@@ -87,20 +89,33 @@ impl<M> Eq for Handle<M> {}
 impl<M> std::hash::Hash for Handle<M> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.row.hash(state);
+        self.lookup.hash(state);
     }
 }
 
 impl<M> std::fmt::Debug for Handle<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Handle<{}>({})", std::any::type_name::<M>(), self.row)
+        let kind = if self.lookup { "lookup " } else { "" };
+        write!(
+            f,
+            "Handle<{}>({kind}{})",
+            std::any::type_name::<M>(),
+            self.row
+        )
     }
 }
 
 impl<M> Handle<M> {
     /// The position of the row among the rows of its model, in the order
-    /// they were added (what a violation's [`RowOrigin::row`](crate::RowOrigin) refers to).
+    /// they were added (what a violation's [`RowOrigin::row`](crate::RowOrigin) refers to);
+    /// for a look-up, its position among the model's look-ups.
     pub fn row(&self) -> usize {
         self.row
+    }
+
+    /// Whether this handle is a look-up of an existing row ([`Graph::lookup`]).
+    pub fn is_lookup(&self) -> bool {
+        self.lookup
     }
 }
 
@@ -111,6 +126,43 @@ pub(crate) enum Link {
     Field,
     /// The generated key of a row of this graph.
     Row { slot: usize, row: usize },
+    /// The key of an existing row found by its natural key.
+    Lookup { slot: usize, index: usize },
+}
+
+/// A natural-key value to look up, whatever its model.
+pub(crate) trait ErasedLookup<DB: Backend>: Send + Sync {
+    fn text(&self) -> String;
+    fn as_match(&self) -> &dyn execute::NaturalMatch<DB>;
+}
+
+struct LookupOf<M: HasNaturalKey>(M::NaturalKey);
+
+impl<M, DB> execute::NaturalMatch<DB> for LookupOf<M>
+where
+    M: WriteNaturalKey<DB>,
+    DB: Backend,
+{
+    fn write_natural_match<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        M::write_key_match(&self.0, out)
+    }
+}
+
+impl<M, DB> ErasedLookup<DB> for LookupOf<M>
+where
+    M: WriteNaturalKey<DB>,
+    DB: Backend,
+{
+    fn text(&self) -> String {
+        M::key_text(&self.0)
+    }
+
+    fn as_match(&self) -> &dyn execute::NaturalMatch<DB> {
+        self
+    }
 }
 
 /// The rows of one model.
@@ -133,8 +185,19 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn own_key(&self, row: usize) -> Option<KeyValue>;
     fn parent_sql(&self, relation: usize) -> diesel::QueryResult<Option<ParentSql>>;
     fn table_sql(&self) -> diesel::QueryResult<String>;
-    /// Stores the generated keys, typed; the key that does not fit `M::Key` otherwise.
-    fn store_keys(&self, keys: Vec<KeyValue>, ids: &mut Ids) -> Result<(), KeyValue>;
+    /// Stores the generated and looked-up keys, typed; the key that does not
+    /// fit `M::Key` otherwise.
+    fn store_keys(
+        &self,
+        keys: Vec<KeyValue>,
+        found: Vec<KeyValue>,
+        ids: &mut Ids,
+    ) -> Result<(), KeyValue>;
+    /// A look-up query of this model for the given natural keys.
+    fn lookup_query<'a>(
+        &self,
+        matches: Vec<&'a dyn execute::NaturalMatch<DB>>,
+    ) -> execute::NaturalLookup<'a, DB>;
     fn batch<'a>(
         &'a self,
         rows: &'a [usize],
@@ -142,6 +205,7 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     ) -> execute::Batch<'a, DB>;
     fn is_get_or_insert(&self, row: usize) -> bool;
     fn natural_key_text(&self, row: usize) -> Option<String>;
+    fn natural_key_columns(&self) -> &'static [&'static str];
     fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -155,6 +219,8 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
 pub struct Graph<DB: Backend> {
     slots: Vec<Box<dyn AnySlot<DB>>>,
     slot_of: HashMap<TypeId, usize>,
+    /// `lookups[slot]`: natural keys of existing rows of that slot's model.
+    lookups: Vec<Vec<Box<dyn ErasedLookup<DB>>>>,
 }
 
 impl<DB: Backend> Default for Graph<DB> {
@@ -162,6 +228,7 @@ impl<DB: Backend> Default for Graph<DB> {
         Graph {
             slots: Vec::new(),
             slot_of: HashMap::new(),
+            lookups: Vec::new(),
         }
     }
 }
@@ -230,6 +297,25 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
         }
     }
 
+    /// A row that already exists, found by its natural key inside the
+    /// insert's transaction ("Alice's real id, by her email"). Link children
+    /// to the handle like to any other; read its key from the [`Ids`].
+    /// Look-ups that find nothing are reported together with every other
+    /// missing parent, before anything is written.
+    pub fn lookup<M>(&mut self, key: M::NaturalKey) -> Handle<M>
+    where
+        M: WriteRow<DB> + WriteNaturalKey<DB>,
+    {
+        let slot = self.slot_index::<M>();
+        let lookups = &mut self.lookups[slot];
+        lookups.push(Box::new(LookupOf::<M>(key)));
+        Handle {
+            row: lookups.len() - 1,
+            lookup: true,
+            _model: PhantomData,
+        }
+    }
+
     /// How many rows the graph holds.
     pub fn len(&self) -> usize {
         self.slots.iter().map(|s| s.len()).sum()
@@ -249,6 +335,7 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
             links: Vec::new(),
             get_or_insert: Vec::new(),
         }));
+        self.lookups.push(Vec::new());
         let slot = self.slots.len() - 1;
         self.slot_of.insert(TypeId::of::<M>(), slot);
         slot
@@ -302,16 +389,19 @@ where
     }
 
     fn link_to<P: WriteRow<DB>>(self, relation: usize, parent: Handle<P>) -> Self {
-        let parent_slot = self.graph.slot_index::<P>();
-        self.graph.links_mut(
-            self.slot,
-            self.row,
-            relation,
+        let slot = self.graph.slot_index::<P>();
+        let link = if parent.lookup {
+            Link::Lookup {
+                slot,
+                index: parent.row,
+            }
+        } else {
             Link::Row {
-                slot: parent_slot,
+                slot,
                 row: parent.row,
-            },
-        );
+            }
+        };
+        self.graph.links_mut(self.slot, self.row, relation, link);
         self
     }
 
@@ -319,6 +409,7 @@ where
     pub fn handle(&self) -> Handle<M> {
         Handle {
             row: self.row,
+            lookup: false,
             _model: PhantomData,
         }
     }
@@ -329,6 +420,7 @@ where
 #[derive(Default)]
 pub struct Ids {
     keys: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    lookups: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Ids {
@@ -340,14 +432,20 @@ impl std::fmt::Debug for Ids {
 }
 
 impl Ids {
-    pub(crate) fn insert<M: FkOrdered>(&mut self, keys: Vec<M::Key>) {
+    pub(crate) fn insert<M: FkOrdered>(&mut self, keys: Vec<M::Key>, found: Vec<M::Key>) {
         self.keys.insert(TypeId::of::<M>(), Box::new(keys));
+        self.lookups.insert(TypeId::of::<M>(), Box::new(found));
     }
 
-    /// The generated key of `handle`'s row; `None` for a handle of another graph.
+    /// The key of `handle`'s row (generated, or found by a look-up); `None`
+    /// for a handle of another graph.
     pub fn get<M: FkOrdered>(&self, handle: Handle<M>) -> Option<&M::Key> {
-        self.keys
-            .get(&TypeId::of::<M>())?
+        let keys = if handle.lookup {
+            &self.lookups
+        } else {
+            &self.keys
+        };
+        keys.get(&TypeId::of::<M>())?
             .downcast_ref::<Vec<M::Key>>()?
             .get(handle.row)
     }
@@ -427,6 +525,10 @@ where
         self.rows.get(row)?.natural_key_text()
     }
 
+    fn natural_key_columns(&self) -> &'static [&'static str] {
+        M::NATURAL_KEY
+    }
+
     fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB> {
         execute::NaturalLookup::new::<M>(&self.rows, rows)
     }
@@ -443,13 +545,26 @@ where
         DB::render(&execute::TableOf::<M>(PhantomData))
     }
 
-    fn store_keys(&self, keys: Vec<KeyValue>, ids: &mut Ids) -> Result<(), KeyValue> {
-        let typed = keys
-            .into_iter()
-            .map(|key| M::Key::from_key_value(&key).ok_or(key))
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.insert::<M>(typed);
+    fn store_keys(
+        &self,
+        keys: Vec<KeyValue>,
+        found: Vec<KeyValue>,
+        ids: &mut Ids,
+    ) -> Result<(), KeyValue> {
+        let typed = |keys: Vec<KeyValue>| {
+            keys.into_iter()
+                .map(|key| M::Key::from_key_value(&key).ok_or(key))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        ids.insert::<M>(typed(keys)?, typed(found)?);
         Ok(())
+    }
+
+    fn lookup_query<'a>(
+        &self,
+        matches: Vec<&'a dyn execute::NaturalMatch<DB>>,
+    ) -> execute::NaturalLookup<'a, DB> {
+        execute::NaturalLookup::of::<M>(matches)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -138,7 +138,24 @@ pub trait FkOrdered: Sized + Send + Sync + 'static {
     message = "`{Self}` has no natural key",
     note = "help: declare the fields that identify a row (backed by a UNIQUE constraint): #[fk(natural_key(email))]"
 )]
-pub trait HasNaturalKey: FkOrdered {}
+pub trait HasNaturalKey: FkOrdered {
+    /// The natural key's value: the field's type, or a tuple of the fields'
+    /// types in the order `natural_key(..)` lists them.
+    type NaturalKey: Send + Sync + 'static;
+
+    /// The key as text, the way [`FkOrdered::natural_key_text`] prints a row's.
+    fn key_text(key: &Self::NaturalKey) -> String;
+}
+
+/// Writes `a = $1 AND b = $2` for a natural-key value. Generated with
+/// [`HasNaturalKey`] for every backend the fields' types support.
+pub trait WriteNaturalKey<DB: Backend>: HasNaturalKey + WriteRow<DB> {
+    /// Writes the match of `key` against the natural-key columns.
+    fn write_key_match<'b>(
+        key: &'b Self::NaturalKey,
+        out: &mut AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()>;
+}
 
 /// A natural-key field, printed the way the database prints it as text.
 #[diagnostic::on_unimplemented(
