@@ -158,7 +158,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             Some(relation) => quote! {
                 #separator
                 match links.get(#relation) {
-                    ::core::option::Option::Some(::core::option::Option::Some(key)) => __fk::push_key(out, key)?,
+                    ::core::option::Option::Some(::core::option::Option::Some(key)) => <__DB as __fk::Dialect>::push_key(out, key)?,
                     _ => out.push_bind_param::<#st, #ty>(&self.#name)?,
                 }
             },
@@ -268,8 +268,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
 
             impl<__DB> __fk::WriteRow<__DB> for #ident
             where
-                __DB: __fk::Dialect + __fk::diesel::sql_types::HasSqlType<__fk::diesel::sql_types::BigInt>,
-                i64: __fk::diesel::serialize::ToSql<__fk::diesel::sql_types::BigInt, __DB>,
+                __DB: __fk::Dialect,
                 #table::table: __fk::diesel::query_builder::QueryFragment<__DB>,
                 #(#bounds)*
                 #(#parent_bounds)*

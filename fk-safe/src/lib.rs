@@ -80,23 +80,4 @@ pub mod __private {
     };
     pub use diesel;
     pub use std::any::TypeId;
-
-    use diesel::backend::Backend;
-    use diesel::query_builder::AstPass;
-    use diesel::serialize::ToSql;
-    use diesel::sql_types::{BigInt, HasSqlType};
-
-    /// Binds a parent's generated key in place of a foreign-key field.
-    pub fn push_key<'b, DB>(
-        out: &mut AstPass<'_, 'b, DB>,
-        key: &'b KeyValue,
-    ) -> diesel::QueryResult<()>
-    where
-        DB: Backend + HasSqlType<BigInt>,
-        i64: ToSql<BigInt, DB>,
-    {
-        match key {
-            KeyValue::Int(value) => out.push_bind_param::<BigInt, i64>(value),
-        }
-    }
 }

@@ -44,7 +44,7 @@ pub trait Dialect: diesel::backend::Backend + Sized {
     fn rows_per_statement(columns: usize) -> usize;
 
     /// Writes a multi-row insert that makes the database generate keys in
-    /// input order, returning the key column as a BIGINT.
+    /// input order, returning the key column as TEXT.
     fn write_batch_insert<'b>(
         batch: &'b crate::graph::Batch<'_, Self>,
         out: &mut diesel::query_builder::AstPass<'_, 'b, Self>,
@@ -53,11 +53,17 @@ pub trait Dialect: diesel::backend::Backend + Sized {
     /// Renders a fragment (a table, a column) as this backend writes it.
     fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String>;
 
-    /// Runs a query that returns one BIGINT column.
-    fn load_ints<C: LoadConnection<Backend = Self>>(
+    /// Binds a key with its own SQL type (BIGINT, TEXT, UUID).
+    fn push_key<'b>(
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Self>,
+        key: &'b crate::graph::KeyValue,
+    ) -> QueryResult<()>;
+
+    /// Runs a query that returns one TEXT column.
+    fn load_texts<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
-        query: crate::graph::IntQuery<'_>,
-    ) -> QueryResult<Vec<i64>>;
+        query: crate::graph::KeyQuery<'_>,
+    ) -> QueryResult<Vec<String>>;
 
     /// Writes the natural key of a row as one text value (parts joined by
     /// U+001F), the form [`FkOrdered::natural_key_text`](crate::graph::FkOrdered::natural_key_text) produces.
@@ -70,13 +76,13 @@ pub trait Dialect: diesel::backend::Backend + Sized {
     fn load_pairs<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         query: crate::graph::PairQuery<'_, Self>,
-    ) -> QueryResult<Vec<(i64, String)>>;
+    ) -> QueryResult<Vec<(String, String)>>;
 
-    /// Runs a batch and reads the keys it generated (in any order).
+    /// Runs a batch and reads the keys it generated, as text, in any order.
     fn load_keys<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         batch: crate::graph::Batch<'_, Self>,
-    ) -> QueryResult<Vec<i64>>;
+    ) -> QueryResult<Vec<String>>;
 
     /// Runs `work` in a transaction and explains a foreign-key failure.
     fn transaction<C, T, F>(conn: &mut C, catalog: &FkCatalog, work: F) -> Result<T, Error>

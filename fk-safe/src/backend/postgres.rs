@@ -426,7 +426,7 @@ impl Dialect for Pg {
         write_skip_existing(batch, out)?;
         out.push_sql(" RETURNING CAST(");
         out.push_identifier(batch.key_column)?;
-        out.push_sql(" AS BIGINT)");
+        out.push_sql(" AS TEXT)");
         if let Some(natural_key) = batch.skip_existing {
             out.push_sql(", ");
             Self::write_natural_key_text(natural_key, out)?;
@@ -440,11 +440,26 @@ impl Dialect for Pg {
         Ok(diesel::query_builder::QueryBuilder::finish(builder))
     }
 
-    fn load_ints<C: LoadConnection<Backend = Self>>(
+    fn push_key<'b>(
+        out: &mut AstPass<'_, 'b, Self>,
+        key: &'b crate::graph::KeyValue,
+    ) -> QueryResult<()> {
+        use crate::graph::KeyValue;
+        match key {
+            KeyValue::Int(value) => out.push_bind_param::<diesel::sql_types::BigInt, i64>(value),
+            KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
+            #[cfg(feature = "uuid")]
+            KeyValue::Uuid(value) => {
+                out.push_bind_param::<diesel::sql_types::Uuid, uuid::Uuid>(value)
+            }
+        }
+    }
+
+    fn load_texts<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
-        query: crate::graph::IntQuery<'_>,
-    ) -> QueryResult<Vec<i64>> {
-        query.load::<i64>(conn)
+        query: crate::graph::KeyQuery<'_>,
+    ) -> QueryResult<Vec<String>> {
+        query.load::<String>(conn)
     }
 
     fn write_natural_key_text(
@@ -465,15 +480,15 @@ impl Dialect for Pg {
     fn load_pairs<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         query: crate::graph::PairQuery<'_, Self>,
-    ) -> QueryResult<Vec<(i64, String)>> {
-        query.load::<(i64, String)>(conn)
+    ) -> QueryResult<Vec<(String, String)>> {
+        query.load::<(String, String)>(conn)
     }
 
     fn load_keys<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         batch: Batch<'_, Self>,
-    ) -> QueryResult<Vec<i64>> {
-        batch.load::<i64>(conn)
+    ) -> QueryResult<Vec<String>> {
+        batch.load::<String>(conn)
     }
 
     fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(_conn: &mut C) -> QueryResult<()> {

@@ -434,7 +434,7 @@ impl Dialect for Sqlite {
         write_skip_existing(batch, out)?;
         out.push_sql(" RETURNING CAST(");
         out.push_identifier(batch.key_column)?;
-        out.push_sql(" AS INTEGER)");
+        out.push_sql(" AS TEXT)");
         if let Some(natural_key) = batch.skip_existing {
             out.push_sql(", ");
             Self::write_natural_key_text(natural_key, out)?;
@@ -448,11 +448,26 @@ impl Dialect for Sqlite {
         Ok(diesel::query_builder::QueryBuilder::finish(builder))
     }
 
-    fn load_ints<C: LoadConnection<Backend = Self>>(
+    fn push_key<'b>(
+        out: &mut AstPass<'_, 'b, Self>,
+        key: &'b crate::graph::KeyValue,
+    ) -> QueryResult<()> {
+        use crate::graph::KeyValue;
+        match key {
+            KeyValue::Int(value) => out.push_bind_param::<diesel::sql_types::BigInt, i64>(value),
+            KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
+            #[cfg(feature = "uuid")]
+            KeyValue::Uuid(value) => {
+                out.push_bind_param::<diesel::sql_types::Binary, [u8]>(value.as_bytes().as_slice())
+            }
+        }
+    }
+
+    fn load_texts<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
-        query: crate::graph::IntQuery<'_>,
-    ) -> QueryResult<Vec<i64>> {
-        query.load::<i64>(conn)
+        query: crate::graph::KeyQuery<'_>,
+    ) -> QueryResult<Vec<String>> {
+        query.load::<String>(conn)
     }
 
     fn write_natural_key_text(
@@ -473,15 +488,15 @@ impl Dialect for Sqlite {
     fn load_pairs<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         query: crate::graph::PairQuery<'_, Self>,
-    ) -> QueryResult<Vec<(i64, String)>> {
-        query.load::<(i64, String)>(conn)
+    ) -> QueryResult<Vec<(String, String)>> {
+        query.load::<(String, String)>(conn)
     }
 
     fn load_keys<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         batch: Batch<'_, Self>,
-    ) -> QueryResult<Vec<i64>> {
-        batch.load::<i64>(conn)
+    ) -> QueryResult<Vec<String>> {
+        batch.load::<String>(conn)
     }
 
     fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(conn: &mut C) -> QueryResult<()> {

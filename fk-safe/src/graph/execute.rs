@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::BigInt;
+use diesel::sql_types::Text;
 use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
@@ -140,7 +140,7 @@ impl<DB: Backend> QueryId for Batch<'_, DB> {
 }
 
 impl<DB: Backend> Query for Batch<'_, DB> {
-    type SqlType = BigInt;
+    type SqlType = Text;
 }
 
 impl<DB: Backend, C> diesel::RunQueryDsl<C> for Batch<'_, DB> {}
@@ -183,7 +183,7 @@ impl<DB: Dialect> QueryFragment<DB> for NaturalLookup<'_, DB> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("SELECT CAST(");
         out.push_identifier(self.key_column)?;
-        out.push_sql(" AS BIGINT), ");
+        out.push_sql(" AS TEXT), ");
         DB::write_natural_key_text(self.natural_key, &mut out)?;
         out.push_sql(" FROM ");
         (self.write_table)(&mut out)?;
@@ -209,7 +209,7 @@ impl<DB: Backend> QueryId for PairQuery<'_, DB> {
 }
 
 impl<DB: Backend> Query for PairQuery<'_, DB> {
-    type SqlType = (BigInt, diesel::sql_types::Text);
+    type SqlType = (Text, Text);
 }
 
 impl<DB: Backend, C> diesel::RunQueryDsl<C> for PairQuery<'_, DB> {}
@@ -220,36 +220,32 @@ impl<DB: Backend> QueryFragment<DB> for PairQuery<'_, DB> {
     }
 }
 
-/// `SELECT CAST(key AS BIGINT) FROM parent WHERE key IN (...)`: which of
+/// `SELECT CAST(key AS TEXT) FROM parent WHERE key IN (...)`: which of
 /// `keys` exist.
-pub struct IntQuery<'a> {
+pub struct KeyQuery<'a> {
     pub(crate) head: String,
-    pub(crate) keys: &'a [i64],
+    pub(crate) keys: &'a [KeyValue],
 }
 
-impl QueryId for IntQuery<'_> {
+impl QueryId for KeyQuery<'_> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl Query for IntQuery<'_> {
-    type SqlType = BigInt;
+impl Query for KeyQuery<'_> {
+    type SqlType = Text;
 }
 
-impl<C> diesel::RunQueryDsl<C> for IntQuery<'_> {}
+impl<C> diesel::RunQueryDsl<C> for KeyQuery<'_> {}
 
-impl<DB> QueryFragment<DB> for IntQuery<'_>
-where
-    DB: Backend + diesel::sql_types::HasSqlType<BigInt>,
-    i64: diesel::serialize::ToSql<BigInt, DB>,
-{
+impl<DB: Dialect> QueryFragment<DB> for KeyQuery<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql(&self.head);
         for (i, key) in self.keys.iter().enumerate() {
             if i > 0 {
                 out.push_sql(", ");
             }
-            out.push_bind_param::<BigInt, i64>(key)?;
+            DB::push_key(&mut out, key)?;
         }
         out.push_sql(")");
         Ok(())
@@ -269,12 +265,9 @@ where
     let mut missing = Vec::new();
     for slot in &graph.slots {
         for (relation, info) in slot.relations().iter().enumerate() {
-            let referenced: Vec<(usize, i64)> = (0..slot.len())
+            let referenced: Vec<(usize, KeyValue)> = (0..slot.len())
                 .filter(|&row| slot.links(row).get(relation) == Some(&Link::Field))
-                .filter_map(|row| {
-                    slot.foreign_key(row, relation)
-                        .map(|KeyValue::Int(key)| (row, key))
-                })
+                .filter_map(|row| slot.foreign_key(row, relation).map(|key| (row, key)))
                 .collect();
             if referenced.is_empty() {
                 continue;
@@ -282,28 +275,28 @@ where
             let Some(parent) = slot.parent_sql(relation)? else {
                 continue;
             };
-            let mut keys: Vec<i64> = referenced.iter().map(|&(_, key)| key).collect();
+            let mut keys: Vec<KeyValue> = referenced.iter().map(|(_, key)| key.clone()).collect();
             keys.sort_unstable();
             keys.dedup();
             let head = format!(
-                "SELECT CAST({key} AS BIGINT) FROM {table} WHERE {key} IN (",
+                "SELECT CAST({key} AS TEXT) FROM {table} WHERE {key} IN (",
                 key = parent.key,
                 table = parent.table
             );
             let mut found = std::collections::HashSet::with_capacity(keys.len());
             for chunk in keys.chunks(<C::Backend as Dialect>::rows_per_statement(1)) {
-                let query = IntQuery {
+                let query = KeyQuery {
                     head: head.clone(),
                     keys: chunk,
                 };
-                found.extend(<C::Backend as Dialect>::load_ints(conn, query)?);
+                found.extend(<C::Backend as Dialect>::load_texts(conn, query)?);
             }
             let child = split_identifiers(&slot.table_sql()?);
             let parent_table = split_identifiers(&parent.table);
             let parent_key = split_identifiers(&parent.key);
             for (row, key) in referenced
                 .into_iter()
-                .filter(|(_, key)| !found.contains(key))
+                .filter(|(_, key)| !found.contains(&key.to_string()))
             {
                 let mut v = FkViolation::found_before_writing(
                     ViolationKind::MissingParent,
@@ -350,7 +343,7 @@ where
         }
         let slot = graph.slots[slot_index].as_ref();
         let columns = slot.natural_key_columns().len();
-        let mut by_text: HashMap<String, i64> = HashMap::with_capacity(lookups.len());
+        let mut by_text: HashMap<String, String> = HashMap::with_capacity(lookups.len());
         for chunk in lookups.chunks(<C::Backend as Dialect>::rows_per_statement(columns)) {
             let matches = chunk.iter().map(|l| l.as_match()).collect();
             let pairs = <C::Backend as Dialect>::load_pairs(
@@ -362,7 +355,7 @@ where
         for (index, lookup) in lookups.iter().enumerate() {
             let text = lookup.text();
             match by_text.get(&text) {
-                Some(&key) => found[slot_index][index] = Some(KeyValue::Int(key)),
+                Some(key) => found[slot_index][index] = Some(parse_key(slot, key)?),
                 None => missing.extend(missing_lookup(graph, slot_index, index, &text)?),
             }
         }
@@ -602,7 +595,14 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         C: FkConnection<Backend = DB>,
     {
         let links = self.links(rows);
-        let per_statement = DB::rows_per_statement(batch_columns(self.slot));
+        let own_keys = rows.iter().all(|&row| self.slot.own_key(row).is_some());
+        // Keys that do not grow with insert order cannot be matched to the
+        // rows of a multi-row insert: one row per statement, then.
+        let per_statement = if own_keys || self.slot.keys_in_insert_order() {
+            DB::rows_per_statement(batch_columns(self.slot))
+        } else {
+            1
+        };
         for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
             let batch = self.slot.batch(rows, links);
             let returned = match DB::load_keys(conn, batch) {
@@ -624,11 +624,15 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                 }
                 continue;
             }
-            let mut returned = returned;
-            // Generated in input order; returned in any order.
+            let mut returned = returned
+                .iter()
+                .map(|text| parse_key(self.slot, text))
+                .collect::<Result<Vec<KeyValue>, Error>>()?;
+            // Generated in input order, returned in any order: sorted, they
+            // pair with the rows. (A single row needs no order.)
             returned.sort_unstable();
             for (&row, key) in rows.iter().zip(returned) {
-                self.keys.rows[self.slot_index][row] = Some(KeyValue::Int(key));
+                self.keys.rows[self.slot_index][row] = Some(key);
             }
         }
         Ok(())
@@ -646,7 +650,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         }
         let links = self.links(rows);
         let per_statement = DB::rows_per_statement(batch_columns(self.slot));
-        let mut found: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+        let mut found: HashMap<String, String> = HashMap::with_capacity(rows.len());
         for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
             let mut batch = self.slot.batch(rows, links);
             batch.skip_existing = Some(batch.natural_key);
@@ -675,7 +679,9 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         for &row in rows {
             let text = self.slot.natural_key_text(row).unwrap_or_default();
             match found.get(&text) {
-                Some(&key) => self.keys.rows[self.slot_index][row] = Some(KeyValue::Int(key)),
+                Some(key) => {
+                    self.keys.rows[self.slot_index][row] = Some(parse_key(self.slot, key)?)
+                }
                 None => {
                     return Err(GraphError::NaturalKeyNotFound {
                         model: self.slot.model(),
@@ -688,6 +694,17 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         }
         Ok(())
     }
+}
+
+/// A key the database returned as text, read as the model's key type.
+fn parse_key<DB: Backend>(slot: &dyn AnySlot<DB>, text: &str) -> Result<KeyValue, Error> {
+    slot.parse_key(text).ok_or_else(|| {
+        GraphError::KeyType {
+            model: slot.model(),
+            key: text.to_string(),
+        }
+        .into()
+    })
 }
 
 /// The number of bind parameters one row of `slot` takes.

@@ -54,7 +54,7 @@ use diesel::backend::Backend;
 
 pub use execute::insert_graph;
 #[doc(hidden)]
-pub use execute::{write_skip_existing, Batch, IntQuery, NaturalLookup, PairQuery};
+pub use execute::{write_skip_existing, Batch, KeyQuery, NaturalLookup, PairQuery};
 pub use model::{
     assert_same_key_type, join_natural_key, FkOrdered, ForeignKeyField, GraphKey, HasNaturalKey,
     KeyValue, NaturalKeyPart, ParentSql, References, Relation, RelationInfo, SameKeyType,
@@ -206,6 +206,8 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn is_get_or_insert(&self, row: usize) -> bool;
     fn natural_key_text(&self, row: usize) -> Option<String>;
     fn natural_key_columns(&self) -> &'static [&'static str];
+    fn parse_key(&self, text: &str) -> Option<KeyValue>;
+    fn keys_in_insert_order(&self) -> bool;
     fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -527,6 +529,14 @@ where
 
     fn natural_key_columns(&self) -> &'static [&'static str] {
         M::NATURAL_KEY
+    }
+
+    fn parse_key(&self, text: &str) -> Option<KeyValue> {
+        M::parse_key(text)
+    }
+
+    fn keys_in_insert_order(&self) -> bool {
+        <M::Key as GraphKey>::IN_INSERT_ORDER
     }
 
     fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB> {

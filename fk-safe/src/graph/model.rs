@@ -15,43 +15,102 @@ use diesel::QueryResult;
 pub enum KeyValue {
     /// An integer key (SQLite rowid, PostgreSQL serial, identity or bigint).
     Int(i64),
+    /// A text key (a code, a UUID kept as text).
+    Text(String),
+    /// A UUID key (PostgreSQL `uuid`; a 16-byte BLOB on SQLite).
+    #[cfg(feature = "uuid")]
+    Uuid(uuid::Uuid),
 }
 
 impl std::fmt::Display for KeyValue {
+    /// The key as the database prints it with `CAST(key AS TEXT)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KeyValue::Int(value) => write!(f, "{value}"),
+            KeyValue::Text(value) => f.write_str(value),
+            #[cfg(feature = "uuid")]
+            KeyValue::Uuid(value) => write!(f, "{}", value.hyphenated()),
         }
     }
 }
 
-/// A Rust type a generated key can be read as (the `Key` of a model).
+/// A Rust type a key can be read as (the `Key` of a model): `i64`, `i32`,
+/// `String`, and `uuid::Uuid` with the `uuid` feature.
 pub trait GraphKey: Sized + Clone + Send + Sync + 'static {
+    /// Keys the database generates in insert order (sequences, identity
+    /// columns, rowids): a multi-row insert's keys can be matched to its rows
+    /// by sorting. Other generated keys are written one row per statement.
+    const IN_INSERT_ORDER: bool;
     /// This key as fk-safe carries it.
     fn to_key_value(&self) -> KeyValue;
     /// The key back from fk-safe's form; `None` when it does not fit.
     fn from_key_value(value: &KeyValue) -> Option<Self>;
+    /// The key from its text (`CAST(key AS TEXT)` in a `RETURNING` clause).
+    fn parse_returned(text: &str) -> Option<KeyValue>;
 }
 
 impl GraphKey for i64 {
+    const IN_INSERT_ORDER: bool = true;
     fn to_key_value(&self) -> KeyValue {
         KeyValue::Int(*self)
     }
     fn from_key_value(value: &KeyValue) -> Option<Self> {
         match value {
             KeyValue::Int(v) => Some(*v),
+            _ => None,
         }
+    }
+    fn parse_returned(text: &str) -> Option<KeyValue> {
+        text.parse().ok().map(KeyValue::Int)
     }
 }
 
 impl GraphKey for i32 {
+    const IN_INSERT_ORDER: bool = true;
     fn to_key_value(&self) -> KeyValue {
         KeyValue::Int(i64::from(*self))
     }
     fn from_key_value(value: &KeyValue) -> Option<Self> {
         match value {
             KeyValue::Int(v) => i32::try_from(*v).ok(),
+            _ => None,
         }
+    }
+    fn parse_returned(text: &str) -> Option<KeyValue> {
+        text.parse().ok().map(KeyValue::Int)
+    }
+}
+
+impl GraphKey for String {
+    const IN_INSERT_ORDER: bool = false;
+    fn to_key_value(&self) -> KeyValue {
+        KeyValue::Text(self.clone())
+    }
+    fn from_key_value(value: &KeyValue) -> Option<Self> {
+        match value {
+            KeyValue::Text(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+    fn parse_returned(text: &str) -> Option<KeyValue> {
+        Some(KeyValue::Text(text.to_string()))
+    }
+}
+
+#[cfg(feature = "uuid")]
+impl GraphKey for uuid::Uuid {
+    const IN_INSERT_ORDER: bool = false;
+    fn to_key_value(&self) -> KeyValue {
+        KeyValue::Uuid(*self)
+    }
+    fn from_key_value(value: &KeyValue) -> Option<Self> {
+        match value {
+            KeyValue::Uuid(v) => Some(*v),
+            _ => None,
+        }
+    }
+    fn parse_returned(text: &str) -> Option<KeyValue> {
+        uuid::Uuid::parse_str(text).ok().map(KeyValue::Uuid)
     }
 }
 
@@ -60,7 +119,7 @@ impl GraphKey for i32 {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot hold a parent's generated key",
     label = "this foreign key's field type",
-    note = "help: fk-safe fills integer foreign keys: i64, i32, or an Option of one"
+    note = "help: fk-safe fills foreign keys of type i64, i32, String or uuid::Uuid (feature `uuid`), or an Option of one"
 )]
 pub trait ForeignKeyField {
     /// The value of the field as fk-safe carries keys.
@@ -129,6 +188,11 @@ pub trait FkOrdered: Sized + Send + Sync + 'static {
     fn natural_key_text(&self) -> Option<String> {
         None
     }
+
+    /// A key read back from `RETURNING CAST(key AS TEXT)`.
+    fn parse_key(text: &str) -> Option<KeyValue> {
+        <Self::Key as GraphKey>::parse_returned(text)
+    }
 }
 
 /// A model with `#[fk(natural_key(..))]`, so that
@@ -190,6 +254,13 @@ macro_rules! integer_key_parts {
 }
 
 integer_key_parts!(i16, i32, i64);
+
+#[cfg(feature = "uuid")]
+impl NaturalKeyPart for uuid::Uuid {
+    fn key_text(&self) -> String {
+        self.hyphenated().to_string()
+    }
+}
 
 /// The separator between the parts of a composite natural key (U+001F, the
 /// unit separator, which no sane key contains).
