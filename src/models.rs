@@ -94,3 +94,31 @@ pub struct NewDepartment {
     pub name: String,
     pub head_employee_id: Option<i64>,
 }
+
+#[derive(Debug, Queryable, Identifiable)]
+#[diesel(table_name = warehouses, primary_key(tenant_id, code))]
+pub struct Warehouse {
+    pub tenant_id: i64,
+    pub code: String,
+}
+
+/// A composite key chosen by the client.
+#[derive(Debug, Clone, Insertable, FkOrdered)]
+#[diesel(table_name = warehouses, primary_key(tenant_id, code))]
+pub struct NewWarehouse {
+    pub tenant_id: i64,
+    pub code: String,
+    pub name: String,
+}
+
+/// A composite foreign key, which Diesel's `belongs_to` cannot express.
+#[derive(Debug, Clone, Insertable, FkOrdered)]
+#[diesel(table_name = stock_levels)]
+#[diesel(belongs_to(Product, foreign_key = product_id))]
+#[fk(relation(name = warehouse, parent = Warehouse, foreign_key(tenant_id, warehouse_code)))]
+pub struct NewStockLevel {
+    pub tenant_id: i64,
+    pub warehouse_code: Option<String>,
+    pub product_id: i64,
+    pub quantity: i32,
+}

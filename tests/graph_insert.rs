@@ -614,6 +614,109 @@ where
     assert_eq!(count_rows(conn, "orders"), 1);
 }
 
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Stocked {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Integer)]
+    quantity: i32,
+}
+
+fn composite_foreign_keys<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewProduct: WriteRow<C::Backend>,
+    NewWarehouse: WriteRow<C::Backend>,
+    NewStockLevel: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Stocked> + LoadQuery<'a, C, Count>,
+{
+    let products = create_products(conn, 1);
+    conn.batch_execute(
+        "INSERT INTO warehouses (tenant_id, code, name) VALUES (7, 'OLD', 'Old depot')",
+    )
+    .unwrap();
+    let mut graph = Graph::new();
+    let north = graph
+        .add(NewWarehouse {
+            tenant_id: 7,
+            code: "NORTH".into(),
+            name: "North".into(),
+        })
+        .handle();
+    let south = graph
+        .add(NewWarehouse {
+            tenant_id: 8,
+            code: "SOUTH".into(),
+            name: "South".into(),
+        })
+        .handle();
+    let stock = |quantity: i32| NewStockLevel {
+        tenant_id: 0,
+        warehouse_code: None,
+        product_id: products[0],
+        quantity,
+    };
+    graph.add(stock(1)).parent(north);
+    graph.add(stock(2)).parent(south);
+    // An existing warehouse by its composite key.
+    graph.add(NewStockLevel {
+        tenant_id: 7,
+        warehouse_code: Some("OLD".into()),
+        ..stock(3)
+    });
+    // A NULL part: not checked (MATCH SIMPLE), written as it is.
+    graph.add(NewStockLevel {
+        tenant_id: 9,
+        ..stock(4)
+    });
+    let ids = insert_graph(conn, graph).unwrap();
+    assert_eq!(ids[north], (7, "NORTH".to_string()));
+    let rows: Vec<Stocked> = diesel::sql_query(
+        "SELECT COALESCE(w.name, '-') AS name, s.quantity FROM stock_levels s \
+         LEFT JOIN warehouses w ON w.tenant_id = s.tenant_id AND w.code = s.warehouse_code \
+         ORDER BY s.quantity",
+    )
+    .load(conn)
+    .unwrap();
+    let rows: Vec<(String, i32)> = rows.into_iter().map(|r| (r.name, r.quantity)).collect();
+    assert_eq!(
+        rows,
+        [
+            ("North".to_string(), 1),
+            ("South".to_string(), 2),
+            ("Old depot".to_string(), 3),
+            ("-".to_string(), 4),
+        ]
+    );
+
+    // A missing composite parent is found before writing, with both values.
+    let mut graph = Graph::new();
+    graph.add(NewStockLevel {
+        tenant_id: 7,
+        warehouse_code: Some("NOPE".into()),
+        ..stock(5)
+    });
+    let error = insert_graph(conn, graph).unwrap_err();
+    let Error::MissingParents(missing) = &error else {
+        panic!("{error:?}");
+    };
+    let v = &missing[0];
+    assert_eq!(v.child_columns(), ["tenant_id", "warehouse_code"]);
+    assert_eq!(v.parent_columns(), ["tenant_id", "code"]);
+    assert_eq!(
+        v.key_values(),
+        Some(&[Some("7".to_string()), Some("NOPE".to_string())][..])
+    );
+    assert!(
+        v.to_string().starts_with(
+            "NewStockLevel row #0 (relation `warehouse`): stock_levels.(tenant_id, warehouse_code) = (7, NOPE) has no matching row in warehouses.(tenant_id, code)"
+        ),
+        "{v}"
+    );
+    assert_eq!(count_rows(conn, "stock_levels"), 4);
+}
+
 fn nested_in_the_callers_transaction<C>(conn: &mut C)
 where
     C: FkConnection,
@@ -719,6 +822,11 @@ mod postgres {
     #[test]
     fn lookups_of_existing_parents() {
         super::lookups_of_existing_parents(&mut PgDb::new().conn());
+    }
+
+    #[test]
+    fn composite_foreign_keys() {
+        super::composite_foreign_keys(&mut PgDb::new().conn());
     }
 
     #[test]
@@ -850,6 +958,11 @@ mod sqlite {
     #[test]
     fn lookups_of_existing_parents() {
         super::lookups_of_existing_parents(&mut SqliteDb::new().conn());
+    }
+
+    #[test]
+    fn composite_foreign_keys() {
+        super::composite_foreign_keys(&mut SqliteDb::new().conn());
     }
 
     #[test]

@@ -16,10 +16,13 @@ pub(crate) struct BelongsTo {
     pub(crate) foreign_key: Option<Ident>,
 }
 
-/// `#[fk(relation(name = .., foreign_key = ..))]`.
+/// `#[fk(relation(name = .., foreign_key = ..))]` names a `belongs_to`;
+/// with `parent = Type` (and `foreign_key(a, b)` for a composite key) it
+/// declares a relation Diesel's `belongs_to` cannot express.
 pub(crate) struct NamedRelation {
     pub(crate) name: Ident,
-    pub(crate) foreign_key: Ident,
+    pub(crate) foreign_key: Vec<Ident>,
+    pub(crate) parent: Option<Path>,
 }
 
 #[derive(Default)]
@@ -161,27 +164,39 @@ fn belongs_to(meta: &ParseNestedMeta) -> syn::Result<BelongsTo> {
 fn named_relation(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<NamedRelation> {
     let span = meta.path.span_or_call_site();
     let mut name = None;
-    let mut foreign_key = None;
+    let mut foreign_key = Vec::new();
+    let mut parent = None;
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("name") {
             name = Some(inner.value()?.parse::<Ident>()?);
         } else if inner.path.is_ident("foreign_key") {
-            foreign_key = Some(inner.value()?.parse::<Ident>()?);
+            if inner.input.peek(Token![=]) {
+                foreign_key.push(inner.value()?.parse::<Ident>()?);
+            } else {
+                let content;
+                syn::parenthesized!(content in inner.input);
+                let columns =
+                    syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                foreign_key.extend(columns);
+            }
+        } else if inner.path.is_ident("parent") {
+            parent = Some(inner.value()?.parse::<Path>()?);
         } else {
             cx.error_help(
                 inner.path.span_or_call_site(),
-                format!(
-                    "unknown key `{}` in #[fk(relation(..))]",
-                    path_text(&inner.path)
-                ),
-                "write #[fk(relation(name = from, foreign_key = from_account_id))]",
+                format!("unknown key `{}` in #[fk(relation(..))]", path_text(&inner.path)),
+                "write #[fk(relation(name = from, foreign_key = from_account_id))], or for a composite key #[fk(relation(name = warehouse, parent = Warehouse, foreign_key(tenant_id, warehouse_code)))]",
             );
             skip(&inner)?;
         }
         Ok(())
     })?;
-    match (name, foreign_key) {
-        (Some(name), Some(foreign_key)) => Ok(NamedRelation { name, foreign_key }),
+    match name {
+        Some(name) if !foreign_key.is_empty() => Ok(NamedRelation {
+            name,
+            foreign_key,
+            parent,
+        }),
         _ => Err(syn::Error::new(
             span,
             "#[fk(relation(..))] needs both `name` and `foreign_key`\n\n= help: write #[fk(relation(name = from, foreign_key = from_account_id))]",

@@ -26,14 +26,14 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             .map(|s| s.ident.to_string())
             .collect::<Vec<_>>()
             .join("::");
-        let field = r.field.ident.to_string();
-        let column = r.field.column();
+        let fields = r.fields.iter().map(|f| f.ident.to_string());
+        let columns = r.fields.iter().map(|f| f.column());
         quote! {
             __fk::RelationInfo {
                 name: #name,
                 parent: #parent,
-                field: #field,
-                column: <#table::#column as __fk::diesel::Column>::NAME,
+                fields: &[#(#fields),*],
+                columns: &[#(<#table::#columns as __fk::diesel::Column>::NAME),*],
             }
         }
     });
@@ -43,16 +43,29 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             __fk::TypeId::of::<<#parent as __fk::diesel::associations::HasTable>::Table>()
         ),)
     });
+    // A key as fk-safe carries it: one field's value, or the parts of a
+    // composite key (NULL when any part is NULL).
+    let key_of = |fields: &[&crate::ast::Field]| {
+        let parts = fields.iter().map(|f| {
+            let name = f.ident;
+            let ty = f.ty;
+            quote!(<#ty as __fk::ForeignKeyField>::key_value(&self.#name))
+        });
+        if fields.len() == 1 {
+            quote!(#(#parts)*)
+        } else {
+            quote!(__fk::composite_key(::std::vec![#(#parts),*]))
+        }
+    };
     let foreign_keys = model.relations.iter().enumerate().map(|(i, r)| {
-        let field = r.field.ident;
-        let ty = r.field.ty;
-        quote_spanned!(r.span=> #i => <#ty as __fk::ForeignKeyField>::key_value(&self.#field),)
+        let key = key_of(&r.fields);
+        quote_spanned!(r.span=> #i => #key,)
     });
-    let own_key = model.own_key.map(|field| {
-        let field = field.ident;
+    let own_key = (!model.own_key.is_empty()).then(|| {
+        let key = key_of(&model.own_key);
         quote! {
             fn own_key(&self) -> ::core::option::Option<__fk::KeyValue> {
-                __fk::ForeignKeyField::key_value(&self.#field)
+                #key
             }
         }
     });
@@ -153,13 +166,20 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         let ty = field.ty;
         let st = sql_type(field.column());
         let separator = (i > 0).then(|| quote!(out.push_sql(", ");));
-        let relation = model.relations.iter().position(|r| r.field.ident == field.ident);
+        // The relation this field is a foreign key of, and its part of the key.
+        let relation = model.relations.iter().enumerate().find_map(|(r, relation)| {
+            relation
+                .fields
+                .iter()
+                .position(|f| f.ident == field.ident)
+                .map(|part| (r, part))
+        });
         match relation {
-            Some(relation) => quote! {
+            Some((relation, part)) => quote! {
                 #separator
-                match links.get(#relation) {
-                    ::core::option::Option::Some(::core::option::Option::Some(key)) => <__DB as __fk::Dialect>::push_key(out, key)?,
-                    _ => out.push_bind_param::<#st, #ty>(&self.#name)?,
+                match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.part(#part)) {
+                    ::core::option::Option::Some(key) => <__DB as __fk::Dialect>::push_key(out, key)?,
+                    ::core::option::Option::None => out.push_bind_param::<#st, #ty>(&self.#name)?,
                 }
             },
             None => quote! {
@@ -206,7 +226,13 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let relation_consts = model.relations.iter().enumerate().map(|(i, r)| {
         let parent = &r.parent;
         let name = format_ident!("{}", r.name.to_string().to_uppercase(), span = r.name.span());
-        let doc = format!("The `{}` relation of `{}` (foreign key `{}`).", r.name, ident, r.field.ident);
+        let fields: Vec<String> = r.fields.iter().map(|f| f.ident.to_string()).collect();
+        let doc = format!(
+            "The `{}` relation of `{}` (foreign key `{}`).",
+            r.name,
+            ident,
+            fields.join(", ")
+        );
         quote! {
             #[doc = #doc]
             #[allow(dead_code)]
@@ -216,14 +242,26 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     });
     let key_checks = model.relations.iter().map(|r| {
         let parent = &r.parent;
-        let column = r.field.column();
-        quote_spanned! {r.span=>
-            const _: () = __fk::assert_same_key_type::<
-                <#table::#column as __fk::diesel::Expression>::SqlType,
-                <<<#parent as __fk::diesel::associations::HasTable>::Table as __fk::diesel::Table>::PrimaryKey
-                    as __fk::diesel::Expression>::SqlType,
-            >();
-        }
+        let parent_key = quote! {
+            <<<#parent as __fk::diesel::associations::HasTable>::Table as __fk::diesel::Table>::PrimaryKey
+                as __fk::diesel::Expression>::SqlType
+        };
+        let checks = r.fields.iter().enumerate().map(|(part, f)| {
+            let column = f.column();
+            let parent_part = if r.fields.len() == 1 {
+                parent_key.clone()
+            } else {
+                quote!(<#parent_key as __fk::KeyPart<#part>>::Sql)
+            };
+            let span = r.part_spans.get(part).copied().unwrap_or(r.span);
+            quote_spanned! {span=>
+                const _: () = __fk::assert_same_key_type::<
+                    <#table::#column as __fk::diesel::Expression>::SqlType,
+                    #parent_part,
+                >();
+            }
+        });
+        quote!(#(#checks)*)
     });
 
     quote! {

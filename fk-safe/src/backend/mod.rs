@@ -53,7 +53,12 @@ pub trait Dialect: diesel::backend::Backend + Sized {
     /// Renders a fragment (a table, a column) as this backend writes it.
     fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String>;
 
-    /// Binds a key with its own SQL type (BIGINT, TEXT, UUID).
+    /// `CAST(a AS TEXT) || <U+001F> || CAST(b AS TEXT)` for rendered columns:
+    /// a key as text, the way [`KeyValue`](crate::graph::KeyValue) prints it.
+    fn text_of(columns: &[String]) -> String;
+
+    /// Binds a key with its own SQL type (BIGINT, TEXT, UUID); a composite
+    /// key as a parenthesized row of its parts.
     fn push_key<'b>(
         out: &mut diesel::query_builder::AstPass<'_, 'b, Self>,
         key: &'b crate::graph::KeyValue,

@@ -440,6 +440,14 @@ impl Dialect for Pg {
         Ok(diesel::query_builder::QueryBuilder::finish(builder))
     }
 
+    fn text_of(columns: &[String]) -> String {
+        columns
+            .iter()
+            .map(|column| format!("CAST({column} AS TEXT)"))
+            .collect::<Vec<_>>()
+            .join(" || chr(31) || ")
+    }
+
     fn push_key<'b>(
         out: &mut AstPass<'_, 'b, Self>,
         key: &'b crate::graph::KeyValue,
@@ -448,6 +456,17 @@ impl Dialect for Pg {
         match key {
             KeyValue::Int(value) => out.push_bind_param::<diesel::sql_types::BigInt, i64>(value),
             KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
+            KeyValue::Composite(parts) => {
+                out.push_sql("(");
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        out.push_sql(", ");
+                    }
+                    Self::push_key(out, part)?;
+                }
+                out.push_sql(")");
+                Ok(())
+            }
             #[cfg(feature = "uuid")]
             KeyValue::Uuid(value) => {
                 out.push_bind_param::<diesel::sql_types::Uuid, uuid::Uuid>(value)

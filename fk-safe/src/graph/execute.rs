@@ -278,13 +278,15 @@ where
             let mut keys: Vec<KeyValue> = referenced.iter().map(|(_, key)| key.clone()).collect();
             keys.sort_unstable();
             keys.dedup();
+            let key_parts = split_rendered_list(&parent.key);
             let head = format!(
-                "SELECT CAST({key} AS TEXT) FROM {table} WHERE {key} IN (",
+                "SELECT {text} FROM {table} WHERE ({key}) IN (",
+                text = <C::Backend as Dialect>::text_of(&key_parts),
                 key = parent.key,
                 table = parent.table
             );
             let mut found = std::collections::HashSet::with_capacity(keys.len());
-            for chunk in keys.chunks(<C::Backend as Dialect>::rows_per_statement(1)) {
+            for chunk in keys.chunks(<C::Backend as Dialect>::rows_per_statement(key_parts.len())) {
                 let query = KeyQuery {
                     head: head.clone(),
                     keys: chunk,
@@ -293,7 +295,10 @@ where
             }
             let child = split_identifiers(&slot.table_sql()?);
             let parent_table = split_identifiers(&parent.table);
-            let parent_key = split_identifiers(&parent.key);
+            let parent_key: Vec<String> = key_parts
+                .iter()
+                .filter_map(|part| split_identifiers(part).pop())
+                .collect();
             for (row, key) in referenced
                 .into_iter()
                 .filter(|(_, key)| !found.contains(&key.to_string()))
@@ -304,14 +309,19 @@ where
                 );
                 v.schema = child.len().checked_sub(2).map(|i| child[i].clone());
                 v.child_table = child.last().cloned();
-                v.child_columns = vec![info.column.to_string()];
+                v.child_columns = info.columns.iter().map(|c| c.to_string()).collect();
                 v.parent_schema = parent_table
                     .len()
                     .checked_sub(2)
                     .map(|i| parent_table[i].clone());
                 v.parent_table = parent_table.last().cloned();
-                v.parent_columns = parent_key.last().cloned().into_iter().collect();
-                v.key_values = Some(vec![Some(key.to_string())]);
+                v.parent_columns = parent_key.clone();
+                v.key_values = Some(match &key {
+                    KeyValue::Composite(parts) => {
+                        parts.iter().map(|p| Some(p.to_string())).collect()
+                    }
+                    single => vec![Some(single.to_string())],
+                });
                 v.origin = Some(RowOrigin {
                     model: slot.model(),
                     relation: Some(info.name),
@@ -410,7 +420,7 @@ fn missing_lookup<DB: Dialect + 'static>(
                 v.child_columns = child
                     .relations()
                     .get(relation)
-                    .map(|r| vec![r.column.to_string()])
+                    .map(|r| r.columns.iter().map(|c| c.to_string()).collect())
                     .unwrap_or_default();
                 v.origin = Some(RowOrigin {
                     model: child.model(),
@@ -431,6 +441,36 @@ fn missing_lookup<DB: Dialect + 'static>(
         violations.push(v);
     }
     Ok(violations)
+}
+
+/// `"t"."a", "t"."b"` -> `["\"t\".\"a\"", "\"t\".\"b\""]`: a rendered list split
+/// at the commas outside quotes. Reads only what this crate's backends
+/// rendered.
+fn split_rendered_list(rendered: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in rendered.chars() {
+        match (quote, c) {
+            (None, '"' | '`') => {
+                quote = Some(c);
+                current.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                current.push(c);
+            }
+            (None, ',') => {
+                parts.push(current.trim().to_string());
+                current.clear();
+            }
+            _ => current.push(c),
+        }
+    }
+    if !current.trim().is_empty() {
+        parts.push(current.trim().to_string());
+    }
+    parts
 }
 
 /// `"schema"."table"` (or with backticks) -> `["schema", "table"]`. Reads
@@ -755,12 +795,15 @@ fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error>
 /// The failing statement's rows are searched first; a failure at commit
 /// (a deferred constraint) searches the whole graph.
 fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: Option<&Failure>) {
-    let [column] = violation.child_columns() else {
+    let columns = violation.child_columns().to_vec();
+    if columns.is_empty() {
         return;
-    };
-    let wanted = violation
-        .key_values()
-        .and_then(|values| values.first().cloned().flatten());
+    }
+    // The failing key as fk-safe prints keys (composite parts joined).
+    let wanted: Option<String> = violation.key_values().and_then(|values| {
+        let parts: Option<Vec<String>> = values.iter().cloned().collect();
+        parts.map(|parts| parts.join(&crate::graph::NATURAL_KEY_SEPARATOR.to_string()))
+    });
     /// Rows to search: a slot, its rows, and their resolved links if known.
     type Candidate<'f> = (usize, Vec<usize>, Option<&'f [Vec<Option<KeyValue>>]>);
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -774,7 +817,11 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
     }
     for (slot, rows, links) in candidates {
         let s = &graph.slots[slot];
-        let Some(relation) = s.relations().iter().position(|r| r.column == column) else {
+        let Some(relation) = s
+            .relations()
+            .iter()
+            .position(|r| r.columns == columns.as_slice())
+        else {
             continue;
         };
         let value_of = |i: usize, row: usize| -> Option<KeyValue> {
@@ -812,6 +859,17 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
 #[cfg(test)]
 mod tests {
     use super::split_identifiers;
+
+    #[test]
+    fn rendered_lists() {
+        use super::split_rendered_list;
+        assert_eq!(split_rendered_list(r#""t"."a""#), [r#""t"."a""#]);
+        assert_eq!(
+            split_rendered_list(r#""t"."a", "t"."b, c""#),
+            [r#""t"."a""#, r#""t"."b, c""#]
+        );
+        assert_eq!(split_rendered_list("`a`, `b`"), ["`a`", "`b`"]);
+    }
 
     #[test]
     fn rendered_identifiers() {

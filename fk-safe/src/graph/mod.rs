@@ -56,9 +56,9 @@ pub use execute::insert_graph;
 #[doc(hidden)]
 pub use execute::{write_skip_existing, Batch, KeyQuery, NaturalLookup, PairQuery};
 pub use model::{
-    assert_same_key_type, join_natural_key, FkOrdered, ForeignKeyField, GraphKey, HasNaturalKey,
-    KeyValue, NaturalKeyPart, ParentSql, References, Relation, RelationInfo, SameKeyType,
-    WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
+    assert_same_key_type, composite_key, join_natural_key, FkOrdered, ForeignKeyField, GraphKey,
+    HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, ParentSql, References, Relation,
+    RelationInfo, SameKeyType, WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
 };
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes

@@ -20,6 +20,19 @@ pub enum KeyValue {
     /// A UUID key (PostgreSQL `uuid`; a 16-byte BLOB on SQLite).
     #[cfg(feature = "uuid")]
     Uuid(uuid::Uuid),
+    /// A composite key, its parts in key-column order.
+    Composite(Vec<KeyValue>),
+}
+
+impl KeyValue {
+    /// Part `index` of a composite key; a single key is its own part 0.
+    pub fn part(&self, index: usize) -> Option<&KeyValue> {
+        match self {
+            KeyValue::Composite(parts) => parts.get(index),
+            single if index == 0 => Some(single),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for KeyValue {
@@ -30,6 +43,15 @@ impl std::fmt::Display for KeyValue {
             KeyValue::Text(value) => f.write_str(value),
             #[cfg(feature = "uuid")]
             KeyValue::Uuid(value) => write!(f, "{}", value.hyphenated()),
+            KeyValue::Composite(parts) => {
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, "{NATURAL_KEY_SEPARATOR}")?;
+                    }
+                    write!(f, "{part}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -97,6 +119,34 @@ impl GraphKey for String {
     }
 }
 
+macro_rules! tuple_keys {
+    ($(($($part:ident $index:tt),+))*) => {$(
+        /// A composite key chosen by the client (its parts are fields of the model).
+        impl<$($part: GraphKey),+> GraphKey for ($($part,)+) {
+            const IN_INSERT_ORDER: bool = false;
+            fn to_key_value(&self) -> KeyValue {
+                KeyValue::Composite(vec![$(self.$index.to_key_value()),+])
+            }
+            fn from_key_value(value: &KeyValue) -> Option<Self> {
+                match value {
+                    KeyValue::Composite(parts) => Some(($($part::from_key_value(parts.get($index)?)?,)+)),
+                    _ => None,
+                }
+            }
+            fn parse_returned(text: &str) -> Option<KeyValue> {
+                let mut parts = text.split(NATURAL_KEY_SEPARATOR);
+                let values = vec![$($part::parse_returned(parts.next()?)?),+];
+                Some(KeyValue::Composite(values))
+            }
+        }
+    )*};
+}
+
+tuple_keys! {
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+}
+
 #[cfg(feature = "uuid")]
 impl GraphKey for uuid::Uuid {
     const IN_INSERT_ORDER: bool = false;
@@ -146,10 +196,10 @@ pub struct RelationInfo {
     pub name: &'static str,
     /// The parent type named in `belongs_to`, as written.
     pub parent: &'static str,
-    /// The foreign-key field of the model.
-    pub field: &'static str,
-    /// The foreign-key column's SQL name.
-    pub column: &'static str,
+    /// The foreign-key fields of the model (several for a composite key).
+    pub fields: &'static [&'static str],
+    /// The foreign-key columns' SQL names, in the parent key's order.
+    pub columns: &'static [&'static str],
 }
 
 /// A model that fk-safe can order and insert. Derive it with
@@ -266,6 +316,16 @@ impl NaturalKeyPart for uuid::Uuid {
 /// unit separator, which no sane key contains).
 pub const NATURAL_KEY_SEPARATOR: char = '\u{1f}';
 
+/// A composite key from its parts; `None` (SQL NULL) when any part is NULL,
+/// as MATCH SIMPLE treats such a key.
+#[doc(hidden)]
+pub fn composite_key(parts: Vec<Option<KeyValue>>) -> Option<KeyValue> {
+    parts
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .map(KeyValue::Composite)
+}
+
 #[doc(hidden)]
 pub fn join_natural_key(parts: &[String]) -> String {
     parts.join(&NATURAL_KEY_SEPARATOR.to_string())
@@ -277,7 +337,7 @@ pub trait WriteRow<DB: Backend>: FkOrdered {
     /// Writes the table's name.
     fn write_table(out: &mut AstPass<'_, '_, DB>) -> QueryResult<()>;
 
-    /// The SQL of relation `relation`'s parent table and key column, as
+    /// The SQL of relation `relation`'s parent table and key column(s), as
     /// this backend writes them; `None` when there is no such relation.
     fn parent_sql(relation: usize) -> QueryResult<Option<ParentSql>>;
 
@@ -299,7 +359,8 @@ pub trait WriteRow<DB: Backend>: FkOrdered {
 pub struct ParentSql {
     /// The table as it appears in a FROM clause (quoted, maybe qualified).
     pub table: String,
-    /// The key column (quoted, maybe qualified).
+    /// The key column (quoted, maybe qualified); several, comma-separated,
+    /// for a composite key.
     pub key: String,
 }
 
@@ -363,6 +424,29 @@ pub trait SameKeyType<P> {}
 
 impl<T> SameKeyType<T> for T {}
 impl<T> SameKeyType<T> for diesel::sql_types::Nullable<T> where T: diesel::sql_types::SqlType {}
+
+/// Part `N` of a composite key's SQL type (a tuple), for checking a
+/// composite foreign key's columns one by one.
+pub trait KeyPart<const N: usize> {
+    /// The part's SQL type.
+    type Sql;
+}
+
+impl<A, B> KeyPart<0> for (A, B) {
+    type Sql = A;
+}
+impl<A, B> KeyPart<1> for (A, B) {
+    type Sql = B;
+}
+impl<A, B, C> KeyPart<0> for (A, B, C) {
+    type Sql = A;
+}
+impl<A, B, C> KeyPart<1> for (A, B, C) {
+    type Sql = B;
+}
+impl<A, B, C> KeyPart<2> for (A, B, C) {
+    type Sql = C;
+}
 
 #[doc(hidden)]
 pub const fn assert_same_key_type<Fk: SameKeyType<Pk>, Pk>() {}
