@@ -12,7 +12,7 @@ use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use fk_safe::graph::{insert_graph, Graph, Handle, WriteRow};
-use fk_safe::{Error, FkConnection, GraphError, ViolationKind};
+use fk_safe::{Error, FkConnection, FkOrdered, GraphError, ViolationKind};
 use fk_safe_suite::models::*;
 
 /// Counts the statements a connection sends.
@@ -752,17 +752,38 @@ where
     assert_eq!(count_rows(conn, "customers"), 1);
 }
 
-fn a_cycle_is_refused_before_any_sql<C>(conn: &mut C)
+diesel::table! {
+    nodes (id) {
+        id -> BigInt,
+        parent_id -> BigInt,
+    }
+}
+
+#[derive(Identifiable)]
+#[diesel(table_name = nodes)]
+struct Node {
+    id: i64,
+}
+
+/// A self-reference that may not be NULL.
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = nodes)]
+#[diesel(belongs_to(Node, foreign_key = parent_id))]
+struct NewNode {
+    parent_id: i64,
+}
+
+fn a_cycle_through_not_null_keys_is_refused_before_any_sql<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
     C::Backend: fk_safe::Dialect + 'static,
-    NewEmployee: WriteRow<C::Backend>,
+    NewNode: WriteRow<C::Backend>,
 {
+    conn.batch_execute(ddl).unwrap();
     let mut graph = Graph::new();
-    let ceo = graph.add(employee("CEO")).handle();
-    let node = graph.add(employee("Own manager")).parent(ceo);
+    let node = graph.add(NewNode { parent_id: 0 });
     let own = node.handle();
-    // The only circle a graph can hold: a row linked to itself.
+    // The only circle `parent` can make: a row linked to itself.
     node.parent(own);
     let counter = StatementCounter::default();
     conn.set_instrumentation(counter.clone());
@@ -770,13 +791,72 @@ where
     assert_eq!(counter.count(), 0, "nothing may be sent");
     match &error {
         Error::Graph(GraphError::Cycle { path }) => {
-            assert_eq!(path, &[("NewEmployee", "manager_id", 1)]);
+            assert_eq!(path, &[("NewNode", "parent_id", 0)]);
         }
         other => panic!("{other:?}"),
     }
-    assert!(error.to_string().starts_with(
-        "the graph's links form a cycle: NewEmployee row #1 via `manager_id` -> NewEmployee row #1."
-    ), "{error}");
+    assert!(
+        error.to_string().starts_with(
+            "the graph's links form a cycle: NewNode row #0 via `parent_id` -> NewNode row #0."
+        ),
+        "{error}"
+    );
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct HeadOf {
+    #[diesel(sql_type = Text)]
+    department: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    head: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    head_works_in: Option<String>,
+}
+
+/// Two rows that point at each other: the cycle is broken at the nullable
+/// link, written with an UPDATE once both rows exist.
+fn a_mutual_cycle_is_written<C>(conn: &mut C)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewEmployee: WriteRow<C::Backend>,
+    NewDepartment: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, HeadOf> + LoadQuery<'a, C, Reports>,
+{
+    let mut graph = Graph::new();
+    let lab = graph
+        .add(NewDepartment {
+            name: "Lab".into(),
+            head_employee_id: None,
+        })
+        .handle();
+    let ada = graph.add(employee("Ada")).parent(lab).handle();
+    graph.link(lab, NewDepartment::HEAD_EMPLOYEE_ID, ada);
+    // And a row that is its own manager, through a nullable self-reference.
+    let boss = graph.add(employee("Boss")).handle();
+    graph.link(boss, NewEmployee::MANAGER_ID, boss);
+    let counter = StatementCounter::default();
+    conn.set_instrumentation(counter.clone());
+    insert_graph(conn, graph).unwrap();
+    // BEGIN; depth 0: the department, Boss; depth 1: Ada (below her
+    // department); the 2 links that closed cycles; COMMIT.
+    assert_eq!(counter.count(), 7);
+    let heads: Vec<HeadOf> = diesel::sql_query(
+        "SELECT d.name AS department, e.name AS head, w.name AS head_works_in FROM departments d \
+         LEFT JOIN employees e ON e.id = d.head_employee_id \
+         LEFT JOIN departments w ON w.id = e.department_id",
+    )
+    .load(conn)
+    .unwrap();
+    assert_eq!(
+        heads,
+        [HeadOf {
+            department: "Lab".into(),
+            head: Some("Ada".into()),
+            head_works_in: Some("Lab".into()),
+        }]
+    );
+    assert!(reports(conn).contains(&("Boss".to_string(), Some("Boss".to_string()))));
 }
 
 #[cfg(feature = "postgres")]
@@ -842,8 +922,16 @@ mod postgres {
     }
 
     #[test]
-    fn a_cycle_is_refused_before_any_sql() {
-        super::a_cycle_is_refused_before_any_sql(&mut PgDb::new().conn());
+    fn a_cycle_through_not_null_keys_is_refused_before_any_sql() {
+        super::a_cycle_through_not_null_keys_is_refused_before_any_sql(
+            &mut PgDb::new().conn(),
+            "CREATE TABLE nodes (id BIGSERIAL PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES nodes (id))",
+        );
+    }
+
+    #[test]
+    fn a_mutual_cycle_is_written() {
+        super::a_mutual_cycle_is_written(&mut PgDb::new().conn());
     }
 
     #[test]
@@ -977,8 +1065,16 @@ mod sqlite {
     }
 
     #[test]
-    fn a_cycle_is_refused_before_any_sql() {
-        super::a_cycle_is_refused_before_any_sql(&mut SqliteDb::new().conn());
+    fn a_cycle_through_not_null_keys_is_refused_before_any_sql() {
+        super::a_cycle_through_not_null_keys_is_refused_before_any_sql(
+            &mut SqliteDb::new().conn(),
+            "CREATE TABLE nodes (id INTEGER PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES nodes (id))",
+        );
+    }
+
+    #[test]
+    fn a_mutual_cycle_is_written() {
+        super::a_mutual_cycle_is_written(&mut SqliteDb::new().conn());
     }
 
     #[test]

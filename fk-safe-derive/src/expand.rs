@@ -28,12 +28,14 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             .join("::");
         let fields = r.fields.iter().map(|f| f.ident.to_string());
         let columns = r.fields.iter().map(|f| f.column());
+        let nullable = r.fields.iter().all(|f| is_option(f.ty));
         quote! {
             __fk::RelationInfo {
                 name: #name,
                 parent: #parent,
                 fields: &[#(#fields),*],
                 columns: &[#(<#table::#columns as __fk::diesel::Column>::NAME),*],
+                nullable: #nullable,
             }
         }
     });
@@ -175,13 +177,26 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 .map(|part| (r, part))
         });
         match relation {
-            Some((relation, part)) => quote! {
-                #separator
-                match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.part(#part)) {
-                    ::core::option::Option::Some(key) => <__DB as __fk::Dialect>::push_key(out, key)?,
-                    ::core::option::Option::None => out.push_bind_param::<#st, #ty>(&self.#name)?,
+            Some((relation, part)) => {
+                // A link written after the insert (it closes a cycle): the
+                // foreign key is NULL until then, in the field's own type.
+                let null = if is_option(ty) {
+                    quote! {
+                        static NULL: #ty = ::core::option::Option::None;
+                        out.push_bind_param::<#st, #ty>(&NULL)?
+                    }
+                } else {
+                    quote!(out.push_bind_param::<#st, #ty>(&self.#name)?)
+                };
+                quote! {
+                    #separator
+                    match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.part(#part)) {
+                        ::core::option::Option::Some(__fk::KeyValue::Null) => { #null }
+                        ::core::option::Option::Some(key) => <__DB as __fk::Dialect>::push_key(out, key)?,
+                        ::core::option::Option::None => out.push_bind_param::<#st, #ty>(&self.#name)?,
+                    }
                 }
-            },
+            }
             None => quote! {
                 #separator
                 out.push_bind_param::<#st, #ty>(&self.#name)?;
@@ -354,5 +369,17 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
 
             #(#key_checks)*
         };
+    }
+}
+
+/// Whether a field's type is written `Option<..>` (a nullable column).
+fn is_option(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "Option"),
+        _ => false,
     }
 }

@@ -464,6 +464,10 @@ impl Dialect for Sqlite {
         match key {
             KeyValue::Int(value) => out.push_bind_param::<diesel::sql_types::BigInt, i64>(value),
             KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
+            KeyValue::Null => out.push_bind_param::<
+                diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+                Option<i64>,
+            >(&None),
             KeyValue::Composite(parts) => {
                 out.push_sql("(");
                 for (i, part) in parts.iter().enumerate() {

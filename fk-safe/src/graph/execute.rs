@@ -10,7 +10,7 @@
 //! being paired with the rows. This needs keys that grow with insertion
 //! order: sequences, identity columns and rowids.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -18,7 +18,7 @@ use diesel::sql_types::Text;
 use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
-use super::plan::{self, Step};
+use super::plan::{self, Deferred, Plan};
 use super::{AnySlot, Graph, Ids, Link};
 use crate::backend::{Dialect, FkConnection};
 use crate::catalog::FkCatalog;
@@ -534,9 +534,9 @@ where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
-    let steps = plan::plan(&graph.slots)?;
+    let plan = plan::plan(&graph.slots)?;
     let mut failure: Option<Failure> = None;
-    let outcome = catalog.transaction(conn, |conn| write_steps(conn, &graph, &steps, &mut failure));
+    let outcome = catalog.transaction(conn, |conn| write_steps(conn, &graph, &plan, &mut failure));
     match outcome {
         Ok(keys) => collect_ids(&graph, keys),
         Err(Error::ForeignKey(mut violation)) => {
@@ -559,7 +559,7 @@ pub(crate) struct Keys {
 fn write_steps<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
-    steps: &[Step],
+    plan: &Plan,
     failure: &mut Option<Failure>,
 ) -> Result<Keys, Error>
 where
@@ -580,7 +580,8 @@ where
             .collect(),
         found,
     };
-    for step in steps {
+    let deferred: HashSet<Deferred> = plan.deferred.iter().copied().collect();
+    for step in &plan.steps {
         let slot = graph.slots[step.slot].as_ref();
         let (reused, inserted): (Vec<usize>, Vec<usize>) = step
             .rows
@@ -590,12 +591,90 @@ where
             slot,
             slot_index: step.slot,
             keys: &mut keys,
+            deferred: &deferred,
             failure,
         };
         writer.insert(conn, &inserted)?;
         writer.get_or_insert(conn, &reused)?;
     }
+    write_deferred_links(conn, graph, &plan.deferred, &keys)?;
     Ok(keys)
+}
+
+/// Sets the foreign keys that closed cycles, now that every row exists.
+fn write_deferred_links<C>(
+    conn: &mut C,
+    graph: &Graph<C::Backend>,
+    deferred: &[Deferred],
+    keys: &Keys,
+) -> Result<(), Error>
+where
+    C: FkConnection,
+    C::Backend: Dialect + 'static,
+{
+    for link in deferred {
+        let slot = graph.slots[link.slot].as_ref();
+        let parent_key = slot
+            .links(link.row)
+            .get(link.relation)
+            .and_then(|l| resolve_links(std::slice::from_ref(l), keys).pop().flatten());
+        let child_key = keys.rows[link.slot][link.row].clone();
+        let (Some(parent_key), Some(child_key)) = (parent_key, child_key) else {
+            continue;
+        };
+        if matches!(child_key, KeyValue::Composite(_)) {
+            return Err(GraphError::Cycle {
+                path: vec![(
+                    slot.model(),
+                    slot.relations().get(link.relation).map_or("?", |r| r.name),
+                    link.row,
+                )],
+            }
+            .into());
+        }
+        let update = slot.link_update(link.relation, &parent_key, &child_key);
+        diesel::RunQueryDsl::execute(update, conn)?;
+    }
+    Ok(())
+}
+
+/// `UPDATE t SET fk = $1 WHERE key = $2`: a link written after the insert.
+pub struct LinkUpdate<'a, DB: Backend> {
+    pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
+    pub(crate) columns: &'static [&'static str],
+    pub(crate) parent_key: &'a KeyValue,
+    pub(crate) key_column: &'static str,
+    pub(crate) child_key: &'a KeyValue,
+}
+
+impl<DB: Backend> QueryId for LinkUpdate<'_, DB> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB: Backend, C> diesel::RunQueryDsl<C> for LinkUpdate<'_, DB> {}
+
+impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE ");
+        (self.write_table)(&mut out)?;
+        out.push_sql(" SET ");
+        for (i, column) in self.columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(column)?;
+            out.push_sql(" = ");
+            match self.parent_key.part(i) {
+                Some(part) => DB::push_key(&mut out, part)?,
+                None => out.push_sql("NULL"),
+            }
+        }
+        out.push_sql(" WHERE ");
+        out.push_identifier(self.key_column)?;
+        out.push_sql(" = ");
+        DB::push_key(&mut out, self.child_key)
+    }
 }
 
 /// Writes the rows of one step and records their keys.
@@ -603,13 +682,27 @@ struct StepWriter<'s, DB: Backend> {
     slot: &'s dyn AnySlot<DB>,
     slot_index: usize,
     keys: &'s mut Keys,
+    deferred: &'s HashSet<Deferred>,
     failure: &'s mut Option<Failure>,
 }
 
 impl<DB: Dialect + 'static> StepWriter<'_, DB> {
     fn links(&self, rows: &[usize]) -> Vec<Vec<Option<KeyValue>>> {
         rows.iter()
-            .map(|&row| resolve_links(self.slot.links(row), self.keys))
+            .map(|&row| {
+                let mut links = resolve_links(self.slot.links(row), self.keys);
+                for (relation, link) in links.iter_mut().enumerate() {
+                    let later = Deferred {
+                        slot: self.slot_index,
+                        row,
+                        relation,
+                    };
+                    if self.deferred.contains(&later) {
+                        *link = Some(KeyValue::Null);
+                    }
+                }
+                links
+            })
             .collect()
     }
 

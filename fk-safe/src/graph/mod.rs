@@ -54,7 +54,7 @@ use diesel::backend::Backend;
 
 pub use execute::insert_graph;
 #[doc(hidden)]
-pub use execute::{write_skip_existing, Batch, KeyQuery, NaturalLookup, PairQuery};
+pub use execute::{write_skip_existing, Batch, KeyQuery, LinkUpdate, NaturalLookup, PairQuery};
 pub use model::{
     assert_same_key_type, composite_key, join_natural_key, FkOrdered, ForeignKeyField, GraphKey,
     HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, ParentSql, References, Relation,
@@ -198,6 +198,13 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
         &self,
         matches: Vec<&'a dyn execute::NaturalMatch<DB>>,
     ) -> execute::NaturalLookup<'a, DB>;
+    /// The update that writes a link after the insert.
+    fn link_update<'a>(
+        &self,
+        relation: usize,
+        parent_key: &'a KeyValue,
+        child_key: &'a KeyValue,
+    ) -> execute::LinkUpdate<'a, DB>;
     fn batch<'a>(
         &'a self,
         rows: &'a [usize],
@@ -315,6 +322,35 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
             row: lookups.len() - 1,
             lookup: true,
             _model: PhantomData,
+        }
+    }
+
+    /// Links a row added earlier to a parent through `relation`, after the
+    /// fact. This is how two rows that point at each other are described (a
+    /// department whose head works in it): [`insert_graph`] writes one of
+    /// them with that foreign key NULL (the relation must allow NULL) and
+    /// sets it with an `UPDATE` once both rows exist, in the same
+    /// transaction.
+    pub fn link<M, P>(
+        &mut self,
+        child: Handle<M>,
+        relation: Relation<M, P::Table>,
+        parent: Handle<P>,
+    ) where
+        M: WriteRow<DB>,
+        P: WriteRow<DB>,
+    {
+        let Some(&slot) = self.slot_of.get(&TypeId::of::<M>()) else {
+            return;
+        };
+        let node = Node::<M, DB> {
+            graph: self,
+            slot,
+            row: child.row,
+            _model: PhantomData,
+        };
+        if !child.lookup {
+            node.parent_via(relation, parent);
         }
     }
 
@@ -575,6 +611,21 @@ where
         matches: Vec<&'a dyn execute::NaturalMatch<DB>>,
     ) -> execute::NaturalLookup<'a, DB> {
         execute::NaturalLookup::of::<M>(matches)
+    }
+
+    fn link_update<'a>(
+        &self,
+        relation: usize,
+        parent_key: &'a KeyValue,
+        child_key: &'a KeyValue,
+    ) -> execute::LinkUpdate<'a, DB> {
+        execute::LinkUpdate {
+            write_table: M::write_table,
+            columns: M::RELATIONS.get(relation).map_or(&[], |r| r.columns),
+            parent_key,
+            key_column: M::KEY_COLUMN,
+            child_key,
+        }
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -22,6 +22,9 @@ pub enum KeyValue {
     Uuid(uuid::Uuid),
     /// A composite key, its parts in key-column order.
     Composite(Vec<KeyValue>),
+    /// No key yet: the foreign key is written NULL and set after the insert
+    /// (a link that closes a cycle).
+    Null,
 }
 
 impl KeyValue {
@@ -29,6 +32,7 @@ impl KeyValue {
     pub fn part(&self, index: usize) -> Option<&KeyValue> {
         match self {
             KeyValue::Composite(parts) => parts.get(index),
+            KeyValue::Null => Some(self),
             single if index == 0 => Some(single),
             _ => None,
         }
@@ -43,6 +47,7 @@ impl std::fmt::Display for KeyValue {
             KeyValue::Text(value) => f.write_str(value),
             #[cfg(feature = "uuid")]
             KeyValue::Uuid(value) => write!(f, "{}", value.hyphenated()),
+            KeyValue::Null => f.write_str("NULL"),
             KeyValue::Composite(parts) => {
                 for (i, part) in parts.iter().enumerate() {
                     if i > 0 {
@@ -200,6 +205,9 @@ pub struct RelationInfo {
     pub fields: &'static [&'static str],
     /// The foreign-key columns' SQL names, in the parent key's order.
     pub columns: &'static [&'static str],
+    /// Every foreign-key field is an `Option`: a row can be written with the
+    /// key NULL and linked afterwards, which is how a cycle is broken.
+    pub nullable: bool,
 }
 
 /// A model that fk-safe can order and insert. Derive it with

@@ -22,7 +22,63 @@ pub(crate) struct Step {
     pub(crate) rows: Vec<usize>,
 }
 
-pub(crate) fn plan<DB: Backend>(slots: &[Box<dyn AnySlot<DB>>]) -> Result<Vec<Step>, GraphError> {
+/// A link that closes a cycle, written afterwards: the row is inserted with
+/// that foreign key NULL, and updated once every row exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Deferred {
+    pub(crate) slot: usize,
+    pub(crate) row: usize,
+    pub(crate) relation: usize,
+}
+
+/// The steps, and the links written after them.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub(crate) steps: Vec<Step>,
+    pub(crate) deferred: Vec<Deferred>,
+}
+
+/// Orders the rows; a cycle is broken at a link whose foreign key may be
+/// NULL (that link is written afterwards), and reported when none may.
+pub(crate) fn plan<DB: Backend>(slots: &[Box<dyn AnySlot<DB>>]) -> Result<Plan, GraphError> {
+    let mut deferred: std::collections::HashSet<Deferred> = std::collections::HashSet::new();
+    loop {
+        match order(slots, &deferred) {
+            Ok(steps) => {
+                let mut deferred: Vec<Deferred> = deferred.into_iter().collect();
+                deferred.sort_unstable_by_key(|d| (d.slot, d.row, d.relation));
+                return Ok(Plan { steps, deferred });
+            }
+            Err(Circle { links, error }) => {
+                // Break the circle at the first link that may be NULL.
+                let breakable = links.into_iter().find(|d| {
+                    slots[d.slot]
+                        .relations()
+                        .get(d.relation)
+                        .is_some_and(|r| r.nullable)
+                        && !deferred.contains(d)
+                });
+                match breakable {
+                    Some(link) => {
+                        deferred.insert(link);
+                    }
+                    None => return Err(error),
+                }
+            }
+        }
+    }
+}
+
+/// A circle of links found while ordering.
+struct Circle {
+    links: Vec<Deferred>,
+    error: GraphError,
+}
+
+fn order<DB: Backend>(
+    slots: &[Box<dyn AnySlot<DB>>],
+    deferred: &std::collections::HashSet<Deferred>,
+) -> Result<Vec<Step>, Circle> {
     let mut offsets = Vec::with_capacity(slots.len());
     let mut total = 0;
     for slot in slots {
@@ -47,10 +103,18 @@ pub(crate) fn plan<DB: Backend>(slots: &[Box<dyn AnySlot<DB>>]) -> Result<Vec<St
             while let Some(&mut (s, r, ref mut next)) = stack.last_mut() {
                 let links = slots[s].links(r);
                 if let Some(&link) = links.get(*next) {
+                    let relation = *next;
                     *next += 1;
                     let Link::Row { slot: ps, row: pr } = link else {
                         continue;
                     };
+                    if deferred.contains(&Deferred {
+                        slot: s,
+                        row: r,
+                        relation,
+                    }) {
+                        continue;
+                    }
                     if pr >= slots.get(ps).map_or(0, |p| p.len()) {
                         continue;
                     }
@@ -59,14 +123,22 @@ pub(crate) fn plan<DB: Backend>(slots: &[Box<dyn AnySlot<DB>>]) -> Result<Vec<St
                             depth[node(ps, pr)] = ON_PATH;
                             stack.push((ps, pr, 0));
                         }
-                        ON_PATH => return Err(row_cycle(slots, &stack, ps, pr)),
+                        ON_PATH => return Err(circle(slots, &stack, ps, pr)),
                         _ => {}
                     }
                     continue;
                 }
                 let own = links
                     .iter()
-                    .filter_map(|link| match *link {
+                    .enumerate()
+                    .filter(|&(relation, _)| {
+                        !deferred.contains(&Deferred {
+                            slot: s,
+                            row: r,
+                            relation,
+                        })
+                    })
+                    .filter_map(|(_, link)| match *link {
                         Link::Row { slot: ps, row: pr } if pr < slots[ps].len() => {
                             Some(depth[node(ps, pr)] + 1)
                         }
@@ -104,19 +176,28 @@ pub(crate) fn plan<DB: Backend>(slots: &[Box<dyn AnySlot<DB>>]) -> Result<Vec<St
     Ok(steps)
 }
 
-/// The rows on the circle that closes at (`slot`, `row`), as a cycle error.
-fn row_cycle<DB: Backend>(
+/// The rows on the circle that closes at (`slot`, `row`): its links, and
+/// the error that reports it when none of them can be written afterwards.
+fn circle<DB: Backend>(
     slots: &[Box<dyn AnySlot<DB>>],
     stack: &[(usize, usize, usize)],
     slot: usize,
     row: usize,
-) -> GraphError {
+) -> Circle {
     let start = stack
         .iter()
         .position(|&(s, r, _)| s == slot && r == row)
         .unwrap_or(0);
-    let circle = &stack[start..];
-    let path: Vec<(&'static str, &'static str, usize)> = circle
+    let on_circle = &stack[start..];
+    let links = on_circle
+        .iter()
+        .map(|&(s, r, next)| Deferred {
+            slot: s,
+            row: r,
+            relation: next.saturating_sub(1),
+        })
+        .collect();
+    let path: Vec<(&'static str, &'static str, usize)> = on_circle
         .iter()
         .map(|&(s, r, next)| {
             // `next` already moved past the link that was followed.
@@ -129,5 +210,8 @@ fn row_cycle<DB: Backend>(
             (slots[s].model(), name, r)
         })
         .collect();
-    GraphError::Cycle { path }
+    Circle {
+        links,
+        error: GraphError::Cycle { path },
+    }
 }
