@@ -8,10 +8,14 @@ pub(crate) mod postgres;
 mod sqlite;
 
 use diesel::connection::LoadConnection;
+use diesel::query_builder::AstPass;
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text};
 use diesel::QueryResult;
 
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::error::Error;
+use crate::graph::KeyValue;
 use crate::violation::FkViolation;
 
 /// What a database backend must provide for fk-safe. Implemented for
@@ -53,9 +57,18 @@ pub trait Dialect: diesel::backend::Backend + Sized {
     /// Renders a fragment (a table, a column) as this backend writes it.
     fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String>;
 
+    /// The SQL for U+001F, the separator of a composite key's parts as text.
+    const TEXT_SEPARATOR: &'static str;
+
     /// `CAST(a AS TEXT) || <U+001F> || CAST(b AS TEXT)` for rendered columns:
     /// a key as text, the way [`KeyValue`](crate::graph::KeyValue) prints it.
-    fn text_of(columns: &[String]) -> String;
+    fn text_of(columns: &[String]) -> String {
+        columns
+            .iter()
+            .map(|column| format!("CAST({column} AS TEXT)"))
+            .collect::<Vec<_>>()
+            .join(&format!(" || {} || ", Self::TEXT_SEPARATOR))
+    }
 
     /// Binds a key with its own SQL type (BIGINT, TEXT, UUID); a composite
     /// key as a parenthesized row of its parts.
@@ -75,7 +88,17 @@ pub trait Dialect: diesel::backend::Backend + Sized {
     fn write_natural_key_text(
         columns: &[&str],
         out: &mut diesel::query_builder::AstPass<'_, '_, Self>,
-    ) -> QueryResult<()>;
+    ) -> QueryResult<()> {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(&format!(" || {} || ", Self::TEXT_SEPARATOR));
+            }
+            out.push_sql("CAST(");
+            out.push_identifier(column)?;
+            out.push_sql(" AS TEXT)");
+        }
+        Ok(())
+    }
 
     /// Runs a query returning `(key, natural key text)` rows.
     fn load_pairs<C: LoadConnection<Backend = Self>>(
@@ -164,4 +187,47 @@ pub(crate) fn apply_foreign_key(violation: &mut FkViolation, fk: &ForeignKey) {
     violation.on_delete = Some(fk.on_delete);
     violation.on_update = Some(fk.on_update);
     violation.deferrability = fk.deferrability;
+}
+
+/// Binds the keys every backend binds alike (integers, text, NULL, and
+/// composite keys part by part through `push_part`); `None` for a key whose
+/// binding is the backend's own (a UUID).
+pub(crate) fn push_common_key<'b, DB>(
+    out: &mut AstPass<'_, 'b, DB>,
+    key: &'b KeyValue,
+    push_part: fn(&mut AstPass<'_, 'b, DB>, &'b KeyValue) -> QueryResult<()>,
+) -> Option<QueryResult<()>>
+where
+    DB: diesel::backend::Backend + HasSqlType<BigInt> + HasSqlType<Text>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    Option<i64>: ToSql<Nullable<BigInt>, DB>,
+{
+    Some(match key {
+        KeyValue::Int(value) => out.push_bind_param::<BigInt, i64>(value),
+        KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
+        KeyValue::Null => out.push_bind_param::<Nullable<BigInt>, Option<i64>>(&None),
+        KeyValue::Composite(parts) => {
+            out.push_sql("(");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push_sql(", ");
+                }
+                if let Err(error) = push_part(out, part) {
+                    return Some(Err(error));
+                }
+            }
+            out.push_sql(")");
+            Ok(())
+        }
+        #[cfg(feature = "uuid")]
+        KeyValue::Uuid(_) => return None,
+    })
+}
+
+/// The error for a key a backend cannot bind.
+pub(crate) fn unsupported_key(key: &KeyValue) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(
+        format!("this backend cannot bind the key {key}").into(),
+    )
 }

@@ -379,6 +379,7 @@ fn key_values_from_detail(
 const BIND_LIMIT: usize = 65_535;
 
 impl Dialect for Pg {
+    const TEXT_SEPARATOR: &'static str = "chr(31)";
     const KIND: BackendKind = BackendKind::Postgres;
 
     fn rows_per_statement(columns: usize) -> usize {
@@ -440,41 +441,17 @@ impl Dialect for Pg {
         Ok(diesel::query_builder::QueryBuilder::finish(builder))
     }
 
-    fn text_of(columns: &[String]) -> String {
-        columns
-            .iter()
-            .map(|column| format!("CAST({column} AS TEXT)"))
-            .collect::<Vec<_>>()
-            .join(" || chr(31) || ")
-    }
-
     fn push_key<'b>(
         out: &mut AstPass<'_, 'b, Self>,
         key: &'b crate::graph::KeyValue,
     ) -> QueryResult<()> {
-        use crate::graph::KeyValue;
         match key {
-            KeyValue::Int(value) => out.push_bind_param::<diesel::sql_types::BigInt, i64>(value),
-            KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
-            KeyValue::Null => out.push_bind_param::<
-                diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-                Option<i64>,
-            >(&None),
-            KeyValue::Composite(parts) => {
-                out.push_sql("(");
-                for (i, part) in parts.iter().enumerate() {
-                    if i > 0 {
-                        out.push_sql(", ");
-                    }
-                    Self::push_key(out, part)?;
-                }
-                out.push_sql(")");
-                Ok(())
-            }
             #[cfg(feature = "uuid")]
-            KeyValue::Uuid(value) => {
+            crate::graph::KeyValue::Uuid(value) => {
                 out.push_bind_param::<diesel::sql_types::Uuid, uuid::Uuid>(value)
             }
+            other => super::push_common_key(out, other, Self::push_key)
+                .unwrap_or_else(|| Err(super::unsupported_key(other))),
         }
     }
 
@@ -483,21 +460,6 @@ impl Dialect for Pg {
         query: crate::graph::KeyQuery<'_>,
     ) -> QueryResult<Vec<String>> {
         query.load::<String>(conn)
-    }
-
-    fn write_natural_key_text(
-        columns: &[&str],
-        out: &mut AstPass<'_, '_, Self>,
-    ) -> QueryResult<()> {
-        for (i, column) in columns.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(" || chr(31) || ");
-            }
-            out.push_sql("CAST(");
-            out.push_identifier(column)?;
-            out.push_sql(" AS TEXT)");
-        }
-        Ok(())
     }
 
     fn load_pairs<C: LoadConnection<Backend = Self>>(

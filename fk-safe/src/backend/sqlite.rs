@@ -399,6 +399,7 @@ where
 const BIND_LIMIT: usize = 32_766;
 
 impl Dialect for Sqlite {
+    const TEXT_SEPARATOR: &'static str = "char(31)";
     const KIND: BackendKind = BackendKind::Sqlite;
 
     fn rows_per_statement(columns: usize) -> usize {
@@ -448,41 +449,17 @@ impl Dialect for Sqlite {
         Ok(diesel::query_builder::QueryBuilder::finish(builder))
     }
 
-    fn text_of(columns: &[String]) -> String {
-        columns
-            .iter()
-            .map(|column| format!("CAST({column} AS TEXT)"))
-            .collect::<Vec<_>>()
-            .join(" || char(31) || ")
-    }
-
     fn push_key<'b>(
         out: &mut AstPass<'_, 'b, Self>,
         key: &'b crate::graph::KeyValue,
     ) -> QueryResult<()> {
-        use crate::graph::KeyValue;
         match key {
-            KeyValue::Int(value) => out.push_bind_param::<diesel::sql_types::BigInt, i64>(value),
-            KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
-            KeyValue::Null => out.push_bind_param::<
-                diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-                Option<i64>,
-            >(&None),
-            KeyValue::Composite(parts) => {
-                out.push_sql("(");
-                for (i, part) in parts.iter().enumerate() {
-                    if i > 0 {
-                        out.push_sql(", ");
-                    }
-                    Self::push_key(out, part)?;
-                }
-                out.push_sql(")");
-                Ok(())
-            }
             #[cfg(feature = "uuid")]
-            KeyValue::Uuid(value) => {
+            crate::graph::KeyValue::Uuid(value) => {
                 out.push_bind_param::<diesel::sql_types::Binary, [u8]>(value.as_bytes().as_slice())
             }
+            other => super::push_common_key(out, other, Self::push_key)
+                .unwrap_or_else(|| Err(super::unsupported_key(other))),
         }
     }
 
@@ -491,21 +468,6 @@ impl Dialect for Sqlite {
         query: crate::graph::KeyQuery<'_>,
     ) -> QueryResult<Vec<String>> {
         query.load::<String>(conn)
-    }
-
-    fn write_natural_key_text(
-        columns: &[&str],
-        out: &mut AstPass<'_, '_, Self>,
-    ) -> QueryResult<()> {
-        for (i, column) in columns.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(" || char(31) || ");
-            }
-            out.push_sql("CAST(");
-            out.push_identifier(column)?;
-            out.push_sql(" AS TEXT)");
-        }
-        Ok(())
     }
 
     fn load_pairs<C: LoadConnection<Backend = Self>>(
