@@ -267,8 +267,9 @@ mod uuid_keys {
         conn.set_instrumentation(counter.clone());
         let ids = insert_graph(&mut conn, graph).unwrap();
         // Random keys cannot be matched by order: one statement per device,
-        // then the readings in one statement, inside BEGIN/COMMIT.
-        assert_eq!(counter.0.load(Ordering::SeqCst), 2 + 5 + 1);
+        // then the readings in one statement (after checking once that their
+        // key comes from an increasing sequence), inside BEGIN/COMMIT.
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2 + 5 + 1 + 1);
         assert_eq!(ids.all::<NewDevice>().len(), 5);
         assert_eq!(readings(&mut conn), expected);
     }
@@ -299,9 +300,193 @@ mod uuid_keys {
         let counter = Counter::default();
         conn.set_instrumentation(counter.clone());
         let ids = insert_graph(&mut conn, graph).unwrap();
-        // Known keys are batched: one statement per model.
-        assert_eq!(counter.0.load(Ordering::SeqCst), 2 + 1 + 1);
+        // Known keys are batched: one statement per model (and the check of
+        // the readings' sequence).
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2 + 1 + 1 + 1);
         assert_eq!(ids.all::<NewDeviceWithId>(), chosen.as_slice());
         assert_eq!(readings(&mut conn), expected);
+    }
+}
+
+diesel::table! {
+    owners (id) {
+        id -> Nullable<BigInt>,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    pets (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        name -> Text,
+    }
+}
+
+#[derive(Identifiable)]
+#[diesel(table_name = owners)]
+struct Owner {
+    id: Option<i64>,
+}
+
+/// Some rows bring their key (`Some`), others let the database choose it
+/// (SQLite turns a NULL rowid into a new one).
+#[cfg(feature = "sqlite")]
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = owners)]
+struct NewOwner {
+    id: Option<i64>,
+    name: String,
+}
+
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = pets)]
+#[diesel(belongs_to(Owner, foreign_key = owner_id))]
+struct NewPet {
+    owner_id: i64,
+    name: String,
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PetOf {
+    #[diesel(sql_type = Text)]
+    owner: String,
+    #[diesel(sql_type = Text)]
+    pet: String,
+}
+
+/// Every pet must end up with the owner it was linked to, whatever the
+/// database does with the owners' keys.
+#[cfg(feature = "sqlite")]
+fn pets_find_their_owners<C>(conn: &mut C, ddl: &str, owner_ids: &[Option<i64>])
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewOwner: WriteRow<C::Backend>,
+    NewPet: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, PetOf>,
+{
+    conn.batch_execute(ddl).unwrap();
+    let mut graph = Graph::new();
+    let mut expected = Vec::new();
+    for (i, id) in owner_ids.iter().enumerate() {
+        let owner = graph
+            .add(NewOwner {
+                id: *id,
+                name: format!("owner {i}"),
+            })
+            .handle();
+        graph
+            .add(NewPet {
+                owner_id: 0,
+                name: format!("pet {i}"),
+            })
+            .parent(owner);
+        expected.push(PetOf {
+            owner: format!("owner {i}"),
+            pet: format!("pet {i}"),
+        });
+    }
+    match insert_graph(conn, graph) {
+        Ok(_) => {
+            let mut found: Vec<PetOf> = diesel::sql_query(
+                "SELECT o.name AS owner, p.name AS pet FROM pets p JOIN owners o ON o.id = p.owner_id",
+            )
+            .load(conn)
+            .unwrap();
+            found.sort();
+            expected.sort();
+            assert_eq!(found, expected);
+        }
+        // Refusing is fine; pairing wrongly is not.
+        Err(fk_safe::Error::Graph(fk_safe::GraphError::KeysOutOfOrder { .. })) => {}
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite_rowids {
+    use super::*;
+
+    const DDL: &str = "CREATE TABLE owners (id INTEGER PRIMARY KEY, name TEXT NOT NULL); \
+         CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id BIGINT NOT NULL REFERENCES owners (id), name TEXT NOT NULL);";
+
+    #[test]
+    fn own_and_generated_keys_in_one_graph() {
+        let db = common::sqlite::SqliteDb::new();
+        pets_find_their_owners(&mut db.conn(), DDL, &[Some(10), None, Some(5), None]);
+    }
+
+    /// Once the largest rowid is taken SQLite picks free rowids at random.
+    #[test]
+    fn rowids_past_the_largest() {
+        let db = common::sqlite::SqliteDb::new();
+        let mut conn = db.conn();
+        let ddl = format!("{DDL} INSERT INTO owners VALUES (9223372036854775807, 'max');");
+        pets_find_their_owners(&mut conn, &ddl, &[None; 20]);
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres_sequences {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+
+    /// The database always chooses the key.
+    #[derive(Insertable, FkOrdered)]
+    #[diesel(table_name = owners)]
+    struct NewGeneratedOwner {
+        name: String,
+    }
+
+    fn pets_find_their_generated_owners(sequence: &str) {
+        let db = common::pg::PgDb::new();
+        let mut conn = db.conn();
+        conn.batch_execute(&format!(
+            "CREATE SEQUENCE owners_seq {sequence}; \
+             CREATE TABLE owners (id BIGINT PRIMARY KEY DEFAULT nextval('owners_seq'), name TEXT NOT NULL); \
+             ALTER SEQUENCE owners_seq OWNED BY owners.id; \
+             CREATE TABLE pets (id BIGSERIAL PRIMARY KEY, owner_id BIGINT NOT NULL REFERENCES owners (id), name TEXT NOT NULL);"
+        ))
+        .unwrap();
+        let mut graph = Graph::new();
+        let mut expected = Vec::new();
+        for i in 0..5 {
+            let owner = graph
+                .add(NewGeneratedOwner {
+                    name: format!("owner {i}"),
+                })
+                .handle();
+            graph
+                .add(NewPet {
+                    owner_id: 0,
+                    name: format!("pet {i}"),
+                })
+                .parent(owner);
+            expected.push(PetOf {
+                owner: format!("owner {i}"),
+                pet: format!("pet {i}"),
+            });
+        }
+        insert_graph(&mut conn, graph).unwrap();
+        let mut found: Vec<PetOf> = diesel::sql_query(
+            "SELECT o.name AS owner, p.name AS pet FROM pets p JOIN owners o ON o.id = p.owner_id",
+        )
+        .load(&mut conn)
+        .unwrap();
+        found.sort();
+        assert_eq!(found, expected);
+    }
+
+    /// Keys that shrink: one row per statement, not paired by order.
+    #[test]
+    fn a_descending_sequence() {
+        pets_find_their_generated_owners("INCREMENT BY -1 START WITH -1");
+    }
+
+    /// Keys that wrap around: likewise.
+    #[test]
+    fn a_cycling_sequence() {
+        pets_find_their_generated_owners("MINVALUE 1 MAXVALUE 100 START WITH 98 CYCLE");
     }
 }

@@ -108,6 +108,8 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
             let types = parts.iter().map(|f| f.ty);
             syn::parse_quote!((#(#types,)*))
         }
+        // A single key the model carries: its field's type (without Option).
+        (None, [field]) if key_columns.len() == 1 => option_inner(field.ty).clone(),
         (None, _) => syn::parse_quote!(i64),
     };
 
@@ -363,4 +365,20 @@ fn path_key(path: &Path) -> String {
         .map(|s| s.ident.to_string())
         .collect::<Vec<_>>()
         .join("::")
+}
+
+/// `T` for `Option<T>`, else the type itself.
+fn option_inner(ty: &Type) -> &Type {
+    if let Type::Path(path) = ty {
+        if let Some(segment) = path.path.segments.last() {
+            if segment.ident == "Option" {
+                if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                        return inner;
+                    }
+                }
+            }
+        }
+    }
+    ty
 }

@@ -111,6 +111,16 @@ pub enum GraphError {
         /// The natural key's values.
         natural_key: String,
     },
+    /// The keys one statement generated were not consecutive, so they cannot
+    /// be paired with its rows by order (SQLite, once the largest rowid is
+    /// taken, picks free rowids at random). Nothing was written.
+    #[error(
+        "the keys generated for {model} were not consecutive, so they cannot be matched to the rows written; nothing was written (on SQLite this happens once the largest rowid is taken)"
+    )]
+    KeysOutOfOrder {
+        /// The model.
+        model: &'static str,
+    },
     /// A generated key does not fit the model's key type.
     #[error("the generated key {key} of {model} does not fit its key type")]
     KeyType {

@@ -57,6 +57,21 @@ pub trait Dialect: diesel::backend::Backend + Sized {
     /// Renders a fragment (a table, a column) as this backend writes it.
     fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String>;
 
+    /// Whether the keys one multi-row statement generates are consecutive
+    /// integers (SQLite rowids under the write lock). A statement whose keys
+    /// are not is refused rather than paired by order.
+    const GENERATED_KEYS_CONSECUTIVE: bool;
+
+    /// Whether the database generates `key_column` of `table` (rendered) in
+    /// insert order: on PostgreSQL an owned sequence or identity that
+    /// increases and does not cycle. Cached in `catalog`.
+    fn keys_grow_in_insert_order<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        catalog: &FkCatalog,
+        table: &str,
+        key_column: &str,
+    ) -> QueryResult<bool>;
+
     /// The SQL for U+001F, the separator of a composite key's parts as text.
     const TEXT_SEPARATOR: &'static str;
 

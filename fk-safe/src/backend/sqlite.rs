@@ -399,6 +399,20 @@ where
 const BIND_LIMIT: usize = 32_766;
 
 impl Dialect for Sqlite {
+    const GENERATED_KEYS_CONSECUTIVE: bool = true;
+
+    /// Rowids grow with insert order until the largest rowid is taken, after
+    /// which SQLite picks free ones at random; the consecutive-keys check
+    /// after each statement catches that.
+    fn keys_grow_in_insert_order<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        _catalog: &FkCatalog,
+        _table: &str,
+        _key_column: &str,
+    ) -> QueryResult<bool> {
+        Ok(true)
+    }
+
     const TEXT_SEPARATOR: &'static str = "char(31)";
     const KIND: BackendKind = BackendKind::Sqlite;
 

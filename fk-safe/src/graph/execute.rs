@@ -536,9 +536,14 @@ where
 {
     let plan = plan::plan(&graph.slots)?;
     let mut failure: Option<Failure> = None;
-    let outcome = catalog.transaction(conn, |conn| write_steps(conn, &graph, &plan, &mut failure));
+    // Keys are typed inside the transaction, so that a key that does not fit
+    // its type rolls everything back instead of failing after the commit.
+    let outcome = catalog.transaction(conn, |conn| {
+        let keys = write_steps(conn, catalog, &graph, &plan, &mut failure)?;
+        collect_ids(&graph, keys)
+    });
     match outcome {
-        Ok(keys) => collect_ids(&graph, keys),
+        Ok(ids) => Ok(ids),
         Err(Error::ForeignKey(mut violation)) => {
             locate(&mut violation, &graph, failure.as_ref());
             Err(Error::ForeignKey(violation))
@@ -558,6 +563,7 @@ pub(crate) struct Keys {
 
 fn write_steps<C>(
     conn: &mut C,
+    catalog: &FkCatalog,
     graph: &Graph<C::Backend>,
     plan: &Plan,
     failure: &mut Option<Failure>,
@@ -588,6 +594,7 @@ where
             .iter()
             .partition(|&&row| slot.is_get_or_insert(row));
         let mut writer = StepWriter {
+            catalog,
             slot,
             slot_index: step.slot,
             keys: &mut keys,
@@ -679,6 +686,7 @@ impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
 
 /// Writes the rows of one step and records their keys.
 struct StepWriter<'s, DB: Backend> {
+    catalog: &'s FkCatalog,
     slot: &'s dyn AnySlot<DB>,
     slot_index: usize,
     keys: &'s mut Keys,
@@ -727,11 +735,36 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
     where
         C: FkConnection<Backend = DB>,
     {
+        // Rows that bring their own key and rows whose key is generated go
+        // in separate statements, so that generated keys are never mixed up
+        // with given ones.
+        let (own, generated): (Vec<usize>, Vec<usize>) = rows
+            .iter()
+            .partition(|&&row| self.slot.own_key(row).is_some());
+        self.insert_group(conn, &own)?;
+        self.insert_group(conn, &generated)
+    }
+
+    fn insert_group<C>(&mut self, conn: &mut C, rows: &[usize]) -> Result<(), Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let links = self.links(rows);
         let own_keys = rows.iter().all(|&row| self.slot.own_key(row).is_some());
         // Keys that do not grow with insert order cannot be matched to the
         // rows of a multi-row insert: one row per statement, then.
-        let per_statement = if own_keys || self.slot.keys_in_insert_order() {
+        let in_order = own_keys
+            || (self.slot.keys_in_insert_order()
+                && DB::keys_grow_in_insert_order(
+                    conn,
+                    self.catalog,
+                    &self.slot.table_sql()?,
+                    self.slot.key_column(),
+                )?);
+        let per_statement = if in_order {
             DB::rows_per_statement(batch_columns(self.slot))
         } else {
             1
@@ -750,21 +783,50 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                 }
                 .into());
             }
-            if rows.iter().all(|&row| self.slot.own_key(row).is_some()) {
-                // Keys chosen by the client: nothing to match.
-                for &row in rows {
-                    self.keys.rows[self.slot_index][row] = self.slot.own_key(row);
+            // Rows that carry their own key are paired with it directly; only
+            // the keys the database generated are matched by order.
+            let mut generated = Vec::with_capacity(rows.len());
+            for &row in rows {
+                match self.slot.own_key(row) {
+                    Some(own) => self.keys.rows[self.slot_index][row] = Some(own),
+                    None => generated.push(row),
                 }
+            }
+            if generated.is_empty() {
                 continue;
             }
+            let own: HashSet<String> = rows
+                .iter()
+                .filter_map(|&row| self.slot.own_key(row).map(|k| k.to_string()))
+                .collect();
             let mut returned = returned
                 .iter()
+                .filter(|text| !own.contains(text.as_str()))
                 .map(|text| parse_key(self.slot, text))
                 .collect::<Result<Vec<KeyValue>, Error>>()?;
+            if returned.len() != generated.len() {
+                return Err(GraphError::KeyCount {
+                    model: self.slot.model(),
+                    written: generated.len(),
+                    returned: returned.len(),
+                }
+                .into());
+            }
             // Generated in input order, returned in any order: sorted, they
             // pair with the rows. (A single row needs no order.)
             returned.sort_unstable();
-            for (&row, key) in rows.iter().zip(returned) {
+            if DB::GENERATED_KEYS_CONSECUTIVE
+                && returned.windows(2).any(|pair| match pair {
+                    [KeyValue::Int(a), KeyValue::Int(b)] => a.checked_add(1) != Some(*b),
+                    _ => true,
+                })
+            {
+                return Err(GraphError::KeysOutOfOrder {
+                    model: self.slot.model(),
+                }
+                .into());
+            }
+            for (&row, key) in generated.iter().zip(returned) {
                 self.keys.rows[self.slot_index][row] = Some(key);
             }
         }

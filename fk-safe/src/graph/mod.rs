@@ -215,6 +215,7 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn natural_key_columns(&self) -> &'static [&'static str];
     fn parse_key(&self, text: &str) -> Option<KeyValue>;
     fn keys_in_insert_order(&self) -> bool;
+    fn key_column(&self) -> &'static str;
     fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -573,6 +574,10 @@ where
 
     fn keys_in_insert_order(&self) -> bool {
         <M::Key as GraphKey>::IN_INSERT_ORDER
+    }
+
+    fn key_column(&self) -> &'static str {
+        M::KEY_COLUMN
     }
 
     fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB> {

@@ -432,6 +432,8 @@ pub trait SameKeyType<P> {}
 
 impl<T> SameKeyType<T> for T {}
 impl<T> SameKeyType<T> for diesel::sql_types::Nullable<T> where T: diesel::sql_types::SqlType {}
+// `diesel print-schema` declares a SQLite `INTEGER PRIMARY KEY` nullable.
+impl<T> SameKeyType<diesel::sql_types::Nullable<T>> for T where T: diesel::sql_types::SqlType {}
 
 /// Part `N` of a composite key's SQL type (a tuple), for checking a
 /// composite foreign key's columns one by one.
