@@ -490,3 +490,127 @@ mod postgres_sequences {
         pets_find_their_generated_owners("MINVALUE 1 MAXVALUE 100 START WITH 98 CYCLE");
     }
 }
+
+diesel::table! {
+    teams (id) {
+        id -> BigInt,
+        code -> Text,
+        captain_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    players (id) {
+        id -> BigInt,
+        team_id -> BigInt,
+        name -> Text,
+    }
+}
+
+#[derive(Identifiable)]
+#[diesel(table_name = teams)]
+struct Team {
+    id: i64,
+}
+
+#[derive(Identifiable)]
+#[diesel(table_name = players)]
+struct Player {
+    id: i64,
+}
+
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = teams)]
+#[diesel(belongs_to(Player, foreign_key = captain_id))]
+#[fk(natural_key(code))]
+struct NewTeam {
+    code: String,
+    captain_id: Option<i64>,
+}
+
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = players)]
+#[diesel(belongs_to(Team, foreign_key = team_id))]
+struct NewPlayer {
+    team_id: i64,
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct Captain {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    name: Option<String>,
+}
+
+/// A team found by get_or_insert keeps its captain even when the graph
+/// links it into a cycle; a new team gets the linked captain.
+fn existing_rows_keep_their_links<C>(conn: &mut C, ddl: &str)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewTeam: WriteRow<C::Backend>,
+    NewPlayer: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Captain>,
+{
+    conn.batch_execute(ddl).unwrap();
+    let mut graph = Graph::new();
+    for code in ["red", "blue"] {
+        let team = graph
+            .get_or_insert(NewTeam {
+                code: code.into(),
+                captain_id: None,
+            })
+            .handle();
+        let player = graph
+            .add(NewPlayer {
+                team_id: 0,
+                name: format!("new {code} player"),
+            })
+            .parent(team)
+            .handle();
+        graph.link(team, NewTeam::CAPTAIN_ID, player);
+    }
+    insert_graph(conn, graph).unwrap();
+    let captain = |conn: &mut C, code: &str| -> Option<String> {
+        let rows: Vec<Captain> = diesel::sql_query(format!(
+            "SELECT p.name FROM teams t LEFT JOIN players p ON p.id = t.captain_id WHERE t.code = '{code}'"
+        ))
+        .load(conn)
+        .unwrap();
+        rows.into_iter().next().and_then(|r| r.name)
+    };
+    assert_eq!(captain(conn, "red"), Some("old red captain".to_string()));
+    assert_eq!(captain(conn, "blue"), Some("new blue player".to_string()));
+}
+
+const TEAMS_SEED: &str = "INSERT INTO teams (id, code) VALUES (1, 'red'); \
+     INSERT INTO players (id, team_id, name) VALUES (1, 1, 'old red captain'); \
+     UPDATE teams SET captain_id = 1 WHERE id = 1;";
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn existing_rows_keep_their_links_on_sqlite() {
+    let db = common::sqlite::SqliteDb::new();
+    existing_rows_keep_their_links(
+        &mut db.conn(),
+        &format!(
+            "CREATE TABLE teams (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, captain_id BIGINT REFERENCES players (id)); \
+             CREATE TABLE players (id INTEGER PRIMARY KEY, team_id BIGINT NOT NULL REFERENCES teams (id), name TEXT NOT NULL); {TEAMS_SEED}"
+        ),
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn existing_rows_keep_their_links_on_postgres() {
+    let db = common::pg::PgDb::new();
+    existing_rows_keep_their_links(
+        &mut db.conn(),
+        &format!(
+            "CREATE TABLE teams (id BIGSERIAL PRIMARY KEY, code TEXT NOT NULL UNIQUE, captain_id BIGINT); \
+             CREATE TABLE players (id BIGSERIAL PRIMARY KEY, team_id BIGINT NOT NULL REFERENCES teams (id), name TEXT NOT NULL); \
+             ALTER TABLE teams ADD FOREIGN KEY (captain_id) REFERENCES players (id); {TEAMS_SEED} \
+             SELECT setval('teams_id_seq', 10); SELECT setval('players_id_seq', 10);"
+        ),
+    );
+}

@@ -559,6 +559,9 @@ type KeyTable = Vec<Vec<Option<KeyValue>>>;
 pub(crate) struct Keys {
     pub(crate) rows: KeyTable,
     pub(crate) found: KeyTable,
+    /// Get-or-insert rows that existed already: (slot, row). Their other
+    /// columns, links closing a cycle included, are left as they are.
+    pub(crate) existing: HashSet<(usize, usize)>,
 }
 
 fn write_steps<C>(
@@ -585,6 +588,7 @@ where
             .map(|slot| vec![None; slot.len()])
             .collect(),
         found,
+        existing: HashSet::new(),
     };
     let deferred: HashSet<Deferred> = plan.deferred.iter().copied().collect();
     for step in &plan.steps {
@@ -620,6 +624,10 @@ where
     C::Backend: Dialect + 'static,
 {
     for link in deferred {
+        if keys.existing.contains(&(link.slot, link.row)) {
+            // A row found by get_or_insert keeps the links it has.
+            continue;
+        }
         let slot = graph.slots[link.slot].as_ref();
         let parent_key = slot
             .links(link.row)
@@ -863,6 +871,9 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                     .is_some_and(|text| !found.contains_key(&text))
             })
             .collect();
+        for &row in &existing {
+            self.keys.existing.insert((self.slot_index, row));
+        }
         let mut seen = std::collections::HashSet::new();
         existing.retain(|&row| seen.insert(self.slot.natural_key_text(row)));
         let natural_columns = self.slot.natural_lookup(&[]).natural_key.len();
