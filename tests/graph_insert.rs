@@ -995,6 +995,42 @@ mod postgres {
     }
 
     #[test]
+    fn handles_of_another_graph_are_refused() {
+        let db = PgDb::new();
+        let mut conn = db.conn();
+        let mut other = Graph::<diesel::pg::Pg>::new();
+        let stranger = other
+            .add(NewCustomer {
+                email: "x@example.com".into(),
+                name: "X".into(),
+            })
+            .handle();
+        let mut graph = Graph::new();
+        graph.add(NewCustomer {
+            email: "a@example.com".into(),
+            name: "A".into(),
+        });
+        graph
+            .add(NewOrder {
+                customer_id: 0,
+                total_cents: 1,
+            })
+            .parent(stranger);
+        let error = insert_graph(&mut conn, graph).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Graph(GraphError::ForeignHandle {
+                    model: "NewCustomer"
+                })
+            ),
+            "{error:?}"
+        );
+        let ids = insert_graph(&mut conn, other).unwrap();
+        assert!(ids.get(stranger).is_some());
+    }
+
+    #[test]
     fn ids_index_by_handle() {
         let db = PgDb::new();
         let mut conn = db.conn();

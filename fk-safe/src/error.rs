@@ -88,6 +88,12 @@ pub enum GraphError {
         /// through that relation to the next one (the last to the first).
         path: Vec<(&'static str, &'static str, usize)>,
     },
+    /// A handle of another graph was linked into this one.
+    #[error("a handle of another graph ({model}) was linked into this graph; handles belong to the graph that made them")]
+    ForeignHandle {
+        /// The model of the handle.
+        model: &'static str,
+    },
     /// The database returned another number of keys than rows were written.
     #[error("the database returned {returned} keys for {written} rows of {model}")]
     KeyCount {

@@ -534,6 +534,9 @@ where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
+    if let Some(model) = graph.foreign_handle {
+        return Err(GraphError::ForeignHandle { model }.into());
+    }
     let plan = plan::plan(&graph.slots)?;
     let mut failure: Option<Failure> = None;
     // Keys are typed inside the transaction, so that a key that does not fit
@@ -935,7 +938,7 @@ fn resolve_links(links: &[Link], keys: &Keys) -> Vec<Option<KeyValue>> {
 }
 
 fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error> {
-    let mut ids = Ids::default();
+    let mut ids = Ids::for_graph(graph.id);
     for ((slot, keys), found) in graph.slots.iter().zip(keys.rows).zip(keys.found) {
         let found: Vec<KeyValue> = found.into_iter().flatten().collect();
         let keys: Vec<KeyValue> = keys.into_iter().flatten().collect();

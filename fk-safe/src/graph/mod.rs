@@ -64,6 +64,8 @@ pub use model::{
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
 /// the [`Ids`] that [`insert_graph`] returns.
 pub struct Handle<M> {
+    /// The graph the handle belongs to.
+    graph: u64,
     row: usize,
     /// A row found by [`Graph::lookup`], not inserted.
     lookup: bool,
@@ -80,7 +82,7 @@ impl<M> Copy for Handle<M> {}
 
 impl<M> PartialEq for Handle<M> {
     fn eq(&self, other: &Self) -> bool {
-        self.row == other.row && self.lookup == other.lookup
+        self.graph == other.graph && self.row == other.row && self.lookup == other.lookup
     }
 }
 
@@ -88,6 +90,7 @@ impl<M> Eq for Handle<M> {}
 
 impl<M> std::hash::Hash for Handle<M> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.graph.hash(state);
         self.row.hash(state);
         self.lookup.hash(state);
     }
@@ -227,6 +230,10 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
 /// table), then hand the graph to [`insert_graph`]. A foreign key that is
 /// not linked keeps its field's value: the id of a row that already exists.
 pub struct Graph<DB: Backend> {
+    /// Tells this graph's handles from another graph's.
+    id: u64,
+    /// A handle of another graph was used; reported before any SQL.
+    foreign_handle: Option<&'static str>,
     slots: Vec<Box<dyn AnySlot<DB>>>,
     slot_of: HashMap<TypeId, usize>,
     /// `lookups[slot]`: natural keys of existing rows of that slot's model.
@@ -235,7 +242,10 @@ pub struct Graph<DB: Backend> {
 
 impl<DB: Backend> Default for Graph<DB> {
     fn default() -> Self {
+        static NEXT_GRAPH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Graph {
+            id: NEXT_GRAPH.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            foreign_handle: None,
             slots: Vec::new(),
             slot_of: HashMap::new(),
             lookups: Vec::new(),
@@ -320,6 +330,7 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
         let lookups = &mut self.lookups[slot];
         lookups.push(Box::new(LookupOf::<M>(key)));
         Handle {
+            graph: self.id,
             row: lookups.len() - 1,
             lookup: true,
             _model: PhantomData,
@@ -341,6 +352,10 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
         M: WriteRow<DB>,
         P: WriteRow<DB>,
     {
+        if child.graph != self.id {
+            self.foreign_handle.get_or_insert(M::MODEL);
+            return;
+        }
         let Some(&slot) = self.slot_of.get(&TypeId::of::<M>()) else {
             return;
         };
@@ -428,6 +443,10 @@ where
     }
 
     fn link_to<P: WriteRow<DB>>(self, relation: usize, parent: Handle<P>) -> Self {
+        if parent.graph != self.graph.id {
+            self.graph.foreign_handle.get_or_insert(P::MODEL);
+            return self;
+        }
         let slot = self.graph.slot_index::<P>();
         let link = if parent.lookup {
             Link::Lookup {
@@ -447,6 +466,7 @@ where
     /// The row's handle.
     pub fn handle(&self) -> Handle<M> {
         Handle {
+            graph: self.graph.id,
             row: self.row,
             lookup: false,
             _model: PhantomData,
@@ -458,6 +478,7 @@ where
 /// `ids[handle]` or [`Ids::get`].
 #[derive(Default)]
 pub struct Ids {
+    graph: u64,
     keys: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
     lookups: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
 }
@@ -471,6 +492,13 @@ impl std::fmt::Debug for Ids {
 }
 
 impl Ids {
+    pub(crate) fn for_graph(graph: u64) -> Self {
+        Ids {
+            graph,
+            ..Ids::default()
+        }
+    }
+
     pub(crate) fn insert<M: FkOrdered>(&mut self, keys: Vec<M::Key>, found: Vec<M::Key>) {
         self.keys.insert(TypeId::of::<M>(), Box::new(keys));
         self.lookups.insert(TypeId::of::<M>(), Box::new(found));
@@ -479,6 +507,9 @@ impl Ids {
     /// The key of `handle`'s row (generated, or found by a look-up); `None`
     /// for a handle of another graph.
     pub fn get<M: FkOrdered>(&self, handle: Handle<M>) -> Option<&M::Key> {
+        if handle.graph != self.graph {
+            return None;
+        }
         let keys = if handle.lookup {
             &self.lookups
         } else {
