@@ -752,11 +752,13 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         let (own, generated): (Vec<usize>, Vec<usize>) = rows
             .iter()
             .partition(|&&row| self.slot.own_key(row).is_some());
-        self.insert_group(conn, &own)?;
-        self.insert_group(conn, &generated)
+        self.insert_group(conn, &own, true)?;
+        self.insert_group(conn, &generated, false)
     }
 
-    fn insert_group<C>(&mut self, conn: &mut C, rows: &[usize]) -> Result<(), Error>
+    /// Writes rows that all bring their own key (`own_keys`), or rows whose
+    /// keys are all generated.
+    fn insert_group<C>(&mut self, conn: &mut C, rows: &[usize], own_keys: bool) -> Result<(), Error>
     where
         C: FkConnection<Backend = DB>,
     {
@@ -764,7 +766,6 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
             return Ok(());
         }
         let links = self.links(rows);
-        let own_keys = rows.iter().all(|&row| self.slot.own_key(row).is_some());
         // Keys that do not grow with insert order cannot be matched to the
         // rows of a multi-row insert: one row per statement, then.
         let in_order = own_keys
@@ -794,35 +795,17 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                 }
                 .into());
             }
-            // Rows that carry their own key are paired with it directly; only
-            // the keys the database generated are matched by order.
-            let mut generated = Vec::with_capacity(rows.len());
-            for &row in rows {
-                match self.slot.own_key(row) {
-                    Some(own) => self.keys.rows[self.slot_index][row] = Some(own),
-                    None => generated.push(row),
+            if own_keys {
+                // Keys chosen by the client: nothing to match.
+                for &row in rows {
+                    self.keys.rows[self.slot_index][row] = self.slot.own_key(row);
                 }
-            }
-            if generated.is_empty() {
                 continue;
             }
-            let own: HashSet<String> = rows
-                .iter()
-                .filter_map(|&row| self.slot.own_key(row).map(|k| k.to_string()))
-                .collect();
             let mut returned = returned
                 .iter()
-                .filter(|text| !own.contains(text.as_str()))
                 .map(|text| parse_key(self.slot, text))
                 .collect::<Result<Vec<KeyValue>, Error>>()?;
-            if returned.len() != generated.len() {
-                return Err(GraphError::KeyCount {
-                    model: self.slot.model(),
-                    written: generated.len(),
-                    returned: returned.len(),
-                }
-                .into());
-            }
             // Generated in input order, returned in any order: sorted, they
             // pair with the rows. (A single row needs no order.)
             returned.sort_unstable();
@@ -837,7 +820,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                 }
                 .into());
             }
-            for (&row, key) in generated.iter().zip(returned) {
+            for (&row, key) in rows.iter().zip(returned) {
                 self.keys.rows[self.slot_index][row] = Some(key);
             }
         }
