@@ -13,7 +13,7 @@ use super::{apply_foreign_key, Dialect};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::classify::detail::{self, DetailSide};
 use crate::error::Error;
-use crate::graph::{write_skip_existing, Batch};
+use crate::graph::Batch;
 use crate::violation::{BackendKind, Deferrability, FkAction, FkViolation, ViolationKind};
 
 /// Columns of both queries below, in this order.
@@ -457,15 +457,7 @@ impl Dialect for Pg {
             out.push_sql(&format!("v{i}, "));
         }
         out.push_sql("fk_safe_ord) ORDER BY fk_safe_v.fk_safe_ord");
-        write_skip_existing(batch, out)?;
-        out.push_sql(" RETURNING CAST(");
-        out.push_identifier(batch.key_column)?;
-        out.push_sql(" AS TEXT)");
-        if let Some(natural_key) = batch.skip_existing {
-            out.push_sql(", ");
-            Self::write_natural_key_text(natural_key, out)?;
-        }
-        Ok(())
+        batch.write_tail(out)
     }
 
     fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String> {

@@ -16,7 +16,7 @@ use diesel::sqlite::Sqlite;
 use super::{apply_foreign_key, Dialect};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::error::Error;
-use crate::graph::{write_skip_existing, Batch};
+use crate::graph::Batch;
 use crate::sql::quote_ident;
 use crate::violation::{BackendKind, FkAction, FkViolation, ViolationKind};
 
@@ -446,15 +446,7 @@ impl Dialect for Sqlite {
                 out.push_sql(")");
             }
         }
-        write_skip_existing(batch, out)?;
-        out.push_sql(" RETURNING CAST(");
-        out.push_identifier(batch.key_column)?;
-        out.push_sql(" AS TEXT)");
-        if let Some(natural_key) = batch.skip_existing {
-            out.push_sql(", ");
-            Self::write_natural_key_text(natural_key, out)?;
-        }
-        Ok(())
+        batch.write_tail(out)
     }
 
     fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String> {

@@ -56,25 +56,6 @@ impl<M: WriteRow<DB>, DB: Backend> NaturalMatch<DB> for M {
     }
 }
 
-/// ` ON CONFLICT (natural key) DO NOTHING` for a get-or-insert batch.
-#[doc(hidden)]
-pub fn write_skip_existing<DB: Backend>(
-    batch: &Batch<'_, DB>,
-    out: &mut AstPass<'_, '_, DB>,
-) -> QueryResult<()> {
-    if let Some(natural_key) = batch.skip_existing {
-        out.push_sql(" ON CONFLICT (");
-        for (i, column) in natural_key.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(", ");
-            }
-            out.push_identifier(column)?;
-        }
-        out.push_sql(") DO NOTHING");
-    }
-    Ok(())
-}
-
 /// A model's table, as a fragment to render.
 pub(crate) struct TableOf<M>(pub(crate) std::marker::PhantomData<fn() -> M>);
 
@@ -118,6 +99,33 @@ impl<'a, DB: Backend> Batch<'a, DB> {
                 })
                 .collect(),
         }
+    }
+
+    /// Writes what ends every backend's batch: ` ON CONFLICT (natural key)
+    /// DO NOTHING` for get-or-insert rows, then ` RETURNING` the key as text
+    /// (and the natural key, for get-or-insert rows).
+    pub(crate) fn write_tail(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()>
+    where
+        DB: Dialect,
+    {
+        if let Some(natural_key) = self.skip_existing {
+            out.push_sql(" ON CONFLICT (");
+            for (i, column) in natural_key.iter().enumerate() {
+                if i > 0 {
+                    out.push_sql(", ");
+                }
+                out.push_identifier(column)?;
+            }
+            out.push_sql(") DO NOTHING");
+        }
+        out.push_sql(" RETURNING CAST(");
+        out.push_identifier(self.key_column)?;
+        out.push_sql(" AS TEXT)");
+        if let Some(natural_key) = self.skip_existing {
+            out.push_sql(", ");
+            DB::write_natural_key_text(natural_key, out)?;
+        }
+        Ok(())
     }
 
     /// Writes `(col, col, ...)`.

@@ -54,7 +54,7 @@ use diesel::backend::Backend;
 
 pub use execute::insert_graph;
 #[doc(hidden)]
-pub use execute::{write_skip_existing, Batch, KeyQuery, LinkUpdate, NaturalLookup, PairQuery};
+pub use execute::{Batch, KeyQuery, LinkUpdate, NaturalLookup, PairQuery};
 pub use model::{
     assert_same_key_type, composite_key, join_natural_key, FkOrdered, ForeignKeyField, GraphKey,
     HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, ParentSql, References, Relation,
