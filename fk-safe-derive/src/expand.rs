@@ -85,16 +85,13 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             }
         }
     });
-    let natural_match = model.natural_key.iter().enumerate().map(|(i, f)| {
+    let natural_values = model.natural_key.iter().enumerate().map(|(i, f)| {
         let name = f.ident;
         let ty = f.ty;
-        let column = f.column();
-        let st = sql_type(column);
-        let and = (i > 0).then(|| quote!(out.push_sql(" AND ");));
+        let st = sql_type(f.column());
+        let separator = (i > 0).then(|| quote!(out.push_sql(", ");));
         quote! {
-            #and
-            out.push_identifier(<#table::#column as __fk::diesel::Column>::NAME)?;
-            out.push_sql(" = ");
+            #separator
             out.push_bind_param::<#st, #ty>(&self.#name)?;
         }
     });
@@ -107,7 +104,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         } else {
             quote!((#(#types,)*))
         };
-        let (text_parts, match_parts): (Vec<_>, Vec<_>) = model
+        let (text_parts, value_parts): (Vec<_>, Vec<_>) = model
             .natural_key
             .iter()
             .enumerate()
@@ -121,13 +118,11 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                     let index = syn::Index::from(i);
                     quote!(&key.#index)
                 };
-                let and = (i > 0).then(|| quote!(out.push_sql(" AND ");));
+                let separator = (i > 0).then(|| quote!(out.push_sql(", ");));
                 (
                     quote!(<#ty as __fk::NaturalKeyPart>::key_text(#access)),
                     quote! {
-                        #and
-                        out.push_identifier(<#table::#column as __fk::diesel::Column>::NAME)?;
-                        out.push_sql(" = ");
+                        #separator
                         out.push_bind_param::<#st, #ty>(#access)?;
                     },
                 )
@@ -153,11 +148,11 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 __DB: __fk::diesel::backend::Backend,
                 #(#bounds)*
             {
-                fn write_key_match<'__b>(
+                fn write_key_values<'__b>(
                     key: &'__b Self::NaturalKey,
                     out: &mut __fk::diesel::query_builder::AstPass<'_, '__b, __DB>,
                 ) -> __fk::diesel::QueryResult<()> {
-                    #(#match_parts)*
+                    #(#value_parts)*
                     ::core::result::Result::Ok(())
                 }
             }
@@ -341,12 +336,12 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                     }
                 }
 
-                fn write_natural_key_match<'__b>(
+                fn write_natural_key_values<'__b>(
                     &'__b self,
                     out: &mut __fk::diesel::query_builder::AstPass<'_, '__b, __DB>,
                 ) -> __fk::diesel::QueryResult<()> {
                     let _ = &out;
-                    #(#natural_match)*
+                    #(#natural_values)*
                     ::core::result::Result::Ok(())
                 }
 

@@ -117,6 +117,19 @@ pub enum GraphError {
         /// The natural key's values.
         natural_key: String,
     },
+    /// A natural key (or a parent key) matched several rows, so it does not
+    /// say which row is meant: the columns are not unique under the
+    /// database's comparison.
+    #[error(
+        "a natural key of {model} matched several rows (keys {}); declare natural_key(..) on columns with a UNIQUE constraint",
+        keys.join(", ")
+    )]
+    NaturalKeyAmbiguous {
+        /// The model.
+        model: &'static str,
+        /// Two of the keys it matched.
+        keys: Vec<String>,
+    },
     /// The keys one statement generated were not consecutive, so they cannot
     /// be paired with its rows by order (SQLite, once the largest rowid is
     /// taken, picks free rowids at random). Nothing was written.

@@ -72,19 +72,6 @@ pub trait Dialect: diesel::backend::Backend + Sized {
         key_column: &str,
     ) -> QueryResult<bool>;
 
-    /// The SQL for U+001F, the separator of a composite key's parts as text.
-    const TEXT_SEPARATOR: &'static str;
-
-    /// `CAST(a AS TEXT) || <U+001F> || CAST(b AS TEXT)` for rendered columns:
-    /// a key as text, the way [`KeyValue`](crate::graph::KeyValue) prints it.
-    fn text_of(columns: &[String]) -> String {
-        columns
-            .iter()
-            .map(|column| format!("CAST({column} AS TEXT)"))
-            .collect::<Vec<_>>()
-            .join(&format!(" || {} || ", Self::TEXT_SEPARATOR))
-    }
-
     /// Binds a key with its own SQL type (BIGINT, TEXT, UUID); a composite
     /// key as a parenthesized row of its parts.
     fn push_key<'b>(
@@ -92,30 +79,7 @@ pub trait Dialect: diesel::backend::Backend + Sized {
         key: &'b crate::graph::KeyValue,
     ) -> QueryResult<()>;
 
-    /// Runs a query that returns one TEXT column.
-    fn load_texts<C: LoadConnection<Backend = Self>>(
-        conn: &mut C,
-        query: crate::graph::KeyQuery<'_>,
-    ) -> QueryResult<Vec<String>>;
-
-    /// Writes the natural key of a row as one text value (parts joined by
-    /// U+001F), the form [`FkOrdered::natural_key_text`](crate::graph::FkOrdered::natural_key_text) produces.
-    fn write_natural_key_text(
-        columns: &[&str],
-        out: &mut diesel::query_builder::AstPass<'_, '_, Self>,
-    ) -> QueryResult<()> {
-        for (i, column) in columns.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(&format!(" || {} || ", Self::TEXT_SEPARATOR));
-            }
-            out.push_sql("CAST(");
-            out.push_identifier(column)?;
-            out.push_sql(" AS TEXT)");
-        }
-        Ok(())
-    }
-
-    /// Runs a query returning `(key, natural key text)` rows.
+    /// Runs a query returning two TEXT columns.
     fn load_pairs<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         query: crate::graph::PairQuery<'_, Self>,

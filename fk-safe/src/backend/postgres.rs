@@ -412,7 +412,6 @@ impl Dialect for Pg {
         Ok(in_order)
     }
 
-    const TEXT_SEPARATOR: &'static str = "chr(31)";
     const KIND: BackendKind = BackendKind::Postgres;
 
     fn rows_per_statement(columns: usize) -> usize {
@@ -478,13 +477,6 @@ impl Dialect for Pg {
             other => super::push_common_key(out, other, Self::push_key)
                 .unwrap_or_else(|| Err(super::unsupported_key(other))),
         }
-    }
-
-    fn load_texts<C: LoadConnection<Backend = Self>>(
-        conn: &mut C,
-        query: crate::graph::KeyQuery<'_>,
-    ) -> QueryResult<Vec<String>> {
-        query.load::<String>(conn)
     }
 
     fn load_pairs<C: LoadConnection<Backend = Self>>(

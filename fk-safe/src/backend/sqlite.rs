@@ -413,7 +413,6 @@ impl Dialect for Sqlite {
         Ok(true)
     }
 
-    const TEXT_SEPARATOR: &'static str = "char(31)";
     const KIND: BackendKind = BackendKind::Sqlite;
 
     fn rows_per_statement(columns: usize) -> usize {
@@ -467,13 +466,6 @@ impl Dialect for Sqlite {
             other => super::push_common_key(out, other, Self::push_key)
                 .unwrap_or_else(|| Err(super::unsupported_key(other))),
         }
-    }
-
-    fn load_texts<C: LoadConnection<Backend = Self>>(
-        conn: &mut C,
-        query: crate::graph::KeyQuery<'_>,
-    ) -> QueryResult<Vec<String>> {
-        query.load::<String>(conn)
     }
 
     fn load_pairs<C: LoadConnection<Backend = Self>>(

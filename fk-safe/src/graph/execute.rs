@@ -10,7 +10,7 @@
 //! being paired with the rows. This needs keys that grow with insertion
 //! order: sequences, identity columns and rowids.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -19,7 +19,7 @@ use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
 use super::plan::{self, Deferred, Plan};
-use super::{AnySlot, Graph, Ids, Link};
+use super::{lookup, AnySlot, Graph, Ids, Link};
 use crate::backend::{Dialect, FkConnection};
 use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
@@ -44,18 +44,6 @@ impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
     }
 }
 
-/// Something a natural-key look-up can match: a row, or a looked-up key.
-pub trait NaturalMatch<DB: Backend>: Sync {
-    /// Writes `a = $1 AND b = $2` for this natural key.
-    fn write_natural_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
-}
-
-impl<M: WriteRow<DB>, DB: Backend> NaturalMatch<DB> for M {
-    fn write_natural_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        WriteRow::write_natural_key_match(self, out)
-    }
-}
-
 /// A model's table, as a fragment to render.
 pub(crate) struct TableOf<M>(pub(crate) std::marker::PhantomData<fn() -> M>);
 
@@ -72,7 +60,7 @@ pub struct Batch<'a, DB: Backend> {
     pub(crate) key_column: &'static str,
     pub(crate) rows: Vec<(&'a dyn DynRow<DB>, &'a [Option<KeyValue>])>,
     /// For get-or-insert rows: the natural-key columns of the `ON CONFLICT
-    /// (..) DO NOTHING` arbiter; the statement then also returns the key text.
+    /// (..) DO NOTHING` arbiter.
     pub(crate) skip_existing: Option<&'static [&'static str]>,
     pub(crate) natural_key: &'static [&'static str],
 }
@@ -102,8 +90,7 @@ impl<'a, DB: Backend> Batch<'a, DB> {
     }
 
     /// Writes what ends every backend's batch: ` ON CONFLICT (natural key)
-    /// DO NOTHING` for get-or-insert rows, then ` RETURNING` the key as text
-    /// (and the natural key, for get-or-insert rows).
+    /// DO NOTHING` for get-or-insert rows, then ` RETURNING` the key as text.
     pub(crate) fn write_tail(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()>
     where
         DB: Dialect,
@@ -121,10 +108,6 @@ impl<'a, DB: Backend> Batch<'a, DB> {
         out.push_sql(" RETURNING CAST(");
         out.push_identifier(self.key_column)?;
         out.push_sql(" AS TEXT)");
-        if let Some(natural_key) = self.skip_existing {
-            out.push_sql(", ");
-            DB::write_natural_key_text(natural_key, out)?;
-        }
         Ok(())
     }
 
@@ -159,56 +142,7 @@ impl<DB: Dialect> QueryFragment<DB> for Batch<'_, DB> {
     }
 }
 
-/// `SELECT CAST(key AS BIGINT), <natural key text> FROM t WHERE (a = $1 AND
-/// b = $2) OR ...`: the keys of existing rows with the rows' natural keys.
-pub struct NaturalLookup<'a, DB: Backend> {
-    pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
-    pub(crate) key_column: &'static str,
-    pub(crate) natural_key: &'static [&'static str],
-    pub(crate) matches: Vec<&'a dyn NaturalMatch<DB>>,
-}
-
-impl<'a, DB: Backend> NaturalLookup<'a, DB> {
-    pub(crate) fn new<M: WriteRow<DB>>(all_rows: &'a [M], rows: &'a [usize]) -> Self {
-        let matches = rows
-            .iter()
-            .filter_map(|&row| all_rows.get(row).map(|r| r as &dyn NaturalMatch<DB>))
-            .collect();
-        Self::of::<M>(matches)
-    }
-
-    pub(crate) fn of<M: WriteRow<DB>>(matches: Vec<&'a dyn NaturalMatch<DB>>) -> Self {
-        NaturalLookup {
-            write_table: M::write_table,
-            key_column: M::KEY_COLUMN,
-            natural_key: M::NATURAL_KEY,
-            matches,
-        }
-    }
-}
-
-impl<DB: Dialect> QueryFragment<DB> for NaturalLookup<'_, DB> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("SELECT CAST(");
-        out.push_identifier(self.key_column)?;
-        out.push_sql(" AS TEXT), ");
-        DB::write_natural_key_text(self.natural_key, &mut out)?;
-        out.push_sql(" FROM ");
-        (self.write_table)(&mut out)?;
-        out.push_sql(" WHERE ");
-        for (i, candidate) in self.matches.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(" OR ");
-            }
-            out.push_sql("(");
-            candidate.write_natural_match(&mut out)?;
-            out.push_sql(")");
-        }
-        Ok(())
-    }
-}
-
-/// A query returning `(BIGINT key, TEXT natural key)` rows.
+/// A query returning two TEXT columns.
 pub struct PairQuery<'a, DB: Backend>(pub(crate) Box<dyn QueryFragment<DB> + 'a>);
 
 impl<DB: Backend> QueryId for PairQuery<'_, DB> {
@@ -225,38 +159,6 @@ impl<DB: Backend, C> diesel::RunQueryDsl<C> for PairQuery<'_, DB> {}
 impl<DB: Backend> QueryFragment<DB> for PairQuery<'_, DB> {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.0.walk_ast(out)
-    }
-}
-
-/// `SELECT CAST(key AS TEXT) FROM parent WHERE key IN (...)`: which of
-/// `keys` exist.
-pub struct KeyQuery<'a> {
-    pub(crate) head: String,
-    pub(crate) keys: &'a [KeyValue],
-}
-
-impl QueryId for KeyQuery<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for KeyQuery<'_> {
-    type SqlType = Text;
-}
-
-impl<C> diesel::RunQueryDsl<C> for KeyQuery<'_> {}
-
-impl<DB: Dialect> QueryFragment<DB> for KeyQuery<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(&self.head);
-        for (i, key) in self.keys.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(", ");
-            }
-            DB::push_key(&mut out, key)?;
-        }
-        out.push_sql(")");
-        Ok(())
     }
 }
 
@@ -283,34 +185,38 @@ where
             let Some(parent) = slot.parent_sql(relation)? else {
                 continue;
             };
-            let mut keys: Vec<KeyValue> = referenced.iter().map(|(_, key)| key.clone()).collect();
+            let mut keys: Vec<&KeyValue> = referenced.iter().map(|(_, key)| key).collect();
             keys.sort_unstable();
             keys.dedup();
-            let key_parts = split_rendered_list(&parent.key);
-            let head = format!(
-                "SELECT {text} FROM {table} WHERE ({key}) IN (",
-                text = <C::Backend as Dialect>::text_of(&key_parts),
-                key = parent.key,
-                table = parent.table
-            );
-            let mut found = std::collections::HashSet::with_capacity(keys.len());
-            for chunk in keys.chunks(<C::Backend as Dialect>::rows_per_statement(key_parts.len())) {
-                let query = KeyQuery {
-                    head: head.clone(),
-                    keys: chunk,
-                };
-                found.extend(<C::Backend as Dialect>::load_texts(conn, query)?);
-            }
-            let child = split_identifiers(&slot.table_sql()?);
-            let parent_table = split_identifiers(&parent.table);
-            let parent_key: Vec<String> = key_parts
+            let parent_key: Vec<String> = split_rendered_list(&parent.key)
                 .iter()
                 .filter_map(|part| split_identifiers(part).pop())
                 .collect();
-            for (row, key) in referenced
-                .into_iter()
-                .filter(|(_, key)| !found.contains(&key.to_string()))
-            {
+            let target = lookup::Target {
+                table: lookup::MatchTable::Rendered(parent.table.clone()),
+                columns: parent_key.clone(),
+                key_column: parent_key.first().cloned().unwrap_or_default(),
+                model: slot.model(),
+            };
+            let parts: Vec<lookup::KeyParts> =
+                keys.iter().map(|&key| lookup::KeyParts(key)).collect();
+            let values: Vec<&dyn lookup::MatchValues<C::Backend>> = parts
+                .iter()
+                .map(|p| p as &dyn lookup::MatchValues<C::Backend>)
+                .collect();
+            let found = lookup::find_keys(conn, &target, &values)?;
+            let absent: HashSet<&KeyValue> = keys
+                .iter()
+                .zip(&found)
+                .filter(|(_, found)| found.is_none())
+                .map(|(&key, _)| key)
+                .collect();
+            if absent.is_empty() {
+                continue;
+            }
+            let child = split_identifiers(&slot.table_sql()?);
+            let parent_table = split_identifiers(&parent.table);
+            for (row, key) in referenced.iter().filter(|(_, key)| absent.contains(key)) {
                 let mut v = FkViolation::found_before_writing(
                     ViolationKind::MissingParent,
                     <C::Backend as Dialect>::KIND,
@@ -324,7 +230,7 @@ where
                     .map(|i| parent_table[i].clone());
                 v.parent_table = parent_table.last().cloned();
                 v.parent_columns = parent_key.clone();
-                v.key_values = Some(match &key {
+                v.key_values = Some(match key {
                     KeyValue::Composite(parts) => {
                         parts.iter().map(|p| Some(p.to_string())).collect()
                     }
@@ -333,7 +239,7 @@ where
                 v.origin = Some(RowOrigin {
                     model: slot.model(),
                     relation: Some(info.name),
-                    row: Some(row),
+                    row: Some(*row),
                 });
                 missing.push(v);
             }
@@ -352,29 +258,23 @@ where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
-    let mut found: Vec<Vec<Option<KeyValue>>> =
-        graph.lookups.iter().map(|l| vec![None; l.len()]).collect();
+    let mut found: KeyTable = graph.lookups.iter().map(|l| vec![None; l.len()]).collect();
     let mut missing = Vec::new();
     for (slot_index, lookups) in graph.lookups.iter().enumerate() {
         if lookups.is_empty() {
             continue;
         }
         let slot = graph.slots[slot_index].as_ref();
-        let columns = slot.natural_key_columns().len();
-        let mut by_text: HashMap<String, String> = HashMap::with_capacity(lookups.len());
-        for chunk in lookups.chunks(<C::Backend as Dialect>::rows_per_statement(columns)) {
-            let matches = chunk.iter().map(|l| l.as_match()).collect();
-            let pairs = <C::Backend as Dialect>::load_pairs(
-                conn,
-                PairQuery(Box::new(slot.lookup_query(matches))),
-            )?;
-            by_text.extend(pairs.into_iter().map(|(key, text)| (text, key)));
-        }
-        for (index, lookup) in lookups.iter().enumerate() {
-            let text = lookup.text();
-            match by_text.get(&text) {
-                Some(key) => found[slot_index][index] = Some(parse_key(slot, key)?),
-                None => missing.extend(missing_lookup(graph, slot_index, index, &text)?),
+        let values: Vec<&dyn lookup::MatchValues<C::Backend>> =
+            lookups.iter().map(|l| l.as_values()).collect();
+        let keys = lookup::find_keys(conn, &slot.natural_key_target(), &values)?;
+        for (index, key) in keys.into_iter().enumerate() {
+            match key {
+                Some(key) => found[slot_index][index] = Some(parse_key(slot, &key)?),
+                None => {
+                    let text = lookups[index].text();
+                    missing.extend(missing_lookup(graph, slot_index, index, &text)?)
+                }
             }
         }
     }
@@ -835,9 +735,10 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         Ok(())
     }
 
-    /// `INSERT .. ON CONFLICT (natural key) DO NOTHING RETURNING key, natural
-    /// key`, then one look-up of the rows that existed; keys are matched
-    /// through the natural key the database echoes.
+    /// `INSERT .. ON CONFLICT (natural key) DO NOTHING RETURNING key`, then
+    /// one look-up of every row by its natural key, which finds the inserted
+    /// rows and the ones that existed alike. The rows whose key the insert
+    /// did not return existed already.
     fn get_or_insert<C>(&mut self, conn: &mut C, rows: &[usize]) -> Result<(), Error>
     where
         C: FkConnection<Backend = DB>,
@@ -847,50 +748,42 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         }
         let links = self.links(rows);
         let per_statement = DB::rows_per_statement(batch_columns(self.slot));
-        let mut found: HashMap<String, String> = HashMap::with_capacity(rows.len());
+        let mut inserted: HashSet<String> = HashSet::with_capacity(rows.len());
         for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
             let mut batch = self.slot.batch(rows, links);
             batch.skip_existing = Some(batch.natural_key);
-            match DB::load_pairs(conn, PairQuery(Box::new(batch))) {
-                Ok(pairs) => found.extend(pairs.into_iter().map(|(key, text)| (text, key))),
+            match DB::load_keys(conn, batch) {
+                Ok(keys) => inserted.extend(keys),
                 Err(error) => return Err(self.failed(rows, links, error)),
             }
         }
-        let mut existing: Vec<usize> = rows
-            .iter()
-            .copied()
-            .filter(|&row| {
-                self.slot
-                    .natural_key_text(row)
-                    .is_some_and(|text| !found.contains_key(&text))
-            })
-            .collect();
-        for &row in &existing {
-            self.keys.existing.insert((self.slot_index, row));
-        }
-        let mut seen = std::collections::HashSet::new();
-        existing.retain(|&row| seen.insert(self.slot.natural_key_text(row)));
-        let natural_columns = self.slot.natural_lookup(&[]).natural_key.len();
-        for chunk in existing.chunks(DB::rows_per_statement(natural_columns)) {
-            let lookup = self.slot.natural_lookup(chunk);
-            let pairs = DB::load_pairs(conn, PairQuery(Box::new(lookup)))?;
-            found.extend(pairs.into_iter().map(|(key, text)| (text, key)));
-        }
-        for &row in rows {
-            let text = self.slot.natural_key_text(row).unwrap_or_default();
-            match found.get(&text) {
-                Some(key) => {
-                    self.keys.rows[self.slot_index][row] = Some(parse_key(self.slot, key)?)
-                }
-                None => {
-                    return Err(GraphError::NaturalKeyNotFound {
-                        model: self.slot.model(),
-                        row,
-                        natural_key: text.replace(crate::graph::NATURAL_KEY_SEPARATOR, ", "),
-                    }
-                    .into())
-                }
+        let values = self.slot.natural_values(rows);
+        if values.len() != rows.len() {
+            return Err(GraphError::KeyCount {
+                model: self.slot.model(),
+                written: rows.len(),
+                returned: values.len(),
             }
+            .into());
+        }
+        let keys = lookup::find_keys(conn, &self.slot.natural_key_target(), &values)?;
+        for (&row, key) in rows.iter().zip(keys) {
+            let Some(key) = key else {
+                return Err(GraphError::NaturalKeyNotFound {
+                    model: self.slot.model(),
+                    row,
+                    natural_key: self
+                        .slot
+                        .natural_key_text(row)
+                        .unwrap_or_default()
+                        .replace(crate::graph::NATURAL_KEY_SEPARATOR, ", "),
+                }
+                .into());
+            };
+            if !inserted.contains(&key) {
+                self.keys.existing.insert((self.slot_index, row));
+            }
+            self.keys.rows[self.slot_index][row] = Some(parse_key(self.slot, &key)?);
         }
         Ok(())
     }

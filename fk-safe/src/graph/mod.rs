@@ -43,6 +43,7 @@
 //! ```
 
 pub(crate) mod execute;
+mod lookup;
 mod model;
 mod plan;
 
@@ -54,7 +55,7 @@ use diesel::backend::Backend;
 
 pub use execute::insert_graph;
 #[doc(hidden)]
-pub use execute::{Batch, KeyQuery, LinkUpdate, NaturalLookup, PairQuery};
+pub use execute::{Batch, LinkUpdate, PairQuery};
 pub use model::{
     assert_same_key_type, composite_key, join_natural_key, FkOrdered, ForeignKeyField, GraphKey,
     HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, ParentSql, References, Relation,
@@ -136,21 +137,21 @@ pub(crate) enum Link {
 /// A natural-key value to look up, whatever its model.
 pub(crate) trait ErasedLookup<DB: Backend>: Send + Sync {
     fn text(&self) -> String;
-    fn as_match(&self) -> &dyn execute::NaturalMatch<DB>;
+    fn as_values(&self) -> &dyn lookup::MatchValues<DB>;
 }
 
 struct LookupOf<M: HasNaturalKey>(M::NaturalKey);
 
-impl<M, DB> execute::NaturalMatch<DB> for LookupOf<M>
+impl<M, DB> lookup::MatchValues<DB> for LookupOf<M>
 where
     M: WriteNaturalKey<DB>,
     DB: Backend,
 {
-    fn write_natural_match<'b>(
+    fn write_match_values<'b>(
         &'b self,
         out: &mut diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
-        M::write_key_match(&self.0, out)
+        M::write_key_values(&self.0, out)
     }
 }
 
@@ -163,7 +164,7 @@ where
         M::key_text(&self.0)
     }
 
-    fn as_match(&self) -> &dyn execute::NaturalMatch<DB> {
+    fn as_values(&self) -> &dyn lookup::MatchValues<DB> {
         self
     }
 }
@@ -196,11 +197,10 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
         found: Vec<KeyValue>,
         ids: &mut Ids,
     ) -> Result<(), KeyValue>;
-    /// A look-up query of this model for the given natural keys.
-    fn lookup_query<'a>(
-        &self,
-        matches: Vec<&'a dyn execute::NaturalMatch<DB>>,
-    ) -> execute::NaturalLookup<'a, DB>;
+    /// Where this model's rows are found by natural key.
+    fn natural_key_target(&self) -> lookup::Target<DB>;
+    /// The natural keys of `rows`, to find them with.
+    fn natural_values<'a>(&'a self, rows: &[usize]) -> Vec<&'a dyn lookup::MatchValues<DB>>;
     /// The update that writes a link after the insert.
     fn link_update<'a>(
         &self,
@@ -219,7 +219,6 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn parse_key(&self, text: &str) -> Option<KeyValue>;
     fn keys_in_insert_order(&self) -> bool;
     fn key_column(&self) -> &'static str;
-    fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
@@ -295,10 +294,11 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
     /// used, and its other columns are left as they are. Seed scripts built
     /// this way can run twice.
     ///
-    /// Runs as `INSERT .. ON CONFLICT (natural key) DO NOTHING RETURNING ..`
-    /// followed by one look-up of the rows that already existed; keys are
-    /// matched to rows through the natural key the database echoes, never by
-    /// position. The natural-key columns need a UNIQUE constraint or index.
+    /// Runs as `INSERT .. ON CONFLICT (natural key) DO NOTHING` followed by
+    /// one look-up of every row by its natural key, joined from a numbered
+    /// `VALUES` list, so that the database compares keys the way its unique
+    /// constraint does (a case-insensitive collation finds `Alice@x` for
+    /// `alice@x`). The natural-key columns need a UNIQUE constraint or index.
     pub fn get_or_insert<M>(&mut self, row: M) -> Node<'_, M, DB>
     where
         M: WriteRow<DB> + HasNaturalKey,
@@ -611,8 +611,20 @@ where
         M::KEY_COLUMN
     }
 
-    fn natural_lookup<'a>(&'a self, rows: &'a [usize]) -> execute::NaturalLookup<'a, DB> {
-        execute::NaturalLookup::new::<M>(&self.rows, rows)
+    fn natural_key_target(&self) -> lookup::Target<DB> {
+        lookup::Target {
+            table: lookup::MatchTable::Model(M::write_table),
+            columns: M::NATURAL_KEY.iter().map(|c| c.to_string()).collect(),
+            key_column: M::KEY_COLUMN.to_string(),
+            model: M::MODEL,
+        }
+    }
+
+    fn natural_values<'a>(&'a self, rows: &[usize]) -> Vec<&'a dyn lookup::MatchValues<DB>> {
+        rows.iter()
+            .filter_map(|&row| self.rows.get(row))
+            .map(|row| row as &dyn lookup::MatchValues<DB>)
+            .collect()
     }
 
     fn own_key(&self, row: usize) -> Option<KeyValue> {
@@ -640,13 +652,6 @@ where
         };
         ids.insert::<M>(typed(keys)?, typed(found)?);
         Ok(())
-    }
-
-    fn lookup_query<'a>(
-        &self,
-        matches: Vec<&'a dyn execute::NaturalMatch<DB>>,
-    ) -> execute::NaturalLookup<'a, DB> {
-        execute::NaturalLookup::of::<M>(matches)
     }
 
     fn link_update<'a>(

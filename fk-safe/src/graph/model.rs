@@ -269,11 +269,12 @@ pub trait HasNaturalKey: FkOrdered {
     fn key_text(key: &Self::NaturalKey) -> String;
 }
 
-/// Writes `a = $1 AND b = $2` for a natural-key value. Generated with
+/// Writes a natural-key value as bind parameters. Generated with
 /// [`HasNaturalKey`] for every backend the fields' types support.
 pub trait WriteNaturalKey<DB: Backend>: HasNaturalKey + WriteRow<DB> {
-    /// Writes the match of `key` against the natural-key columns.
-    fn write_key_match<'b>(
+    /// Writes the parts of `key` as bind parameters, comma-separated, each
+    /// with its column's SQL type.
+    fn write_key_values<'b>(
         key: &'b Self::NaturalKey,
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()>;
@@ -349,8 +350,9 @@ pub trait WriteRow<DB: Backend>: FkOrdered {
     /// this backend writes them; `None` when there is no such relation.
     fn parent_sql(relation: usize) -> QueryResult<Option<ParentSql>>;
 
-    /// Writes `a = $1 AND b = $2` matching the row's natural key.
-    fn write_natural_key_match<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
+    /// Writes the row's natural-key fields as bind parameters,
+    /// comma-separated, each with its column's SQL type.
+    fn write_natural_key_values<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
 
     /// Writes the row's values as bind parameters, comma-separated, in
     /// [`FkOrdered::COLUMNS`] order; a foreign key linked to a parent takes
