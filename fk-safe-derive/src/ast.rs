@@ -54,3 +54,24 @@ impl<'a> Input<'a> {
         }
     }
 }
+
+/// `T` for `Option<T>`, else the type itself.
+pub(crate) fn option_inner(ty: &Type) -> &Type {
+    if let Type::Path(path) = ty {
+        if let Some(segment) = path.path.segments.last() {
+            if segment.ident == "Option" {
+                if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                        return inner;
+                    }
+                }
+            }
+        }
+    }
+    ty
+}
+
+/// Whether a field's type is written `Option<..>` (a nullable column).
+pub(crate) fn is_option(ty: &Type) -> bool {
+    !std::ptr::eq(option_inner(ty), ty)
+}

@@ -34,12 +34,17 @@ pub(crate) struct ContainerAttrs {
     pub(crate) key: Option<Type>,
     /// `#[fk(natural_key(a, b))]`: fields that identify a row without its id.
     pub(crate) natural_key: Option<(Span, Vec<Ident>)>,
+    /// Diesel's `treat_none_as_default_value` (`true` when not given).
+    pub(crate) none_as_default: Option<bool>,
 }
 
 #[derive(Default)]
 pub(crate) struct FieldAttrs {
     pub(crate) column_name: Option<Ident>,
     pub(crate) skip_insertion: bool,
+    /// Diesel's field-level `treat_none_as_default_value`, which overrides
+    /// the struct's.
+    pub(crate) none_as_default: Option<bool>,
     /// Diesel keys fk-safe cannot honour, with where they were written.
     pub(crate) unsupported: Vec<(Span, &'static str)>,
 }
@@ -65,6 +70,8 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
                     out.primary_key = Some((span, columns));
                 } else if meta.path.is_ident("belongs_to") {
                     out.belongs_to.push(belongs_to(&meta)?);
+                } else if meta.path.is_ident("treat_none_as_default_value") {
+                    out.none_as_default = Some(meta.value()?.parse::<syn::LitBool>()?.value);
                 } else {
                     skip(&meta)?;
                 }
@@ -111,6 +118,8 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[syn::Attribute]) -> FieldAttrs {
                 out.column_name = Some(meta.value()?.parse()?);
             } else if meta.path.is_ident("skip_insertion") {
                 out.skip_insertion = true;
+            } else if meta.path.is_ident("treat_none_as_default_value") {
+                out.none_as_default = Some(meta.value()?.parse::<syn::LitBool>()?.value);
             } else if meta.path.is_ident("embed") {
                 out.unsupported
                     .push((meta.path.span_or_call_site(), "embed"));

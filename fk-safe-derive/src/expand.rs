@@ -4,6 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
+use crate::ast::{is_option, option_inner};
 use crate::valid::Model;
 
 pub(crate) fn expand(model: &Model) -> TokenStream {
@@ -162,7 +163,23 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         let name = field.ident;
         let ty = field.ty;
         let st = sql_type(field.column());
-        let separator = (i > 0).then(|| quote!(out.push_sql(", ");));
+        let defaulted = model.default_when_none[i];
+        let inner = option_inner(ty);
+        // A value of the field itself: an Option Diesel writes as DEFAULT
+        // binds its inner value (the column may be NOT NULL); its `None` was
+        // left out of the statement by the caller.
+        let own_value = if defaulted {
+            quote! {
+                match &self.#name {
+                    ::core::option::Option::Some(value) => out.push_bind_param::<#st, #inner>(value)?,
+                    ::core::option::Option::None => {
+                        out.push_bind_param::<<#st as __fk::diesel::sql_types::IntoNullable>::Nullable, #ty>(&self.#name)?
+                    }
+                }
+            }
+        } else {
+            quote!(out.push_bind_param::<#st, #ty>(&self.#name)?;)
+        };
         // The relation this field is a foreign key of, and its part of the key.
         let relation = model.relations.iter().enumerate().find_map(|(r, relation)| {
             relation
@@ -171,33 +188,63 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 .position(|f| f.ident == field.ident)
                 .map(|part| (r, part))
         });
-        match relation {
+        let value = match relation {
             Some((relation, part)) => {
                 // A link written after the insert (it closes a cycle): the
                 // foreign key is NULL until then, in the field's own type.
                 let null = if is_option(ty) {
                     quote! {
                         static NULL: #ty = ::core::option::Option::None;
-                        out.push_bind_param::<#st, #ty>(&NULL)?
+                        out.push_bind_param::<<#st as __fk::diesel::sql_types::IntoNullable>::Nullable, #ty>(&NULL)?
                     }
                 } else {
-                    quote!(out.push_bind_param::<#st, #ty>(&self.#name)?)
+                    own_value.clone()
                 };
                 quote! {
-                    #separator
                     match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.part(#part)) {
                         ::core::option::Option::Some(__fk::KeyValue::Null) => { #null }
                         ::core::option::Option::Some(key) => <__DB as __fk::Dialect>::push_key(out, key)?,
-                        ::core::option::Option::None => out.push_bind_param::<#st, #ty>(&self.#name)?,
+                        ::core::option::Option::None => { #own_value }
                     }
                 }
             }
-            None => quote! {
-                #separator
-                out.push_bind_param::<#st, #ty>(&self.#name)?;
-            },
+            None => own_value,
+        };
+        let write = quote! {
+            if written > 0 {
+                out.push_sql(", ");
+            }
+            written += 1;
+            #value
+        };
+        if defaulted {
+            let bit = 1u64 << i;
+            quote! {
+                if omitted & #bit == 0 {
+                    #write
+                }
+            }
+        } else {
+            write
         }
     });
+    let default_bits = model
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| model.default_when_none[*i])
+        .map(|(i, field)| {
+            let name = field.ident;
+            let bit = 1u64 << i;
+            quote!(if self.#name.is_none() { bits |= #bit; })
+        });
+    let default_columns = quote! {
+        fn default_columns(&self) -> u64 {
+            let mut bits = 0u64;
+            #(#default_bits)*
+            bits
+        }
+    };
     let parent_sql_arms = model.relations.iter().enumerate().map(|(i, r)| {
         let parent = &r.parent;
         quote! {
@@ -218,11 +265,28 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 __fk::diesel::query_builder::QueryFragment<__DB>,
         }
     });
-    let bounds = model.fields.iter().map(|field| {
+    let bounds = model.fields.iter().enumerate().map(|(i, field)| {
         let ty = field.ty;
         let st = sql_type(field.column());
+        let nullable = quote!(<#st as __fk::diesel::sql_types::IntoNullable>::Nullable);
+        // What write_values binds: the inner value of a field Diesel writes
+        // as DEFAULT when None, and NULL of the nullable SQL type for an
+        // Option (a link closing a cycle, or a None that was not left out).
+        let value_bound = if model.default_when_none[i] {
+            let inner = option_inner(ty);
+            quote!(#inner: __fk::diesel::serialize::ToSql<#st, __DB>,)
+        } else {
+            quote!(#ty: __fk::diesel::serialize::ToSql<#st, __DB>,)
+        };
+        let null_bound = is_option(ty).then(|| {
+            quote! {
+                #ty: __fk::diesel::serialize::ToSql<#nullable, __DB>,
+                __DB: __fk::diesel::sql_types::HasSqlType<#nullable>,
+            }
+        });
         quote! {
-            #ty: __fk::diesel::serialize::ToSql<#st, __DB>,
+            #value_bound
+            #null_bound
             __DB: __fk::diesel::sql_types::HasSqlType<#st>,
         }
     });
@@ -310,6 +374,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 #own_key
 
                 #natural_text
+
+                #default_columns
             }
 
             #has_natural_key
@@ -348,10 +414,13 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 fn write_values<'__b>(
                     &'__b self,
                     links: &'__b [::core::option::Option<__fk::KeyValue>],
+                    omitted: u64,
                     out: &mut __fk::diesel::query_builder::AstPass<'_, '__b, __DB>,
                 ) -> __fk::diesel::QueryResult<()> {
-                    let _ = links;
+                    let _ = (links, omitted);
+                    let mut written = 0usize;
                     #(#write_values)*
+                    let _ = written;
                     ::core::result::Result::Ok(())
                 }
             }
@@ -364,17 +433,5 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
 
             #(#key_checks)*
         };
-    }
-}
-
-/// Whether a field's type is written `Option<..>` (a nullable column).
-fn is_option(ty: &syn::Type) -> bool {
-    match ty {
-        syn::Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident == "Option"),
-        _ => false,
     }
 }

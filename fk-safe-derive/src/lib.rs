@@ -18,9 +18,11 @@ use syn::{parse_macro_input, DeriveInput};
 /// Derives `fk_safe::FkOrdered` (see the fk-safe crate's `graph` module).
 ///
 /// Reads `#[diesel(table_name = ..)]`, `#[diesel(belongs_to(Parent,
-/// foreign_key = ..))]`, `#[diesel(primary_key(..))]` and
-/// `#[diesel(column_name = ..)]`, plus fk-safe's own
-/// `#[fk(relation(name = .., foreign_key = ..))]` (a name for a relation) and
+/// foreign_key = ..))]`, `#[diesel(primary_key(..))]`,
+/// `#[diesel(column_name = ..)]` and `#[diesel(treat_none_as_default_value =
+/// ..)]` (on the struct or a field: `None` is DEFAULT unless it says
+/// `false`), plus fk-safe's own `#[fk(relation(name = .., foreign_key =
+/// ..))]` (a name for a relation), `#[fk(natural_key(..))]` and
 /// `#[fk(key = Type)]` (the Rust type of the generated key, `i64` by default).
 #[proc_macro_derive(FkOrdered, attributes(diesel, fk))]
 pub fn derive_fk_ordered(input: TokenStream) -> TokenStream {

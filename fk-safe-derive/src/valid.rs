@@ -7,7 +7,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Ident, Path, Type};
 
-use crate::ast::{Field, Input};
+use crate::ast::{is_option, option_inner, Field, Input};
 use crate::ctxt::Ctxt;
 
 /// A model ready to expand.
@@ -23,6 +23,9 @@ pub(crate) struct Model<'a> {
     pub(crate) own_key: Vec<&'a Field<'a>>,
     /// Fields that identify a row without its id (`#[fk(natural_key(..))]`).
     pub(crate) natural_key: Vec<&'a Field<'a>>,
+    /// Per field (in `fields` order): an `Option` field whose `None` Diesel
+    /// writes as DEFAULT, so fk-safe leaves its column out for such rows.
+    pub(crate) default_when_none: Vec<bool>,
 }
 
 pub(crate) struct Relation<'a> {
@@ -158,6 +161,24 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
             }
         }
     }
+    let none_as_default = input.attrs.none_as_default.unwrap_or(true);
+    let default_when_none: Vec<bool> = fields
+        .iter()
+        .map(|f| is_option(f.ty) && f.attrs.none_as_default.unwrap_or(none_as_default))
+        .collect();
+    for (position, field) in fields.iter().enumerate() {
+        if default_when_none[position] && position >= MAX_DEFAULTED_POSITION {
+            cx.error_help(
+                field.ident.span(),
+                format!(
+                    "`{}` is field #{} of `{ident}`: fk-safe writes DEFAULT for `None` only in the first {MAX_DEFAULTED_POSITION} fields",
+                    field.ident,
+                    position + 1
+                ),
+                "move the Option fields that may be DEFAULT up, or write NULL for this one with #[diesel(treat_none_as_default_value = false)]",
+            );
+        }
+    }
     let table = table?;
     Some(Model {
         ident,
@@ -168,8 +189,13 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         relations: relations?,
         own_key,
         natural_key,
+        default_when_none,
     })
 }
+
+/// Fields up to this position can be left out (DEFAULT) row by row: the
+/// runtime keeps a row's left-out columns in one `u64`.
+const MAX_DEFAULTED_POSITION: usize = 64;
 
 fn relations<'a>(
     cx: &Ctxt,
@@ -365,20 +391,4 @@ fn path_key(path: &Path) -> String {
         .map(|s| s.ident.to_string())
         .collect::<Vec<_>>()
         .join("::")
-}
-
-/// `T` for `Option<T>`, else the type itself.
-fn option_inner(ty: &Type) -> &Type {
-    if let Type::Path(path) = ty {
-        if let Some(segment) = path.path.segments.last() {
-            if segment.ident == "Option" {
-                if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
-                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                        return inner;
-                    }
-                }
-            }
-        }
-    }
-    ty
 }

@@ -425,34 +425,35 @@ impl Dialect for Pg {
         batch: &'b Batch<'_, Self>,
         out: &mut AstPass<'_, 'b, Self>,
     ) -> QueryResult<()> {
+        let columns = batch.written_columns().count();
         out.push_sql("INSERT INTO ");
         (batch.write_table)(out)?;
-        if !batch.columns.is_empty() {
+        if columns > 0 {
             out.push_sql(" ");
             batch.write_column_list(out)?;
         }
         out.push_sql(" SELECT ");
-        for i in 0..batch.columns.len() {
+        for i in 0..columns {
             if i > 0 {
                 out.push_sql(", ");
             }
             out.push_sql(&format!("fk_safe_v.v{i}"));
         }
         out.push_sql(" FROM (VALUES ");
-        for (ord, (row, links)) in batch.rows.iter().enumerate() {
+        for ord in 0..batch.rows.len() {
             if ord > 0 {
                 out.push_sql(", ");
             }
             out.push_sql("(");
-            row.write_values(links, out)?;
-            if !batch.columns.is_empty() {
+            batch.write_row(ord, out)?;
+            if columns > 0 {
                 out.push_sql(", ");
             }
             out.push_sql(&ord.to_string());
             out.push_sql(")");
         }
         out.push_sql(") AS fk_safe_v (");
-        for i in 0..batch.columns.len() {
+        for i in 0..columns {
             out.push_sql(&format!("v{i}, "));
         }
         out.push_sql("fk_safe_ord) ORDER BY fk_safe_v.fk_safe_ord");

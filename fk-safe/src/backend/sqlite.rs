@@ -430,18 +430,18 @@ impl Dialect for Sqlite {
     ) -> QueryResult<()> {
         out.push_sql("INSERT INTO ");
         (batch.write_table)(out)?;
-        if batch.columns.is_empty() {
+        if batch.written_columns().next().is_none() {
             out.push_sql(" DEFAULT VALUES");
         } else {
             out.push_sql(" ");
             batch.write_column_list(out)?;
             out.push_sql(" VALUES ");
-            for (i, (row, links)) in batch.rows.iter().enumerate() {
+            for i in 0..batch.rows.len() {
                 if i > 0 {
                     out.push_sql(", ");
                 }
                 out.push_sql("(");
-                row.write_values(links, out)?;
+                batch.write_row(i, out)?;
                 out.push_sql(")");
             }
         }

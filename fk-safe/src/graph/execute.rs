@@ -30,6 +30,7 @@ pub(crate) trait DynRow<DB: Backend>: Sync {
     fn write_values<'b>(
         &'b self,
         links: &'b [Option<KeyValue>],
+        omitted: u64,
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()>;
 }
@@ -38,9 +39,10 @@ impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
     fn write_values<'b>(
         &'b self,
         links: &'b [Option<KeyValue>],
+        omitted: u64,
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
-        WriteRow::write_values(self, links, out)
+        WriteRow::write_values(self, links, omitted, out)
     }
 }
 
@@ -63,6 +65,9 @@ pub struct Batch<'a, DB: Backend> {
     /// (..) DO NOTHING` arbiter.
     pub(crate) skip_existing: Option<&'static [&'static str]>,
     pub(crate) natural_key: &'static [&'static str],
+    /// Columns every row of the batch leaves to their DEFAULT (bit `i` for
+    /// `columns[i]`): they are not in the column list.
+    pub(crate) omitted: u64,
 }
 
 impl<'a, DB: Backend> Batch<'a, DB> {
@@ -70,9 +75,11 @@ impl<'a, DB: Backend> Batch<'a, DB> {
         all_rows: &'a [M],
         rows: &'a [usize],
         links: &'a [Vec<Option<KeyValue>>],
+        omitted: u64,
     ) -> Self {
         Batch {
             write_table: M::write_table,
+            omitted,
             skip_existing: None,
             natural_key: M::NATURAL_KEY,
             columns: M::COLUMNS,
@@ -111,10 +118,19 @@ impl<'a, DB: Backend> Batch<'a, DB> {
         Ok(())
     }
 
-    /// Writes `(col, col, ...)`.
+    /// The columns the batch writes: all but the omitted ones.
+    pub(crate) fn written_columns(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !is_omitted(self.omitted, i))
+            .map(|(_, column)| *column)
+    }
+
+    /// Writes `(col, col, ...)`, without the omitted columns.
     pub(crate) fn write_column_list(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()> {
         out.push_sql("(");
-        for (i, column) in self.columns.iter().enumerate() {
+        for (i, column) in self.written_columns().enumerate() {
             if i > 0 {
                 out.push_sql(", ");
             }
@@ -122,6 +138,20 @@ impl<'a, DB: Backend> Batch<'a, DB> {
         }
         out.push_sql(")");
         Ok(())
+    }
+
+    /// Writes one row's values, without the omitted columns.
+    pub(crate) fn write_row<'b>(
+        &'b self,
+        row: usize,
+        out: &mut AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        match self.rows.get(row) {
+            Some((values, links)) => values.write_values(links, self.omitted, out),
+            None => Err(diesel::result::Error::QueryBuilderError(
+                format!("a batch has no row #{row}").into(),
+            )),
+        }
     }
 }
 
@@ -673,7 +703,6 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         if rows.is_empty() {
             return Ok(());
         }
-        let links = self.links(rows);
         // Keys that do not grow with insert order cannot be matched to the
         // rows of a multi-row insert: one row per statement, then.
         let in_order = own_keys
@@ -684,13 +713,33 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                     &self.slot.table_sql()?,
                     self.slot.key_column(),
                 )?);
-        let per_statement = if in_order {
-            DB::rows_per_statement(batch_columns(self.slot))
-        } else {
-            1
-        };
+        for (omitted, rows, links) in by_omitted_columns(self.slot, rows, self.links(rows)) {
+            let per_statement = if in_order {
+                DB::rows_per_statement(written_columns(self.slot, omitted))
+            } else {
+                1
+            };
+            self.insert_statements(conn, &rows, &links, omitted, own_keys, per_statement)?;
+        }
+        Ok(())
+    }
+
+    /// Writes rows that share one column list, `per_statement` rows at a
+    /// time, and records their keys.
+    fn insert_statements<C>(
+        &mut self,
+        conn: &mut C,
+        rows: &[usize],
+        links: &[Vec<Option<KeyValue>>],
+        omitted: u64,
+        own_keys: bool,
+        per_statement: usize,
+    ) -> Result<(), Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
         for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
-            let batch = self.slot.batch(rows, links);
+            let batch = self.slot.batch(rows, links, omitted);
             let returned = match DB::load_keys(conn, batch) {
                 Ok(returned) => returned,
                 Err(error) => return Err(self.failed(rows, links, error)),
@@ -746,15 +795,16 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         if rows.is_empty() {
             return Ok(());
         }
-        let links = self.links(rows);
-        let per_statement = DB::rows_per_statement(batch_columns(self.slot));
         let mut inserted: HashSet<String> = HashSet::with_capacity(rows.len());
-        for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
-            let mut batch = self.slot.batch(rows, links);
-            batch.skip_existing = Some(batch.natural_key);
-            match DB::load_keys(conn, batch) {
-                Ok(keys) => inserted.extend(keys),
-                Err(error) => return Err(self.failed(rows, links, error)),
+        for (omitted, rows, links) in by_omitted_columns(self.slot, rows, self.links(rows)) {
+            let per_statement = DB::rows_per_statement(written_columns(self.slot, omitted));
+            for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
+                let mut batch = self.slot.batch(rows, links, omitted);
+                batch.skip_existing = Some(batch.natural_key);
+                match DB::load_keys(conn, batch) {
+                    Ok(keys) => inserted.extend(keys),
+                    Err(error) => return Err(self.failed(rows, links, error)),
+                }
             }
         }
         let values = self.slot.natural_values(rows);
@@ -800,9 +850,43 @@ fn parse_key<DB: Backend>(slot: &dyn AnySlot<DB>, text: &str) -> Result<KeyValue
     })
 }
 
-/// The number of bind parameters one row of `slot` takes.
-fn batch_columns<DB: Backend>(slot: &dyn AnySlot<DB>) -> usize {
-    slot.batch(&[], &[]).columns.len()
+/// Whether bit `column` is set in a set of omitted columns.
+pub(crate) fn is_omitted(omitted: u64, column: usize) -> bool {
+    column < 64 && omitted & (1u64 << column) != 0
+}
+
+/// `rows` (with their resolved links) grouped by the columns they leave to
+/// their DEFAULT, in input order within each group: rows of one statement
+/// must share one column list.
+fn by_omitted_columns<DB: Backend>(
+    slot: &dyn AnySlot<DB>,
+    rows: &[usize],
+    links: Vec<Vec<Option<KeyValue>>>,
+) -> Vec<RowGroup> {
+    let mut groups: Vec<RowGroup> = Vec::new();
+    let mut group_of: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for (&row, links) in rows.iter().zip(links) {
+        let omitted = slot.omitted_columns(row, &links);
+        let group = *group_of.entry(omitted).or_insert_with(|| {
+            groups.push((omitted, Vec::new(), Vec::new()));
+            groups.len() - 1
+        });
+        if let Some((_, rows, all_links)) = groups.get_mut(group) {
+            rows.push(row);
+            all_links.push(links);
+        }
+    }
+    groups
+}
+
+/// Rows that leave the same columns to their DEFAULT: the set, the rows,
+/// and their resolved links.
+type RowGroup = (u64, Vec<usize>, Vec<Vec<Option<KeyValue>>>);
+
+/// The number of bind parameters one row of `slot` takes when `omitted`
+/// columns are left out.
+fn written_columns<DB: Backend>(slot: &dyn AnySlot<DB>, omitted: u64) -> usize {
+    slot.batch(&[], &[], omitted).written_columns().count()
 }
 
 /// A row's foreign keys: the parent's generated key for linked relations,

@@ -212,7 +212,11 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
         &'a self,
         rows: &'a [usize],
         links: &'a [Vec<Option<KeyValue>>],
+        omitted: u64,
     ) -> execute::Batch<'a, DB>;
+    /// The columns `row` leaves to their DEFAULT, given its resolved links
+    /// (a linked foreign key is always written).
+    fn omitted_columns(&self, row: usize, links: &[Option<KeyValue>]) -> u64;
     fn is_get_or_insert(&self, row: usize) -> bool;
     fn natural_key_text(&self, row: usize) -> Option<String>;
     fn natural_key_columns(&self) -> &'static [&'static str];
@@ -583,8 +587,31 @@ where
         &'a self,
         rows: &'a [usize],
         links: &'a [Vec<Option<KeyValue>>],
+        omitted: u64,
     ) -> execute::Batch<'a, DB> {
-        execute::Batch::new::<M>(&self.rows, rows, links)
+        execute::Batch::new::<M>(&self.rows, rows, links, omitted)
+    }
+
+    fn omitted_columns(&self, row: usize, links: &[Option<KeyValue>]) -> u64 {
+        let Some(values) = self.rows.get(row) else {
+            return 0;
+        };
+        let mut omitted = values.default_columns();
+        if omitted == 0 {
+            return 0;
+        }
+        for (relation, info) in M::RELATIONS.iter().enumerate() {
+            if links.get(relation).is_some_and(Option::is_some) {
+                for column in info.columns {
+                    if let Some(position) = M::COLUMNS.iter().position(|c| c == column) {
+                        if position < 64 {
+                            omitted &= !(1u64 << position);
+                        }
+                    }
+                }
+            }
+        }
+        omitted
     }
 
     fn is_get_or_insert(&self, row: usize) -> bool {

@@ -247,6 +247,14 @@ pub trait FkOrdered: Sized + Send + Sync + 'static {
         None
     }
 
+    /// The columns this row leaves to their DEFAULT: bit `i` for
+    /// [`COLUMNS`](FkOrdered::COLUMNS)`[i]`, set for an `Option` field that is
+    /// `None` where Diesel's `Insertable` writes DEFAULT
+    /// (`treat_none_as_default_value`, on unless turned off).
+    fn default_columns(&self) -> u64 {
+        0
+    }
+
     /// A key read back from `RETURNING CAST(key AS TEXT)`.
     fn parse_key(text: &str) -> Option<KeyValue> {
         <Self::Key as GraphKey>::parse_returned(text)
@@ -355,11 +363,14 @@ pub trait WriteRow<DB: Backend>: FkOrdered {
     fn write_natural_key_values<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>;
 
     /// Writes the row's values as bind parameters, comma-separated, in
-    /// [`FkOrdered::COLUMNS`] order; a foreign key linked to a parent takes
-    /// the parent's key from `links` instead of the field.
+    /// [`FkOrdered::COLUMNS`] order, leaving out the columns whose bit is set
+    /// in `omitted` (see [`FkOrdered::default_columns`]); a foreign key
+    /// linked to a parent takes the parent's key from `links` instead of the
+    /// field.
     fn write_values<'b>(
         &'b self,
         links: &'b [Option<KeyValue>],
+        omitted: u64,
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()>;
 }
