@@ -614,3 +614,135 @@ fn existing_rows_keep_their_links_on_postgres() {
         ),
     );
 }
+
+/// A parent whose key the client chooses, in the graph, referenced by the
+/// value of that key instead of a handle: it is written first, and not
+/// reported missing.
+fn parent_referenced_by_its_own_key<C>(conn: &mut C, ddl: &str)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewTag: WriteRow<C::Backend>,
+    NewTagging: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Labelled>,
+{
+    conn.batch_execute(ddl).unwrap();
+    let mut graph = Graph::new();
+    // The child's model is added first, so its table would come first
+    // without the link.
+    graph.add(NewTagging {
+        tag_code: "fresh".into(),
+        note: "by value".into(),
+    });
+    graph.add(NewTag {
+        code: "fresh".into(),
+        label: "Fresh".into(),
+    });
+    insert_graph(conn, graph).unwrap();
+    let rows: Vec<Labelled> = diesel::sql_query(
+        "SELECT t.note, g.label FROM taggings t JOIN tags g ON g.code = t.tag_code",
+    )
+    .load(conn)
+    .unwrap();
+    assert_eq!(
+        rows,
+        [Labelled {
+            note: "by value".into(),
+            label: "Fresh".into()
+        }]
+    );
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn parent_referenced_by_its_own_key_on_sqlite() {
+    let db = common::sqlite::SqliteDb::new();
+    parent_referenced_by_its_own_key(
+        &mut db.conn(),
+        "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
+         CREATE TABLE taggings (id INTEGER PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);",
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn parent_referenced_by_its_own_key_on_postgres() {
+    let db = common::pg::PgDb::new();
+    parent_referenced_by_its_own_key(
+        &mut db.conn(),
+        "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
+         CREATE TABLE taggings (id BIGSERIAL PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);",
+    );
+}
+
+diesel::table! {
+    events (event_no) {
+        event_no -> BigInt,
+        title -> Text,
+    }
+}
+
+/// The table's key is not named `id`, and the model does not say which it
+/// is: the schema's primary key is used.
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = events)]
+struct NewEvent {
+    title: String,
+}
+
+#[derive(QueryableByName)]
+struct EventRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    event_no: i64,
+    #[diesel(sql_type = Text)]
+    title: String,
+}
+
+fn key_read_from_the_schema<C>(conn: &mut C, ddl: &str)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewEvent: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, EventRow>,
+{
+    conn.batch_execute(ddl).unwrap();
+    let mut graph = Graph::new();
+    let handles: Vec<_> = ["launch", "review"]
+        .iter()
+        .map(|title| {
+            graph
+                .add(NewEvent {
+                    title: title.to_string(),
+                })
+                .handle()
+        })
+        .collect();
+    let ids = insert_graph(conn, graph).unwrap();
+    let rows: Vec<EventRow> = diesel::sql_query("SELECT event_no, title FROM events")
+        .load(conn)
+        .unwrap();
+    for (handle, title) in handles.iter().zip(["launch", "review"]) {
+        let row = rows.iter().find(|r| r.event_no == ids[*handle]).unwrap();
+        assert_eq!(row.title, title);
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn key_read_from_the_schema_on_sqlite() {
+    let db = common::sqlite::SqliteDb::new();
+    key_read_from_the_schema(
+        &mut db.conn(),
+        "CREATE TABLE events (event_no INTEGER PRIMARY KEY, title TEXT NOT NULL);",
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn key_read_from_the_schema_on_postgres() {
+    let db = common::pg::PgDb::new();
+    key_read_from_the_schema(
+        &mut db.conn(),
+        "CREATE TABLE events (event_no BIGSERIAL PRIMARY KEY, title TEXT NOT NULL);",
+    );
+}

@@ -12,6 +12,33 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let table = &model.table;
     let key_type = &model.key_type;
     let key_column = &model.key_column;
+    let table_key_name = quote! {
+        <<#table::table as __fk::diesel::Table>::PrimaryKey as __fk::SingleKeyColumn>::NAME
+    };
+    let key_name = if model.key_declared {
+        quote!(<#table::#key_column as __fk::diesel::Column>::NAME)
+    } else {
+        table_key_name.clone()
+    };
+    // Without `primary_key(..)`, a field holding the table's key (not named
+    // `id`) would be written without fk-safe knowing it is the row's own key.
+    let undeclared_key_checks = model
+        .fields
+        .iter()
+        .filter(|f| !model.key_declared && f.column() != "id")
+        .map(|f| {
+            let column = f.column();
+            let message = format!(
+                "field `{}` holds the primary key of its table: declare it with #[diesel(primary_key({column}))] (and #[fk(key = ..)] when the key is not an i64), so that fk-safe uses it as the row's own key",
+                f.ident
+            );
+            quote_spanned! {f.ident.span()=>
+                const _: () = ::core::assert!(
+                    !__fk::same_name(#table_key_name, <#table::#column as __fk::diesel::Column>::NAME),
+                    #message
+                );
+            }
+        });
     let model_name = ident.to_string();
 
     let columns: Vec<_> = model.fields.iter().map(|f| f.column()).collect();
@@ -351,7 +378,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 const COLUMNS: &'static [&'static str] = &[
                     #(<#table::#columns as __fk::diesel::Column>::NAME,)*
                 ];
-                const KEY_COLUMN: &'static str = <#table::#key_column as __fk::diesel::Column>::NAME;
+                const KEY_COLUMN: &'static str = #key_name;
                 const RELATIONS: &'static [__fk::RelationInfo] = &[#(#relation_infos,)*];
                 const NATURAL_KEY: &'static [&'static str] = &[
                     #(<#table::#natural_columns as __fk::diesel::Column>::NAME,)*
@@ -432,6 +459,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             }
 
             #(#key_checks)*
+
+            #(#undeclared_key_checks)*
         };
     }
 }

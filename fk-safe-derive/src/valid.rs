@@ -15,6 +15,9 @@ pub(crate) struct Model<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) table: Path,
     pub(crate) key_column: Ident,
+    /// The key was named with `#[diesel(primary_key(..))]`; otherwise it is
+    /// the table's own primary key, read from the schema at compile time.
+    pub(crate) key_declared: bool,
     pub(crate) key_type: Type,
     /// The fields written by an insert, in order.
     pub(crate) fields: Vec<&'a Field<'a>>,
@@ -53,9 +56,16 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         );
         return None;
     };
-    if !input.original.generics.params.is_empty() {
+    let generics = &input.original.generics;
+    if generics.lifetimes().next().is_some() && generics.type_params().next().is_none() {
         cx.error_help(
-            input.original.generics.span(),
+            generics.span(),
+            "#[derive(FkOrdered)] does not support borrowed fields",
+            "a graph owns its rows until insert_graph writes them: use owned fields (String, Vec<u8>) instead of &str and &[u8]",
+        );
+    } else if !generics.params.is_empty() {
+        cx.error_help(
+            generics.span(),
             "#[derive(FkOrdered)] does not support generic models",
             "derive it on a concrete struct; wrap generic data in a concrete Insertable struct",
         );
@@ -184,6 +194,7 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         ident,
         table,
         key_column,
+        key_declared: input.attrs.primary_key.is_some(),
         key_type,
         fields,
         relations: relations?,

@@ -19,7 +19,7 @@ use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
 use super::plan::{self, Deferred, Plan};
-use super::{lookup, AnySlot, Graph, Ids, Link};
+use super::{lookup, own_keys, AnySlot, Graph, Ids, Link};
 use crate::backend::{Dialect, FkConnection};
 use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
@@ -475,7 +475,19 @@ where
     if let Some(model) = graph.foreign_handle {
         return Err(GraphError::ForeignHandle { model }.into());
     }
-    let plan = plan::plan(&graph.slots)?;
+    let mut graph = graph;
+    let value_links = own_keys::link_by_value(&mut graph.slots);
+    let plan = match plan::plan(&graph.slots) {
+        Ok(plan) => plan,
+        // Rows that reference each other by value are written as given
+        // (PostgreSQL checks a statement's foreign keys at its end) rather
+        // than refused for a cycle the user did not describe.
+        Err(GraphError::Cycle { .. }) if !value_links.is_empty() => {
+            own_keys::unlink(&mut graph.slots, &value_links);
+            plan::plan(&graph.slots)?
+        }
+        Err(error) => return Err(error.into()),
+    };
     let mut failure: Option<Failure> = None;
     // Keys are typed inside the transaction, so that a key that does not fit
     // its type rolls everything back instead of failing after the commit.

@@ -45,6 +45,7 @@
 pub(crate) mod execute;
 mod lookup;
 mod model;
+mod own_keys;
 mod plan;
 
 use std::any::{Any, TypeId};
@@ -61,6 +62,8 @@ pub use model::{
     HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, ParentSql, References, Relation,
     RelationInfo, SameKeyType, WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
 };
+#[doc(hidden)]
+pub use model::{same_name, SingleKeyColumn};
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
 /// the [`Ids`] that [`insert_graph`] returns.
@@ -181,6 +184,10 @@ pub(crate) struct Slot<M> {
 /// What the planner and executor need of a slot, whatever its model.
 pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn model(&self) -> &'static str;
+    /// The `TypeId` of the model's Diesel table.
+    fn table_type(&self) -> TypeId;
+    /// The `TypeId` of the table relation `relation` points at.
+    fn parent_table(&self, relation: usize) -> Option<TypeId>;
     fn relations(&self) -> &'static [RelationInfo];
     fn len(&self) -> usize;
     fn links(&self, row: usize) -> &[Link];
@@ -231,7 +238,9 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
 /// Add rows with [`Graph::add`], link them with [`Node::parent`] (or
 /// [`Node::parent_via`] when a model has several foreign keys to the same
 /// table), then hand the graph to [`insert_graph`]. A foreign key that is
-/// not linked keeps its field's value: the id of a row that already exists.
+/// not linked keeps its field's value: the id of a row that already exists,
+/// or the key of a row of this graph whose key the client chooses (a tag's
+/// code), which is then written first.
 pub struct Graph<DB: Backend> {
     /// Tells this graph's handles from another graph's.
     id: u64,
@@ -555,6 +564,14 @@ where
 {
     fn model(&self) -> &'static str {
         M::MODEL
+    }
+
+    fn table_type(&self) -> TypeId {
+        TypeId::of::<M::Table>()
+    }
+
+    fn parent_table(&self, relation: usize) -> Option<TypeId> {
+        M::parent_table(relation)
     }
 
     fn relations(&self) -> &'static [RelationInfo] {

@@ -473,3 +473,36 @@ impl<A, B, C> KeyPart<2> for (A, B, C) {
 
 #[doc(hidden)]
 pub const fn assert_same_key_type<Fk: SameKeyType<Pk>, Pk>() {}
+
+/// The single key column of a table, for a model that does not name its key
+/// with `#[diesel(primary_key(..))]`: the table's own primary key.
+#[diagnostic::on_unimplemented(
+    message = "this table's primary key has several columns, so fk-safe cannot tell the model's key",
+    note = "help: declare the key on the model, #[diesel(primary_key(a, b))], and add every key column to it as a field: a composite key is chosen by the client"
+)]
+pub trait SingleKeyColumn {
+    /// The column's SQL name.
+    const NAME: &'static str;
+}
+
+#[diagnostic::do_not_recommend]
+impl<C: diesel::Column> SingleKeyColumn for C {
+    const NAME: &'static str = C::NAME;
+}
+
+/// Whether two SQL names are the same, at compile time.
+#[doc(hidden)]
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}

@@ -1,0 +1,78 @@
+//! Parents referenced by the value of their own key. A row whose key the
+//! client chooses (a tag's code) can be referenced by a child's field with
+//! that value instead of a handle; when that parent is in the same graph,
+//! the child is linked to it, so that it is written first and is not taken
+//! for an existing row that is missing.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+
+use diesel::backend::Backend;
+
+use super::model::KeyValue;
+use super::{AnySlot, Link};
+
+/// A link made from a field's value: (slot, row, relation).
+pub(crate) type ValueLink = (usize, usize, usize);
+
+/// Links every foreign key whose value is the own key of a row of the
+/// parent's table in the graph; returns the links it made.
+pub(crate) fn link_by_value<DB: Backend>(slots: &mut [Box<dyn AnySlot<DB>>]) -> Vec<ValueLink> {
+    let mut own_keys: HashMap<TypeId, HashMap<KeyValue, (usize, usize)>> = HashMap::new();
+    for (slot_index, slot) in slots.iter().enumerate() {
+        for row in 0..slot.len() {
+            if let Some(key) = slot.own_key(row) {
+                own_keys
+                    .entry(slot.table_type())
+                    .or_default()
+                    .entry(key)
+                    .or_insert((slot_index, row));
+            }
+        }
+    }
+    let mut made = Vec::new();
+    if own_keys.is_empty() {
+        return made;
+    }
+    for (slot_index, slot) in slots.iter_mut().enumerate() {
+        for relation in 0..slot.relations().len() {
+            let Some(parents) = slot
+                .parent_table(relation)
+                .and_then(|table| own_keys.get(&table))
+            else {
+                continue;
+            };
+            for row in 0..slot.len() {
+                if slot.links(row).get(relation) != Some(&Link::Field) {
+                    continue;
+                }
+                let Some(&(parent_slot, parent_row)) = slot
+                    .foreign_key(row, relation)
+                    .and_then(|key| parents.get(&key))
+                else {
+                    continue;
+                };
+                slot.set_link(
+                    row,
+                    relation,
+                    Link::Row {
+                        slot: parent_slot,
+                        row: parent_row,
+                    },
+                );
+                made.push((slot_index, row, relation));
+            }
+        }
+    }
+    made
+}
+
+/// Takes back links made by [`link_by_value`]: the fields keep their values,
+/// and the rows are written as the user described them.
+pub(crate) fn unlink<DB: Backend>(slots: &mut [Box<dyn AnySlot<DB>>], links: &[ValueLink]) {
+    for &(slot, row, relation) in links {
+        if let Some(slot) = slots.get_mut(slot) {
+            slot.set_link(row, relation, Link::Field);
+        }
+    }
+}
