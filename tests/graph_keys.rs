@@ -126,25 +126,25 @@ where
 }
 
 #[cfg(feature = "sqlite")]
+const TAGS_SQLITE: &str = "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
+    CREATE TABLE taggings (id INTEGER PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);";
+
+#[cfg(feature = "postgres")]
+const TAGS_POSTGRES: &str = "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
+    CREATE TABLE taggings (id BIGSERIAL PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);";
+
+#[cfg(feature = "sqlite")]
 #[test]
 fn text_keys_on_sqlite() {
     let db = common::sqlite::SqliteDb::new();
-    text_keys_chosen_by_the_client(
-        &mut db.conn(),
-        "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
-         CREATE TABLE taggings (id INTEGER PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);",
-    );
+    text_keys_chosen_by_the_client(&mut db.conn(), TAGS_SQLITE);
 }
 
 #[cfg(feature = "postgres")]
 #[test]
 fn text_keys_on_postgres() {
     let db = common::pg::PgDb::new();
-    text_keys_chosen_by_the_client(
-        &mut db.conn(),
-        "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
-         CREATE TABLE taggings (id BIGSERIAL PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);",
-    );
+    text_keys_chosen_by_the_client(&mut db.conn(), TAGS_POSTGRES);
 }
 
 #[cfg(all(feature = "postgres", feature = "uuid"))]
@@ -657,22 +657,14 @@ where
 #[test]
 fn parent_referenced_by_its_own_key_on_sqlite() {
     let db = common::sqlite::SqliteDb::new();
-    parent_referenced_by_its_own_key(
-        &mut db.conn(),
-        "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
-         CREATE TABLE taggings (id INTEGER PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);",
-    );
+    parent_referenced_by_its_own_key(&mut db.conn(), TAGS_SQLITE);
 }
 
 #[cfg(feature = "postgres")]
 #[test]
 fn parent_referenced_by_its_own_key_on_postgres() {
     let db = common::pg::PgDb::new();
-    parent_referenced_by_its_own_key(
-        &mut db.conn(),
-        "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
-         CREATE TABLE taggings (id BIGSERIAL PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);",
-    );
+    parent_referenced_by_its_own_key(&mut db.conn(), TAGS_POSTGRES);
 }
 
 diesel::table! {
