@@ -18,20 +18,33 @@
 //! - `raw_batched_known_ids`: Diesel multi-row inserts with ids chosen by the
 //!   client, chunked under the bind-parameter limit (the client-side ceiling).
 //!
-//! Every variant is verified afterwards (row counts, and every order and item
-//! hanging from the right parent); a wrong result aborts the run. Times are
-//! reported, never asserted.
+//! Then a look-up section: N customers exist (N = 20,000 by default), and
+//! three variants find all N ids by email, each in one transaction:
+//!
+//! - `lookup_insert_graph`: N `graph.lookup::<NewCustomer>(email)` handles,
+//!   each the parent of one new order, written by `insert_graph`;
+//! - `get_or_insert_existing`: N `graph.get_or_insert(NewCustomer { .. })`
+//!   of customers that all exist already (no row may be added);
+//! - `select_loop_by_email`: the hand-written alternative, a cached prepared
+//!   `SELECT id FROM customers WHERE email = $1` per key, then the same N
+//!   orders as Diesel multi-row inserts.
+//!
+//! Every variant is verified afterwards (row counts, every order and item
+//! hanging from the right parent, every id found equal to the existing one);
+//! a wrong result aborts the run. Times are reported, never asserted.
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/work/bench-target cargo bench --bench graph_insert      # full series
 //! FK_SAFE_BENCH_SMOKE=1 cargo bench --bench graph_insert                    # CI smoke run
+//! FK_SAFE_BENCH_ONLY=lookups cargo bench --bench graph_insert               # look-ups only
 //! ```
 //!
 //! Environment:
 //! - `FK_SAFE_BENCH_SIZES`: comma-separated customer counts N (default
 //!   `100,1000,10000,38462`, i.e. 2,600 to 1,000,012 rows);
 //! - `FK_SAFE_BENCH_BACKENDS`: `postgres,sqlite` (default both);
-//! - `FK_SAFE_BENCH_SMOKE=1`: N = 20, one run, few error-path iterations
+//! - `FK_SAFE_BENCH_SMOKE=1`: N = 20 (look-ups too), one run, few error-path
+//!   iterations
 //!   (also the default when the binary is run without `--bench`, e.g. by
 //!   `cargo test --benches`);
 //! - `FK_SAFE_BENCH_REPS`: runs per size (default 5 up to 26,000 rows, 3
@@ -40,6 +53,11 @@
 //! - `FK_SAFE_BENCH_PER_ROW_MAX_ROWS`: skip `per_row_returning` above this
 //!   many rows (default 260,000 on PostgreSQL, no limit on SQLite);
 //! - `FK_SAFE_BENCH_RSS=0`: skip the peak-memory child processes;
+//! - `FK_SAFE_BENCH_LOOKUP_SIZES`: comma-separated customer counts N of the
+//!   look-up section (default `20000`; 20 in the smoke run);
+//! - `FK_SAFE_BENCH_LOOKUPS=0`: skip the look-up section;
+//! - `FK_SAFE_BENCH_ONLY`: `graph_insert` (the series and the error path) or
+//!   `lookups` (only the look-up section);
 //! - `DATABASE_URL`: the PostgreSQL server (default
 //!   `postgres://127.0.0.1:5432/test`); the run works in its own schema
 //!   `fk_safe_bench_<pid>`, dropped at the end.
@@ -418,6 +436,15 @@ struct ItemRow {
     quantity: i32,
 }
 
+/// An order of `select_loop_by_email` (see [`CustomerRow`] for why not
+/// `NewOrder`: SQLite would get one statement per row).
+#[derive(Insertable)]
+#[diesel(table_name = orders, treat_none_as_default_value = false)]
+struct LookupOrderRow {
+    customer_id: i64,
+    total_cents: i64,
+}
+
 /// What the benchmark needs of a connection. The Diesel DSL parts are the
 /// same code on both backends ([`hand_written!`]), but spelling their trait
 /// bounds generically would be longer than the code itself.
@@ -441,6 +468,13 @@ trait BenchConn: FkConnection {
     fn failing_insert(&mut self) -> QueryResult<usize>;
     /// `SELECT 1`, a prepared statement: one round trip, for reference.
     fn round_trip(&mut self) -> QueryResult<i32>;
+    /// Look-ups: N customers `customer{c}@bench.example`, batched; returns
+    /// the id of customer `c` at index `c`.
+    fn seed_customers(&mut self, n: usize) -> Res<Vec<i64>>;
+    /// Look-ups: `lookup_insert_graph`, `get_or_insert_existing` or
+    /// `select_loop_by_email` (see [`LookupVariant`]); returns the id found
+    /// for customer `c` at index `c`.
+    fn lookup_variant(&mut self, variant: LookupVariant, n: usize) -> Res<Vec<i64>>;
 }
 
 /// After inserting explicit ids, make the sequences hand out the next ones.
@@ -621,6 +655,119 @@ macro_rules! hand_written {
 
             fn round_trip(&mut self) -> QueryResult<i32> {
                 diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>()).get_result(self)
+            }
+
+            fn seed_customers(&mut self, n: usize) -> Res<Vec<i64>> {
+                let rows: Vec<NewCustomer> = (0..n)
+                    .map(|c| NewCustomer {
+                        email: email(c),
+                        name: name(c),
+                    })
+                    .collect();
+                // One transaction: SQLite runs this batch one row per statement.
+                self.transaction(|conn| {
+                    for chunk in rows.chunks(Self::BIND_LIMIT / 2) {
+                        diesel::insert_into(customers::table)
+                            .values(chunk)
+                            .execute(conn)?;
+                    }
+                    QueryResult::Ok(())
+                })
+                .ctx("seed the customers")?;
+                let by_email: std::collections::HashMap<String, i64> = customers::table
+                    .select((customers::email, customers::id))
+                    .load::<(String, i64)>(self)
+                    .ctx("read the customers' ids")?
+                    .into_iter()
+                    .collect();
+                (0..n)
+                    .map(|c| {
+                        by_email
+                            .get(&email(c))
+                            .copied()
+                            .ok_or_else(|| format!("customer {c} was not seeded"))
+                    })
+                    .collect()
+            }
+
+            fn lookup_variant(&mut self, variant: LookupVariant, n: usize) -> Res<Vec<i64>> {
+                match variant {
+                    LookupVariant::GraphLookup => {
+                        let mut graph = Graph::new();
+                        let mut handles = Vec::with_capacity(n);
+                        for c in 0..n {
+                            let customer = graph.lookup::<NewCustomer>(email(c));
+                            graph
+                                .add(NewOrder {
+                                    customer_id: 0,
+                                    total_cents: c as i64,
+                                })
+                                .parent(customer);
+                            handles.push(customer);
+                        }
+                        let ids = insert_graph(self, graph).ctx("insert_graph (look-ups)")?;
+                        if ids.all::<NewOrder>().len() != n {
+                            return Err(format!(
+                                "insert_graph returned {} order keys, expected {n}",
+                                ids.all::<NewOrder>().len()
+                            ));
+                        }
+                        handles
+                            .into_iter()
+                            .map(|h| {
+                                ids.get(h)
+                                    .copied()
+                                    .ok_or_else(|| format!("no key for {h:?}"))
+                            })
+                            .collect()
+                    }
+                    LookupVariant::GetOrInsert => {
+                        let mut graph = Graph::new();
+                        let handles: Vec<_> = (0..n)
+                            .map(|c| {
+                                graph
+                                    .get_or_insert(NewCustomer {
+                                        email: email(c),
+                                        name: name(c),
+                                    })
+                                    .handle()
+                            })
+                            .collect();
+                        let ids = insert_graph(self, graph).ctx("insert_graph (get_or_insert)")?;
+                        handles
+                            .into_iter()
+                            .map(|h| {
+                                ids.get(h)
+                                    .copied()
+                                    .ok_or_else(|| format!("no key for {h:?}"))
+                            })
+                            .collect()
+                    }
+                    LookupVariant::SelectLoop => self
+                        .transaction(|conn| {
+                            let mut ids = Vec::with_capacity(n);
+                            for c in 0..n {
+                                let id: i64 = customers::table
+                                    .filter(customers::email.eq(email(c)))
+                                    .select(customers::id)
+                                    .first(conn)?;
+                                ids.push(id);
+                            }
+                            let orders: Vec<LookupOrderRow> = (0..n)
+                                .map(|c| LookupOrderRow {
+                                    customer_id: ids[c],
+                                    total_cents: c as i64,
+                                })
+                                .collect();
+                            for chunk in orders.chunks(Self::BIND_LIMIT / 2) {
+                                diesel::insert_into(orders::table)
+                                    .values(chunk)
+                                    .execute(conn)?;
+                            }
+                            QueryResult::Ok(ids)
+                        })
+                        .ctx("select_loop_by_email"),
+                }
             }
 
             fn failing_insert(&mut self) -> QueryResult<usize> {
@@ -1370,6 +1517,268 @@ fn error_path<T: Target>(target: &mut T, iterations: usize, transactions: usize)
 }
 
 // ---------------------------------------------------------------------------
+// Look-ups: existing rows found by their natural key.
+// ---------------------------------------------------------------------------
+
+/// N existing customers (default of `FK_SAFE_BENCH_LOOKUP_SIZES`).
+const DEFAULT_LOOKUP_SIZES: &[usize] = &[20_000];
+
+/// The look-up section: N customers exist (seeded, not timed); each variant
+/// finds all N ids by email in one transaction. `lookup_insert_graph` and
+/// `select_loop_by_email` also write one order per customer, linked to the
+/// id found, so that both leave the same rows and the same check applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LookupVariant {
+    /// `graph.lookup::<NewCustomer>(email)` N times, one `NewOrder` with
+    /// `.parent(handle)` each, then `insert_graph`.
+    GraphLookup,
+    /// `graph.get_or_insert(NewCustomer { .. })` N times, every one of them
+    /// already in the table, then `insert_graph`: no row may be added.
+    GetOrInsert,
+    /// The hand-written alternative: a cached prepared
+    /// `SELECT id FROM customers WHERE email = $1 LIMIT 1` per key, then the
+    /// N orders as Diesel multi-row inserts, in one transaction.
+    SelectLoop,
+}
+
+const LOOKUP_VARIANTS: [LookupVariant; 3] = [
+    LookupVariant::GraphLookup,
+    LookupVariant::GetOrInsert,
+    LookupVariant::SelectLoop,
+];
+
+impl LookupVariant {
+    fn name(self) -> &'static str {
+        match self {
+            LookupVariant::GraphLookup => "lookup_insert_graph",
+            LookupVariant::GetOrInsert => "get_or_insert_existing",
+            LookupVariant::SelectLoop => "select_loop_by_email",
+        }
+    }
+
+    /// Whether the variant writes one order per customer.
+    fn writes_orders(self) -> bool {
+        self != LookupVariant::GetOrInsert
+    }
+}
+
+/// Runs a look-up variant once against N freshly seeded customers, timed,
+/// then checks the ids it found and the rows it left.
+fn run_lookup_once<T: Target>(target: &mut T, variant: LookupVariant, n: usize) -> Res<Sample> {
+    let backend = <T::Conn as BenchConn>::BACKEND;
+    target.reset()?;
+    let existing = target.conn().seed_customers(n)?;
+    let counter = Counter::default();
+    target.conn().set_instrumentation(counter.clone());
+    let server_before = target.server_cpu();
+    let cpu_before = thread_cpu();
+    let start = Instant::now();
+    let found = target.conn().lookup_variant(variant, n)?;
+    let wall = start.elapsed();
+    let client_cpu = duration_sub(thread_cpu(), cpu_before);
+    let server_cpu = duration_sub(target.server_cpu(), server_before);
+    let sample = Sample {
+        wall,
+        build: None,
+        statements: counter.statements(),
+        in_statements: counter.in_statements(),
+        client_cpu,
+        server_cpu,
+    };
+    target.conn().set_instrumentation(Counter::default());
+
+    let wrong = |what: String| {
+        format!(
+            "{backend} {} (N = {n}) gave a wrong result: {what}",
+            variant.name()
+        )
+    };
+    if found.len() != n {
+        return Err(wrong(format!("{} ids for {n} keys", found.len())));
+    }
+    if let Some(c) = (0..n).find(|&c| found[c] != existing[c]) {
+        return Err(wrong(format!(
+            "{} has id {}, found {}",
+            email(c),
+            existing[c],
+            found[c]
+        )));
+    }
+    let orders_n = if variant.writes_orders() { n } else { 0 };
+    let checks: [(&str, &str, i64); 5] = [
+        ("customers", "SELECT COUNT(*) AS n FROM customers", n as i64),
+        (
+            "distinct customer emails",
+            "SELECT COUNT(DISTINCT email) AS n FROM customers",
+            n as i64,
+        ),
+        (
+            "orders",
+            "SELECT COUNT(*) AS n FROM orders",
+            orders_n as i64,
+        ),
+        (
+            "sum of orders.total_cents",
+            "SELECT CAST(COALESCE(SUM(total_cents), 0) AS BIGINT) AS n FROM orders",
+            triangle(orders_n),
+        ),
+        (
+            "orders under a customer of another email",
+            "SELECT COUNT(*) AS n FROM orders o JOIN customers c ON c.id = o.customer_id \
+             WHERE c.email <> 'customer' || o.total_cents || '@bench.example'",
+            0,
+        ),
+    ];
+    for (what, sql, expected) in checks {
+        let got = target.conn().scalar(sql)?;
+        if got != expected {
+            return Err(wrong(format!("{what} is {got}, expected {expected}")));
+        }
+    }
+    Ok(sample)
+}
+
+/// The figures of one look-up variant at one size.
+struct LookupMeasurement {
+    variant: LookupVariant,
+    n: usize,
+    median: Option<Sample>,
+    walls: Vec<Duration>,
+}
+
+fn run_lookups<T: Target>(
+    target: &mut T,
+    config: &Config,
+    info: &RunInfo,
+    jsonl: &Path,
+) -> Res<()> {
+    let backend = <T::Conn as BenchConn>::BACKEND;
+    let version = target.version();
+    eprintln!("[{backend}] {version}: look-ups");
+    // Warm-up: every variant once at the smoke size, not recorded.
+    for variant in LOOKUP_VARIANTS {
+        run_lookup_once(target, variant, SMOKE_SIZE)?;
+    }
+    let mut measurements = Vec::new();
+    for &n in &config.lookup_sizes {
+        let reps = config.reps(n).max(1);
+        let mut samples: Vec<(LookupVariant, Vec<Sample>)> =
+            LOOKUP_VARIANTS.iter().map(|&v| (v, Vec::new())).collect();
+        for rep in 0..reps {
+            for (variant, runs) in &mut samples {
+                let sample = run_lookup_once(target, *variant, n)?;
+                eprintln!(
+                    "[{backend}] {:>9} keys  {:<22} run {}/{reps}: {:.3} s, {} statements",
+                    grouped(n as u64),
+                    variant.name(),
+                    rep + 1,
+                    sample.wall.as_secs_f64(),
+                    sample.statements
+                );
+                runs.push(sample);
+            }
+        }
+        for (variant, runs) in samples {
+            let (median, walls) = median_sample(runs);
+            let m = LookupMeasurement {
+                variant,
+                n,
+                median,
+                walls,
+            };
+            append_jsonl(jsonl, &[lookup_json(info, backend, &version, &m)])?;
+            measurements.push(m);
+        }
+    }
+    print_lookups(backend, &measurements);
+    Ok(())
+}
+
+fn lookup_json(info: &RunInfo, backend: &str, version: &str, m: &LookupMeasurement) -> String {
+    let mut fields = info.fields();
+    let sample = m.median.as_ref();
+    fields.extend([
+        ("backend", backend.into()),
+        ("server_version", version.into()),
+        ("section", "lookups".into()),
+        ("variant", m.variant.name().into()),
+        ("keys", m.n.into()),
+        ("rows", J::Null),
+        ("rows_per_s", J::Null),
+        ("runs", m.walls.len().into()),
+        ("seconds", secs(sample.map(|s| s.wall))),
+        (
+            "seconds_all",
+            J::S(
+                m.walls
+                    .iter()
+                    .map(|w| format!("{:.6}", w.as_secs_f64()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        ),
+        ("statements", sample.map(|s| s.statements).into()),
+        (
+            "in_statements_seconds",
+            secs(sample.map(|s| s.in_statements)),
+        ),
+        (
+            "client_cpu_seconds",
+            secs(sample.and_then(|s| s.client_cpu)),
+        ),
+        (
+            "server_cpu_seconds",
+            secs(sample.and_then(|s| s.server_cpu)),
+        ),
+    ]);
+    json_object(fields)
+}
+
+fn print_lookups(backend: &str, measurements: &[LookupMeasurement]) {
+    let mut table = Table::new(
+        2,
+        &[
+            "keys",
+            "variant",
+            "runs",
+            "median s",
+            "µs/key",
+            "statements",
+            "client CPU s",
+            "server CPU s",
+            "select loop ÷ this",
+        ],
+    );
+    for m in measurements {
+        let s = m.median.as_ref();
+        let select_loop = measurements
+            .iter()
+            .find(|o| o.n == m.n && o.variant == LookupVariant::SelectLoop)
+            .and_then(|o| o.median.as_ref());
+        table.row(vec![
+            grouped(m.n as u64),
+            m.variant.name().into(),
+            m.walls.len().to_string(),
+            opt(s, |s| format!("{:.3}", s.wall.as_secs_f64())),
+            opt(s, |s| {
+                format!("{:.2}", s.wall.as_secs_f64() * 1e6 / m.n as f64)
+            }),
+            opt(s, |s| grouped(s.statements as u64)),
+            opt(s.and_then(|s| s.client_cpu), |d| {
+                format!("{:.3}", d.as_secs_f64())
+            }),
+            opt(s.and_then(|s| s.server_cpu), |d| {
+                format!("{:.3}", d.as_secs_f64())
+            }),
+            opt(s.zip(select_loop), |(s, l)| {
+                format!("{:.1}x", l.wall.as_secs_f64() / s.wall.as_secs_f64())
+            }),
+        ]);
+    }
+    println!("{backend} look-ups (N existing customers, found by email):\n\n{table}");
+}
+
+// ---------------------------------------------------------------------------
 // Output: tables on stdout, JSON lines in target/bench/graph_insert.jsonl.
 // ---------------------------------------------------------------------------
 
@@ -1931,6 +2340,10 @@ struct Config {
     smoke: bool,
     error_iterations: usize,
     error_transactions: usize,
+    /// Whether the graph-insert series (and the error path) runs.
+    graph_series: bool,
+    /// The look-up section's sizes; empty when it is skipped.
+    lookup_sizes: Vec<usize>,
 }
 
 fn env_list(name: &str) -> Option<Vec<String>> {
@@ -1988,6 +2401,30 @@ impl Config {
             None => VARIANTS.to_vec(),
         };
         let per_row_max_rows = env_usize("FK_SAFE_BENCH_PER_ROW_MAX_ROWS")?.map(Some);
+        let only = std::env::var("FK_SAFE_BENCH_ONLY").ok();
+        let (graph_series, lookups) = match only.as_deref().map(str::trim) {
+            None | Some("") => (true, true),
+            Some("graph_insert") => (true, false),
+            Some("lookups") => (false, true),
+            Some(other) => {
+                return Err(format!(
+                    "FK_SAFE_BENCH_ONLY={other}: expected graph_insert or lookups"
+                ))
+            }
+        };
+        let lookups = lookups && std::env::var("FK_SAFE_BENCH_LOOKUPS").map_or(true, |v| v != "0");
+        let lookup_sizes = match env_list("FK_SAFE_BENCH_LOOKUP_SIZES") {
+            _ if !lookups => Vec::new(),
+            Some(list) => list
+                .iter()
+                .map(|s| s.replace('_', "").parse::<usize>().ctx(format!("size {s}")))
+                .collect::<Res<Vec<_>>>()?,
+            None if smoke => vec![SMOKE_SIZE],
+            None => DEFAULT_LOOKUP_SIZES.to_vec(),
+        };
+        if lookup_sizes.contains(&0) {
+            return Err("look-up sizes must be at least 1 customer".into());
+        }
         let small = smoke || sizes.iter().all(|&n| rows_of(n) < 26_000);
         Ok(Config {
             sizes,
@@ -2003,6 +2440,8 @@ impl Config {
             smoke,
             error_iterations: if small { 200 } else { 10_000 },
             error_transactions: if small { 20 } else { 1_000 },
+            graph_series,
+            lookup_sizes,
         })
     }
 
@@ -2012,6 +2451,22 @@ impl Config {
 }
 
 fn run_backend<T: Target>(
+    target: &mut T,
+    config: &Config,
+    info: &RunInfo,
+    jsonl: &Path,
+) -> Res<()> {
+    if config.graph_series {
+        run_graph_series(target, config, info, jsonl)?;
+    }
+    if !config.lookup_sizes.is_empty() {
+        run_lookups(target, config, info, jsonl)?;
+    }
+    Ok(())
+}
+
+/// The graph-insert series of every size, then the error path.
+fn run_graph_series<T: Target>(
     target: &mut T,
     config: &Config,
     info: &RunInfo,
@@ -2113,7 +2568,7 @@ fn run() -> Res<()> {
     let info = RunInfo::new(&root, config.smoke);
     println!(
         "# graph_insert benchmark{}\n\nrun {} at {}, commit {}{}; sizes (customers) {:?}, \
-         26 rows each; backends {:?}; results appended to {}",
+         26 rows each{}; look-up sizes {:?}; backends {:?}; results appended to {}",
         if config.smoke { " (smoke)" } else { "" },
         info.run_id,
         info.timestamp,
@@ -2123,6 +2578,12 @@ fn run() -> Res<()> {
             _ => String::new(),
         },
         config.sizes,
+        if config.graph_series {
+            ""
+        } else {
+            " (series skipped)"
+        },
+        config.lookup_sizes,
         config.backends,
         jsonl.display()
     );
