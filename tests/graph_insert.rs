@@ -853,7 +853,8 @@ where
     conn.set_instrumentation(counter.clone());
     insert_graph(conn, graph).unwrap();
     // BEGIN; depth 0: the department, Boss; depth 1: Ada (below her
-    // department); the 2 links that closed cycles; COMMIT.
+    // department); the links that closed cycles, one UPDATE for each of
+    // their 2 relations; COMMIT.
     assert_eq!(counter.count(), 7 + sequence_checks::<C::Backend>(2));
     let heads: Vec<HeadOf> = diesel::sql_query(
         "SELECT d.name AS department, e.name AS head, w.name AS head_works_in FROM departments d \

@@ -10,7 +10,7 @@
 //! being paired with the rows. This needs keys that grow with insertion
 //! order: sequences, identity columns and rowids.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -565,7 +565,8 @@ where
     Ok(keys)
 }
 
-/// Sets the foreign keys that closed cycles, now that every row exists.
+/// Sets the foreign keys that closed cycles, now that every row exists:
+/// for each relation, one `UPDATE` per bind-limit chunk of its links.
 fn write_deferred_links<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
@@ -576,6 +577,8 @@ where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
+    // (slot, relation) -> (child key, parent key), in the plan's order.
+    let mut by_relation: BTreeMap<(usize, usize), Vec<(KeyValue, KeyValue)>> = BTreeMap::new();
     for link in deferred {
         if keys.existing.contains(&(link.slot, link.row)) {
             // A row found by get_or_insert keeps the links it has.
@@ -590,6 +593,8 @@ where
         let (Some(parent_key), Some(child_key)) = (parent_key, child_key) else {
             continue;
         };
+        // The UPDATE finds the row by its key column alone; a composite
+        // key has several.
         if matches!(child_key, KeyValue::Composite(_)) {
             return Err(GraphError::Cycle {
                 path: vec![(
@@ -600,19 +605,57 @@ where
             }
             .into());
         }
-        let update = slot.link_update(link.relation, &parent_key, &child_key);
-        diesel::RunQueryDsl::execute(update, conn)?;
+        by_relation
+            .entry((link.slot, link.relation))
+            .or_default()
+            .push((child_key, parent_key));
+    }
+    for ((slot, relation), links) in &by_relation {
+        let slot = graph.slots[*slot].as_ref();
+        let columns = slot
+            .relations()
+            .get(*relation)
+            .map_or(0, |r| r.columns.len());
+        // Each link binds the child's key and one value per foreign-key
+        // column. Every value is a bind parameter, so a list stays within
+        // the bind limit: on SQLite half the ~65,000 values at which a
+        // VALUES list slows down (see graph/lookup.rs).
+        let per_statement = <C::Backend as Dialect>::rows_per_statement(columns + 1);
+        for chunk in links.chunks(per_statement) {
+            let update = slot.link_update(*relation, chunk);
+            diesel::RunQueryDsl::execute(update, conn)?;
+        }
     }
     Ok(())
 }
 
-/// `UPDATE t SET fk = $1 WHERE key = $2`: a link written after the insert.
+/// The name of the list of links an update joins; chosen so that no real
+/// table is hidden by it.
+const LINKS: &str = "fk_safe links";
+/// The alias of the updated table, so that its key column cannot be
+/// confused with a column of the list.
+const LINKED_ROW: &str = "fk_safe row";
+/// The column of the list that holds the child's key.
+const CHILD_KEY: &str = "k";
+
+/// Links written after the insert, several rows per statement:
+///
+/// ```sql
+/// WITH "fk_safe links" ("k", "p0", "p1") AS (VALUES ($1, $2, $3), ($4, $5, $6))
+/// UPDATE "t" AS "fk_safe row" SET "fk_a" = "fk_safe links"."p0", "fk_b" = "fk_safe links"."p1"
+///   FROM "fk_safe links" WHERE "fk_safe row"."id" = "fk_safe links"."k"
+/// ```
+///
+/// PostgreSQL and SQLite (3.33 and later) both read this form; SQLite does
+/// not accept column names on a `VALUES` subquery, hence the `WITH`. A
+/// composite foreign key takes one column of the list per part.
 pub struct LinkUpdate<'a, DB: Backend> {
     pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
+    /// The foreign-key columns, in the parent key's order.
     pub(crate) columns: &'static [&'static str],
-    pub(crate) parent_key: &'a KeyValue,
     pub(crate) key_column: &'static str,
-    pub(crate) child_key: &'a KeyValue,
+    /// (child key, parent key) for each row to link.
+    pub(crate) links: &'a [(KeyValue, KeyValue)],
 }
 
 impl<DB: Backend> QueryId for LinkUpdate<'_, DB> {
@@ -624,8 +667,40 @@ impl<DB: Backend, C> diesel::RunQueryDsl<C> for LinkUpdate<'_, DB> {}
 
 impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("UPDATE ");
-        (self.write_table)(&mut out)?;
+        let out = &mut out;
+        if self.columns.is_empty() || self.links.is_empty() {
+            return Err(diesel::result::Error::QueryBuilderError(
+                "fk-safe: a link update without columns or rows".into(),
+            ));
+        }
+        out.push_sql("WITH ");
+        out.push_identifier(LINKS)?;
+        out.push_sql(" (");
+        out.push_identifier(CHILD_KEY)?;
+        for i in 0..self.columns.len() {
+            out.push_sql(", ");
+            out.push_identifier(&format!("p{i}"))?;
+        }
+        out.push_sql(") AS (VALUES ");
+        for (n, (child_key, parent_key)) in self.links.iter().enumerate() {
+            out.push_sql(if n == 0 { "(" } else { ", (" });
+            DB::push_key(out, child_key)?;
+            for (i, column) in self.columns.iter().enumerate() {
+                out.push_sql(", ");
+                let part = parent_key.part(i).ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError(
+                        format!("fk-safe: the key {parent_key} has no part for column {column}")
+                            .into(),
+                    )
+                })?;
+                DB::push_key(out, part)?;
+            }
+            out.push_sql(")");
+        }
+        out.push_sql(") UPDATE ");
+        (self.write_table)(out)?;
+        out.push_sql(" AS ");
+        out.push_identifier(LINKED_ROW)?;
         out.push_sql(" SET ");
         for (i, column) in self.columns.iter().enumerate() {
             if i > 0 {
@@ -633,16 +708,26 @@ impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
             }
             out.push_identifier(column)?;
             out.push_sql(" = ");
-            match self.parent_key.part(i) {
-                Some(part) => DB::push_key(&mut out, part)?,
-                None => out.push_sql("NULL"),
-            }
+            push_qualified(out, LINKS, &format!("p{i}"))?;
         }
+        out.push_sql(" FROM ");
+        out.push_identifier(LINKS)?;
         out.push_sql(" WHERE ");
-        out.push_identifier(self.key_column)?;
+        push_qualified(out, LINKED_ROW, self.key_column)?;
         out.push_sql(" = ");
-        DB::push_key(&mut out, self.child_key)
+        push_qualified(out, LINKS, CHILD_KEY)
     }
+}
+
+/// Writes `"table"."column"`.
+fn push_qualified<DB: Backend>(
+    out: &mut AstPass<'_, '_, DB>,
+    table: &str,
+    column: &str,
+) -> QueryResult<()> {
+    out.push_identifier(table)?;
+    out.push_sql(".");
+    out.push_identifier(column)
 }
 
 /// Writes the rows of one step and records their keys.

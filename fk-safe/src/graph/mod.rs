@@ -208,12 +208,12 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn natural_key_target(&self) -> lookup::Target<DB>;
     /// The natural keys of `rows`, to find them with.
     fn natural_values<'a>(&'a self, rows: &[usize]) -> Vec<&'a dyn lookup::MatchValues<DB>>;
-    /// The update that writes a link after the insert.
+    /// The update that writes links of `relation` after the insert, given
+    /// as (child key, parent key).
     fn link_update<'a>(
         &self,
         relation: usize,
-        parent_key: &'a KeyValue,
-        child_key: &'a KeyValue,
+        links: &'a [(KeyValue, KeyValue)],
     ) -> execute::LinkUpdate<'a, DB>;
     fn batch<'a>(
         &'a self,
@@ -701,15 +701,13 @@ where
     fn link_update<'a>(
         &self,
         relation: usize,
-        parent_key: &'a KeyValue,
-        child_key: &'a KeyValue,
+        links: &'a [(KeyValue, KeyValue)],
     ) -> execute::LinkUpdate<'a, DB> {
         execute::LinkUpdate {
             write_table: M::write_table,
             columns: M::RELATIONS.get(relation).map_or(&[], |r| r.columns),
-            parent_key,
             key_column: M::KEY_COLUMN,
-            child_key,
+            links,
         }
     }
 
