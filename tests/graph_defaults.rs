@@ -299,3 +299,196 @@ fn none_is_default_on_postgres() {
          CREATE TABLE entries (id BIGSERIAL PRIMARY KEY, account_id BIGINT NOT NULL REFERENCES accounts (id), label TEXT NOT NULL);",
     );
 }
+
+diesel::table! {
+    teams (id) {
+        id -> BigInt,
+        name -> Text,
+        lead_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    players (id) {
+        id -> BigInt,
+        name -> Text,
+        team_id -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(teams, players);
+
+#[derive(Identifiable)]
+#[diesel(table_name = teams)]
+struct Team {
+    id: i64,
+}
+
+#[derive(Identifiable)]
+#[diesel(table_name = players)]
+struct Player {
+    id: i64,
+}
+
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = teams)]
+#[diesel(belongs_to(Player, foreign_key = lead_id))]
+struct NewTeam {
+    name: String,
+    lead_id: Option<i64>,
+}
+
+/// `team_id` is an `Option` on a NOT NULL column: it cannot be written NULL
+/// first, so the cycle must be broken at the team's nullable `lead_id`.
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = players)]
+#[diesel(belongs_to(Team, foreign_key = team_id))]
+struct NewPlayer {
+    name: String,
+    team_id: Option<i64>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct LeadRow {
+    #[diesel(sql_type = Text)]
+    team: String,
+    #[diesel(sql_type = Text)]
+    lead: String,
+}
+
+fn cycle_broken_where_the_column_allows_null<C>(conn: &mut C, ddl: &str)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewTeam: WriteRow<C::Backend>,
+    NewPlayer: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, LeadRow>,
+{
+    conn.batch_execute(ddl).unwrap();
+    let mut graph = Graph::new();
+    // The player comes first, so a planner that took any Option for
+    // nullable would break the cycle at the player's NOT NULL team_id.
+    let player = graph
+        .add(NewPlayer {
+            name: "Kim".into(),
+            team_id: None,
+        })
+        .handle();
+    let team = graph
+        .add(NewTeam {
+            name: "Owls".into(),
+            lead_id: None,
+        })
+        .handle();
+    graph.link(player, NewPlayer::TEAM_ID, team);
+    graph.link(team, NewTeam::LEAD_ID, player);
+    insert_graph(conn, graph).unwrap();
+    let rows: Vec<LeadRow> = diesel::sql_query(
+        "SELECT t.name AS team, p.name AS lead FROM teams t JOIN players p ON p.id = t.lead_id AND p.team_id = t.id",
+    )
+    .load(conn)
+    .unwrap();
+    assert_eq!(
+        rows,
+        [LeadRow {
+            team: "Owls".into(),
+            lead: "Kim".into()
+        }]
+    );
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn cycle_broken_where_the_column_allows_null_on_sqlite() {
+    let db = common::sqlite::SqliteDb::new();
+    cycle_broken_where_the_column_allows_null(
+        &mut db.conn(),
+        "CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL, lead_id INTEGER REFERENCES players (id)); \
+         CREATE TABLE players (id INTEGER PRIMARY KEY, name TEXT NOT NULL, team_id INTEGER NOT NULL REFERENCES teams (id));",
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn cycle_broken_where_the_column_allows_null_on_postgres() {
+    let db = common::pg::PgDb::new();
+    cycle_broken_where_the_column_allows_null(
+        &mut db.conn(),
+        "CREATE TABLE teams (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, lead_id BIGINT); \
+         CREATE TABLE players (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, team_id BIGINT NOT NULL REFERENCES teams (id)); \
+         ALTER TABLE teams ADD FOREIGN KEY (lead_id) REFERENCES players (id);",
+    );
+}
+
+diesel::table! {
+    memos (id) {
+        id -> BigInt,
+        body -> Nullable<Text>,
+    }
+}
+
+/// Three states, as Diesel's `Insertable` writes them: `None` is DEFAULT,
+/// `Some(None)` is NULL, `Some(Some(text))` is the text.
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = memos)]
+struct NewMemo {
+    body: Option<Option<String>>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct MemoRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    body: Option<String>,
+}
+
+fn three_states<C>(conn: &mut C, ddl: &str)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewMemo: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, MemoRow>,
+{
+    conn.batch_execute(ddl).unwrap();
+    let mut graph = Graph::new();
+    let states = [None, Some(None), Some(Some("text".to_string()))];
+    let handles: Vec<_> = states
+        .iter()
+        .map(|body| graph.add(NewMemo { body: body.clone() }).handle())
+        .collect();
+    let ids = insert_graph(conn, graph).unwrap();
+    let rows: Vec<MemoRow> = diesel::sql_query("SELECT id, body FROM memos")
+        .load(conn)
+        .unwrap();
+    let body_of = |handle| {
+        rows.iter()
+            .find(|r| r.id == ids[handle])
+            .unwrap()
+            .body
+            .clone()
+    };
+    assert_eq!(body_of(handles[0]).as_deref(), Some("default"));
+    assert_eq!(body_of(handles[1]), None);
+    assert_eq!(body_of(handles[2]).as_deref(), Some("text"));
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn three_states_on_sqlite() {
+    let db = common::sqlite::SqliteDb::new();
+    three_states(
+        &mut db.conn(),
+        "CREATE TABLE memos (id INTEGER PRIMARY KEY, body TEXT DEFAULT 'default');",
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn three_states_on_postgres() {
+    let db = common::pg::PgDb::new();
+    three_states(
+        &mut db.conn(),
+        "CREATE TABLE memos (id BIGSERIAL PRIMARY KEY, body TEXT DEFAULT 'default');",
+    );
+}

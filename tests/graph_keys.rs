@@ -738,3 +738,93 @@ fn key_read_from_the_schema_on_postgres() {
         "CREATE TABLE events (event_no BIGSERIAL PRIMARY KEY, title TEXT NOT NULL);",
     );
 }
+
+diesel::table! {
+    cats (code) {
+        code -> Text,
+        parent_code -> Nullable<Text>,
+    }
+}
+
+#[derive(Identifiable)]
+#[diesel(table_name = cats, primary_key(code))]
+struct Cat {
+    code: String,
+}
+
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = cats, primary_key(code))]
+#[diesel(belongs_to(Cat, foreign_key = parent_code))]
+#[fk(key = String)]
+struct NewCat {
+    code: String,
+    parent_code: Option<String>,
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct CatRow {
+    #[diesel(sql_type = Text)]
+    code: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    parent_code: Option<String>,
+}
+
+/// Rows of one table referencing each other by their own keys: a child
+/// added before its parent, and two rows pointing at each other (a cycle,
+/// broken at the nullable key and closed by an UPDATE).
+fn rows_referencing_each_other_by_value<C>(conn: &mut C, ddl: &str)
+where
+    C: FkConnection,
+    C::Backend: fk_safe::Dialect + 'static,
+    NewCat: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, CatRow>,
+{
+    conn.batch_execute(ddl).unwrap();
+    let cat = |code: &str, parent: Option<&str>| NewCat {
+        code: code.into(),
+        parent_code: parent.map(str::to_string),
+    };
+    let mut graph = Graph::new();
+    graph.add(cat("kitten", Some("mother")));
+    graph.add(cat("mother", None));
+    graph.add(cat("x", Some("y")));
+    graph.add(cat("y", Some("x")));
+    insert_graph(conn, graph).unwrap();
+    let mut rows: Vec<CatRow> = diesel::sql_query("SELECT code, parent_code FROM cats")
+        .load(conn)
+        .unwrap();
+    rows.sort();
+    let expected: Vec<CatRow> = [
+        ("kitten", Some("mother")),
+        ("mother", None),
+        ("x", Some("y")),
+        ("y", Some("x")),
+    ]
+    .iter()
+    .map(|(code, parent)| CatRow {
+        code: code.to_string(),
+        parent_code: parent.map(str::to_string),
+    })
+    .collect();
+    assert_eq!(rows, expected);
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn rows_referencing_each_other_by_value_on_sqlite() {
+    let db = common::sqlite::SqliteDb::new();
+    rows_referencing_each_other_by_value(
+        &mut db.conn(),
+        "CREATE TABLE cats (code TEXT PRIMARY KEY, parent_code TEXT REFERENCES cats (code));",
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn rows_referencing_each_other_by_value_on_postgres() {
+    let db = common::pg::PgDb::new();
+    rows_referencing_each_other_by_value(
+        &mut db.conn(),
+        "CREATE TABLE cats (code TEXT PRIMARY KEY, parent_code TEXT REFERENCES cats (code));",
+    );
+}

@@ -20,23 +20,33 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     } else {
         table_key_name.clone()
     };
-    // Without `primary_key(..)`, a field holding the table's key (not named
-    // `id`) would be written without fk-safe knowing it is the row's own key.
+    // Without `primary_key(..)`, the row's own key is its `id` field, and
+    // that is right only when `id` is the table's key: a field holding the
+    // table's key under another name, or an `id` field that is not the key,
+    // would be written without fk-safe knowing which value is the row's key.
     let undeclared_key_checks = model
         .fields
         .iter()
-        .filter(|f| !model.key_declared && f.column() != "id")
+        .filter(|_| !model.key_declared)
         .map(|f| {
             let column = f.column();
-            let message = format!(
-                "field `{}` holds the primary key of its table: declare it with #[diesel(primary_key({column}))] (and #[fk(key = ..)] when the key is not an i64), so that fk-safe uses it as the row's own key",
-                f.ident
-            );
-            quote_spanned! {f.ident.span()=>
-                const _: () = ::core::assert!(
-                    !__fk::same_name(#table_key_name, <#table::#column as __fk::diesel::Column>::NAME),
-                    #message
+            let column_name = quote!(<#table::#column as __fk::diesel::Column>::NAME);
+            if column == "id" {
+                let message = format!(
+                    "field `{}` is on column `id`, which is not the primary key of its table: name the key with #[diesel(primary_key(..))] so that fk-safe does not take `id` for the row's own key",
+                    f.ident
                 );
+                quote_spanned! {f.ident.span()=>
+                    const _: () = ::core::assert!(__fk::same_name(#table_key_name, #column_name), #message);
+                }
+            } else {
+                let message = format!(
+                    "field `{}` holds the primary key of its table: declare it with #[diesel(primary_key({column}))] (and #[fk(key = ..)] when the key is not an i64), so that fk-safe uses it as the row's own key",
+                    f.ident
+                );
+                quote_spanned! {f.ident.span()=>
+                    const _: () = ::core::assert!(!__fk::same_name(#table_key_name, #column_name), #message);
+                }
             }
         });
     let model_name = ident.to_string();
@@ -56,14 +66,23 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             .join("::");
         let fields = r.fields.iter().map(|f| f.ident.to_string());
         let columns = r.fields.iter().map(|f| f.column());
+        // A link can be written NULL first (to break a cycle) only when the
+        // field can hold NULL and the schema's column admits it.
         let nullable = r.fields.iter().all(|f| is_option(f.ty));
+        let columns_nullable = r.fields.iter().map(|f| {
+            let column = f.column();
+            quote! {
+                <<<#table::#column as __fk::diesel::Expression>::SqlType as __fk::diesel::sql_types::SqlType>::IsNull
+                    as __fk::Nullability>::NULLABLE
+            }
+        });
         quote! {
             __fk::RelationInfo {
                 name: #name,
                 parent: #parent,
                 fields: &[#(#fields),*],
                 columns: &[#(<#table::#columns as __fk::diesel::Column>::NAME),*],
-                nullable: #nullable,
+                nullable: #nullable #(&& #columns_nullable)*,
             }
         }
     });
@@ -200,7 +219,9 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 match &self.#name {
                     ::core::option::Option::Some(value) => out.push_bind_param::<#st, #inner>(value)?,
                     ::core::option::Option::None => {
-                        out.push_bind_param::<<#st as __fk::diesel::sql_types::IntoNullable>::Nullable, #ty>(&self.#name)?
+                        return ::core::result::Result::Err(__fk::diesel::result::Error::QueryBuilderError(
+                            ::core::concat!("`", ::core::stringify!(#name), "` is None and must be left to its DEFAULT").into(),
+                        ));
                     }
                 }
             }
@@ -305,7 +326,11 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         } else {
             quote!(#ty: __fk::diesel::serialize::ToSql<#st, __DB>,)
         };
-        let null_bound = is_option(ty).then(|| {
+        let is_foreign_key = model
+            .relations
+            .iter()
+            .any(|r| r.fields.iter().any(|f| f.ident == field.ident));
+        let null_bound = (is_option(ty) && is_foreign_key).then(|| {
             quote! {
                 #ty: __fk::diesel::serialize::ToSql<#nullable, __DB>,
                 __DB: __fk::diesel::sql_types::HasSqlType<#nullable>,

@@ -476,18 +476,12 @@ where
         return Err(GraphError::ForeignHandle { model }.into());
     }
     let mut graph = graph;
-    let value_links = own_keys::link_by_value(&mut graph.slots);
-    let plan = match plan::plan(&graph.slots) {
-        Ok(plan) => plan,
-        // Rows that reference each other by value are written as given
-        // (PostgreSQL checks a statement's foreign keys at its end) rather
-        // than refused for a cycle the user did not describe.
-        Err(GraphError::Cycle { .. }) if !value_links.is_empty() => {
-            own_keys::unlink(&mut graph.slots, &value_links);
-            plan::plan(&graph.slots)?
-        }
-        Err(error) => return Err(error.into()),
-    };
+    // A parent of this graph referenced by the value of its own key is
+    // linked to its row, so that it is written first. Rows that reference
+    // each other that way form a cycle like any other: broken at a nullable
+    // foreign key, else refused with its path.
+    own_keys::link_by_value(&mut graph.slots);
+    let plan = plan::plan(&graph.slots)?;
     let mut failure: Option<Failure> = None;
     // Keys are typed inside the transaction, so that a key that does not fit
     // its type rolls everything back instead of failing after the commit.

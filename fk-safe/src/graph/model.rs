@@ -490,6 +490,21 @@ impl<C: diesel::Column> SingleKeyColumn for C {
     const NAME: &'static str = C::NAME;
 }
 
+/// Whether a column's SQL type admits NULL, read from the Diesel schema.
+#[doc(hidden)]
+pub trait Nullability {
+    /// `true` for `Nullable<..>` columns.
+    const NULLABLE: bool;
+}
+
+impl Nullability for diesel::sql_types::is_nullable::IsNullable {
+    const NULLABLE: bool = true;
+}
+
+impl Nullability for diesel::sql_types::is_nullable::NotNull {
+    const NULLABLE: bool = false;
+}
+
 /// Whether two SQL names are the same, at compile time.
 #[doc(hidden)]
 pub const fn same_name(a: &str, b: &str) -> bool {

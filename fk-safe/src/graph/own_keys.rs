@@ -12,12 +12,9 @@ use diesel::backend::Backend;
 use super::model::KeyValue;
 use super::{AnySlot, Link};
 
-/// A link made from a field's value: (slot, row, relation).
-pub(crate) type ValueLink = (usize, usize, usize);
-
 /// Links every foreign key whose value is the own key of a row of the
-/// parent's table in the graph; returns the links it made.
-pub(crate) fn link_by_value<DB: Backend>(slots: &mut [Box<dyn AnySlot<DB>>]) -> Vec<ValueLink> {
+/// parent's table in the graph.
+pub(crate) fn link_by_value<DB: Backend>(slots: &mut [Box<dyn AnySlot<DB>>]) {
     let mut own_keys: HashMap<TypeId, HashMap<KeyValue, (usize, usize)>> = HashMap::new();
     for (slot_index, slot) in slots.iter().enumerate() {
         for row in 0..slot.len() {
@@ -30,11 +27,10 @@ pub(crate) fn link_by_value<DB: Backend>(slots: &mut [Box<dyn AnySlot<DB>>]) -> 
             }
         }
     }
-    let mut made = Vec::new();
     if own_keys.is_empty() {
-        return made;
+        return;
     }
-    for (slot_index, slot) in slots.iter_mut().enumerate() {
+    for slot in slots.iter_mut() {
         for relation in 0..slot.relations().len() {
             let Some(parents) = slot
                 .parent_table(relation)
@@ -60,19 +56,7 @@ pub(crate) fn link_by_value<DB: Backend>(slots: &mut [Box<dyn AnySlot<DB>>]) -> 
                         row: parent_row,
                     },
                 );
-                made.push((slot_index, row, relation));
             }
-        }
-    }
-    made
-}
-
-/// Takes back links made by [`link_by_value`]: the fields keep their values,
-/// and the rows are written as the user described them.
-pub(crate) fn unlink<DB: Backend>(slots: &mut [Box<dyn AnySlot<DB>>], links: &[ValueLink]) {
-    for &(slot, row, relation) in links {
-        if let Some(slot) = slots.get_mut(slot) {
-            slot.set_link(row, relation, Link::Field);
         }
     }
 }
