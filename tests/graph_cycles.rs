@@ -281,8 +281,12 @@ where
         .handle();
     graph.link(site, NewSite::CARETAKER_ID, person);
     match insert_graph(conn, graph).unwrap_err() {
-        Error::Graph(GraphError::Cycle { path }) => {
-            assert_eq!(path, [("NewSite", "caretaker_id", 0)]);
+        Error::Graph(GraphError::CompositeKeyLink {
+            model,
+            relation,
+            row,
+        }) => {
+            assert_eq!((model, relation, row), ("NewSite", "caretaker_id", 0));
         }
         other => panic!("{other:?}"),
     }

@@ -88,6 +88,20 @@ pub enum GraphError {
         /// through that relation to the next one (the last to the first).
         path: Vec<(&'static str, &'static str, usize)>,
     },
+    /// A link that closes a cycle would have to be written after the insert
+    /// on a row whose key is composite; the `UPDATE` finds rows by a single
+    /// key column. Nothing was written.
+    #[error(
+        "{model} row #{row} closes a cycle through `{relation}`, but its key is composite, so that link cannot be set after the insert; nothing was written. Close the cycle through a model with a single-column key, or insert these rows in a transaction of your own with the constraint DEFERRABLE"
+    )]
+    CompositeKeyLink {
+        /// The model of the row.
+        model: &'static str,
+        /// The relation that closes the cycle.
+        relation: &'static str,
+        /// The row, as added.
+        row: usize,
+    },
     /// A handle of another graph was linked into this one.
     #[error("a handle of another graph ({model}) was linked into this graph; handles belong to the graph that made them")]
     ForeignHandle {

@@ -590,12 +590,10 @@ where
         // The UPDATE finds the row by its key column alone; a composite
         // key has several.
         if matches!(child_key, KeyValue::Composite(_)) {
-            return Err(GraphError::Cycle {
-                path: vec![(
-                    slot.model(),
-                    slot.relations().get(link.relation).map_or("?", |r| r.name),
-                    link.row,
-                )],
+            return Err(GraphError::CompositeKeyLink {
+                model: slot.model(),
+                relation: slot.relations().get(link.relation).map_or("?", |r| r.name),
+                row: link.row,
             }
             .into());
         }
