@@ -20,8 +20,7 @@
 //! an `OR` of comparisons grows the expression tree with every value.
 
 use diesel::backend::Backend;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::Text;
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
@@ -87,22 +86,12 @@ pub(crate) struct Target<DB: Backend> {
     pub(crate) model: &'static str,
 }
 
-/// One statement: a slice of the list and the join.
+/// One statement: a slice of the list and the join (run as a
+/// [`PairQuery`](super::PairQuery)).
 struct MatchQuery<'q, 'a, DB: Backend> {
     target: &'q Target<DB>,
     values: &'q [&'a dyn MatchValues<DB>],
 }
-
-impl<DB: Backend> QueryId for MatchQuery<'_, '_, DB> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<DB: Backend> Query for MatchQuery<'_, '_, DB> {
-    type SqlType = (Text, Text);
-}
-
-impl<DB: Backend, C> diesel::RunQueryDsl<C> for MatchQuery<'_, '_, DB> {}
 
 impl<DB: Backend> QueryFragment<DB> for MatchQuery<'_, '_, DB> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
