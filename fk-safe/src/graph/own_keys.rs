@@ -5,7 +5,7 @@
 //! for an existing row that is missing.
 
 use std::any::TypeId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use diesel::backend::Backend;
 
@@ -15,8 +15,16 @@ use super::{AnySlot, Link};
 /// Links every foreign key whose value is the own key of a row of the
 /// parent's table in the graph.
 pub(crate) fn link_by_value<DB: Backend>(slots: &mut [Box<dyn AnySlot<DB>>]) {
+    // Only tables some relation points at need their rows' keys indexed.
+    let parent_tables: HashSet<TypeId> = slots
+        .iter()
+        .flat_map(|slot| (0..slot.relations().len()).filter_map(|r| slot.parent_table(r)))
+        .collect();
     let mut own_keys: HashMap<TypeId, HashMap<KeyValue, (usize, usize)>> = HashMap::new();
     for (slot_index, slot) in slots.iter().enumerate() {
+        if !parent_tables.contains(&slot.table_type()) {
+            continue;
+        }
         for row in 0..slot.len() {
             if let Some(key) = slot.own_key(row) {
                 own_keys
