@@ -144,15 +144,49 @@ pub enum GraphError {
         /// Two of the keys it matched.
         keys: Vec<String>,
     },
-    /// The keys one statement generated were not consecutive, so they cannot
-    /// be paired with its rows by order (SQLite, once the largest rowid is
-    /// taken, picks free rowids at random). Nothing was written.
+    /// The keys one statement generated did not pair with its rows as the
+    /// table's catalog promised (a duplicate, or on SQLite a gap between
+    /// rowids that should be consecutive), so they were not matched to the
+    /// rows by guess. Nothing was written.
     #[error(
-        "the keys generated for {model} were not consecutive, so they cannot be matched to the rows written; nothing was written (on SQLite this happens once the largest rowid is taken)"
+        "the keys generated for {model} did not come back in the order the table's catalog promised, so they were not matched to the rows written; nothing was written"
     )]
     KeysOutOfOrder {
         /// The model.
         model: &'static str,
+    },
+    /// A row looked up by its natural key after a multi-row insert had
+    /// another key than it was paired with: the database did not generate
+    /// keys in row order (a sequence changed by another session while the
+    /// graph was written, say). Nothing was written.
+    #[error(
+        "{model} row #{row} was paired with the generated key {paired}, but its natural key finds the row {found}; the database did not generate keys in row order, so nothing was written"
+    )]
+    PairingMismatch {
+        /// The model.
+        model: &'static str,
+        /// The row, as added.
+        row: usize,
+        /// The key the row was paired with.
+        paired: String,
+        /// The key its natural key found.
+        found: String,
+    },
+    /// A row that brings its own key was stored under another one (a
+    /// trigger or rule replaced it), so children linked to it would point
+    /// elsewhere. Nothing was written.
+    #[error(
+        "{model} row #{row} was written with the key {given}, but the database stored it as {stored} (a trigger or rule replaces keys of this table); nothing was written"
+    )]
+    KeyReplaced {
+        /// The model.
+        model: &'static str,
+        /// The row, as added.
+        row: usize,
+        /// The key the row brought.
+        given: String,
+        /// The (first) key column the database stored.
+        stored: String,
     },
     /// A generated key does not fit the model's key type.
     #[error("the generated key {key} of {model} does not fit its key type")]

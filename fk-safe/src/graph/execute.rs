@@ -10,7 +10,7 @@
 //! being paired with the rows. This needs keys that grow with insertion
 //! order: sequences, identity columns and rowids.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -20,9 +20,11 @@ use diesel::QueryResult;
 use super::model::{KeyValue, WriteRow};
 use super::plan::{self, Deferred, Plan};
 use super::{lookup, own_keys, AnySlot, Graph, Ids, Link};
+use crate::backend::key_order::{KeyOrder, TableKeys};
 use crate::backend::{Dialect, FkConnection};
 use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
+use crate::sql::split_identifiers;
 use crate::violation::{FkViolation, RowOrigin, ViolationKind};
 
 /// A row, whatever its model, as a batch writes it.
@@ -411,34 +413,6 @@ fn split_rendered_list(rendered: &str) -> Vec<String> {
     parts
 }
 
-/// `"schema"."table"` (or with backticks) -> `["schema", "table"]`. Reads
-/// only names this crate's backends rendered, never server text.
-fn split_identifiers(rendered: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut chars = rendered.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '"' && c != '`' {
-            continue;
-        }
-        let quote = c;
-        let mut name = String::new();
-        while let Some(c) = chars.next() {
-            if c == quote {
-                if chars.peek() == Some(&quote) {
-                    chars.next();
-                    name.push(quote);
-                } else {
-                    break;
-                }
-            } else {
-                name.push(c);
-            }
-        }
-        parts.push(name);
-    }
-    parts
-}
-
 /// Where a statement failed: the model and the rows it was writing.
 struct Failure {
     slot: usize,
@@ -486,7 +460,7 @@ where
     // Keys are typed inside the transaction, so that a key that does not fit
     // its type rolls everything back instead of failing after the commit.
     let outcome = catalog.transaction(conn, |conn| {
-        let keys = write_steps(conn, catalog, &graph, &plan, &mut failure)?;
+        let keys = write_steps(conn, &graph, &plan, &mut failure)?;
         collect_ids(&graph, keys)
     });
     match outcome {
@@ -513,7 +487,6 @@ pub(crate) struct Keys {
 
 fn write_steps<C>(
     conn: &mut C,
-    catalog: &FkCatalog,
     graph: &Graph<C::Backend>,
     plan: &Plan,
     failure: &mut Option<Failure>,
@@ -538,6 +511,9 @@ where
         existing: HashSet::new(),
     };
     let deferred: HashSet<Deferred> = plan.deferred.iter().copied().collect();
+    // Read once per table and transaction: a longer-lived answer could be
+    // stale after a schema change.
+    let mut table_keys: HashMap<(String, &'static str), TableKeys> = HashMap::new();
     for step in &plan.steps {
         let slot = graph.slots[step.slot].as_ref();
         let (reused, inserted): (Vec<usize>, Vec<usize>) = step
@@ -545,7 +521,8 @@ where
             .iter()
             .partition(|&&row| slot.is_get_or_insert(row));
         let mut writer = StepWriter {
-            catalog,
+            table_keys: &mut table_keys,
+            rows_in_graph: graph.len(),
             slot,
             slot_index: step.slot,
             keys: &mut keys,
@@ -724,7 +701,10 @@ fn push_qualified<DB: Backend>(
 
 /// Writes the rows of one step and records their keys.
 struct StepWriter<'s, DB: Backend> {
-    catalog: &'s FkCatalog,
+    /// What each table's keys do, by (rendered table, key column).
+    table_keys: &'s mut HashMap<(String, &'static str), TableKeys>,
+    /// How many rows the whole graph holds: no table gets more from it.
+    rows_in_graph: usize,
     slot: &'s dyn AnySlot<DB>,
     slot_index: usize,
     keys: &'s mut Keys,
@@ -783,6 +763,22 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         self.insert_group(conn, &generated, false)
     }
 
+    /// What the database does with the keys of this slot's table, read once
+    /// per transaction.
+    fn table_keys<C>(&mut self, conn: &mut C) -> Result<TableKeys, Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
+        let table = self.slot.table_sql()?;
+        let entry = (table, self.slot.key_column());
+        if let Some(known) = self.table_keys.get(&entry) {
+            return Ok(known.clone());
+        }
+        let known = DB::table_keys(conn, &entry.0, entry.1, self.rows_in_graph)?;
+        self.table_keys.insert(entry, known.clone());
+        Ok(known)
+    }
+
     /// Writes rows that all bring their own key (`own_keys`), or rows whose
     /// keys are all generated.
     fn insert_group<C>(&mut self, conn: &mut C, rows: &[usize], own_keys: bool) -> Result<(), Error>
@@ -792,23 +788,27 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         if rows.is_empty() {
             return Ok(());
         }
-        // Keys that do not grow with insert order cannot be matched to the
-        // rows of a multi-row insert: one row per statement, then.
-        let in_order = own_keys
-            || (self.slot.keys_in_insert_order()
-                && DB::keys_grow_in_insert_order(
-                    conn,
-                    self.catalog,
-                    &self.slot.table_sql()?,
-                    self.slot.key_column(),
-                )?);
+        // Several rows go in one statement only when the table's answer
+        // proves how their keys come back: kept as given, or generated in
+        // row order by something whose keys a sort puts back in that order.
+        let written = if own_keys {
+            KeyWriting::Given {
+                checked: self.table_keys(conn)?.given_may_change.is_some(),
+            }
+        } else if self.slot.keys_in_insert_order() {
+            KeyWriting::Generated(self.table_keys(conn)?.generated)
+        } else {
+            KeyWriting::Generated(KeyOrder::RowByRow(
+                "keys of this type (text, UUID) are not generated in insert order".to_string(),
+            ))
+        };
         for (omitted, rows, links) in by_omitted_columns(self.slot, rows, self.links(rows)) {
-            let per_statement = if in_order {
+            let per_statement = if written.multi_row() {
                 DB::rows_per_statement(written_columns(self.slot, omitted))
             } else {
                 1
             };
-            self.insert_statements(conn, &rows, &links, omitted, own_keys, per_statement)?;
+            self.insert_statements(conn, &rows, &links, omitted, &written, per_statement)?;
         }
         Ok(())
     }
@@ -821,7 +821,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         rows: &[usize],
         links: &[Vec<Option<KeyValue>>],
         omitted: u64,
-        own_keys: bool,
+        written: &KeyWriting,
         per_statement: usize,
     ) -> Result<(), Error>
     where
@@ -841,33 +841,102 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                 }
                 .into());
             }
-            if own_keys {
-                // Keys chosen by the client: nothing to match.
-                for &row in rows {
-                    self.keys.rows[self.slot_index][row] = self.slot.own_key(row);
+            match written {
+                KeyWriting::Given { checked } => {
+                    if *checked {
+                        self.check_given_keys(rows, &returned)?;
+                    }
+                    for &row in rows {
+                        self.keys.rows[self.slot_index][row] = self.slot.own_key(row);
+                    }
                 }
-                continue;
+                KeyWriting::Generated(order) => {
+                    let parsed = returned
+                        .iter()
+                        .map(|text| parse_key(self.slot, text))
+                        .collect::<Result<Vec<KeyValue>, Error>>()?;
+                    let paired = order.pair(parsed, rows.len()).ok_or_else(|| {
+                        Error::from(GraphError::KeysOutOfOrder {
+                            model: self.slot.model(),
+                        })
+                    })?;
+                    if rows.len() > 1 {
+                        self.check_pairing(conn, rows, &paired)?;
+                    }
+                    for (&row, key) in rows.iter().zip(paired) {
+                        self.keys.rows[self.slot_index][row] = Some(key);
+                    }
+                }
             }
-            let mut returned = returned
-                .iter()
-                .map(|text| parse_key(self.slot, text))
-                .collect::<Result<Vec<KeyValue>, Error>>()?;
-            // Generated in input order, returned in any order: sorted, they
-            // pair with the rows. (A single row needs no order.)
-            returned.sort_unstable();
-            if DB::GENERATED_KEYS_CONSECUTIVE
-                && returned.windows(2).any(|pair| match pair {
-                    [KeyValue::Int(a), KeyValue::Int(b)] => a.checked_add(1) != Some(*b),
-                    _ => true,
-                })
-            {
-                return Err(GraphError::KeysOutOfOrder {
+        }
+        Ok(())
+    }
+
+    /// The keys a one-row statement stored must be the ones its row brought:
+    /// on a table where something may replace them, a child linked to the
+    /// row would otherwise point at another one.
+    fn check_given_keys(&self, rows: &[usize], returned: &[String]) -> Result<(), Error> {
+        for (&row, stored) in rows.iter().zip(returned) {
+            let Some(given) = self.slot.own_key(row) else {
+                continue;
+            };
+            // The statement returns the first key column only.
+            let given_first = given.part(0).map(ToString::to_string).unwrap_or_default();
+            if given_first != *stored {
+                return Err(GraphError::KeyReplaced {
                     model: self.slot.model(),
+                    row,
+                    given: given.to_string(),
+                    stored: stored.clone(),
                 }
                 .into());
             }
-            for (&row, key) in rows.iter().zip(returned) {
-                self.keys.rows[self.slot_index][row] = Some(key);
+        }
+        Ok(())
+    }
+
+    /// Defence in depth: where the rows of a multi-row statement can be told
+    /// apart by their natural key, each is looked up by it and must have the
+    /// key it was paired with; a mismatch aborts the transaction. Rows that
+    /// cannot be told apart (no natural key, a duplicate one, one that finds
+    /// nothing or several rows) are left to the proof the pairing rests on.
+    fn check_pairing<C>(
+        &self,
+        conn: &mut C,
+        rows: &[usize],
+        paired: &[KeyValue],
+    ) -> Result<(), Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
+        if self.slot.natural_key_columns().is_empty() {
+            return Ok(());
+        }
+        let mut seen = HashSet::with_capacity(rows.len());
+        let distinct = rows.iter().all(|&row| {
+            self.slot
+                .natural_key_text(row)
+                .is_some_and(|key| seen.insert(key))
+        });
+        if !distinct {
+            return Ok(());
+        }
+        let values = self.slot.natural_values(rows);
+        let found = match lookup::find_keys(conn, &self.slot.natural_key_target(), &values) {
+            Ok(found) => found,
+            Err(Error::Graph(GraphError::NaturalKeyAmbiguous { .. })) => return Ok(()),
+            Err(other) => return Err(other),
+        };
+        for ((&row, key), found) in rows.iter().zip(paired).zip(found) {
+            let Some(found) = found else { continue };
+            if found != key.to_string() {
+                return Err(GraphError::PairingMismatch {
+                    model: self.slot.model(),
+                    row,
+                    paired: key.to_string(),
+                    found,
+                }
+                .into());
             }
         }
         Ok(())
@@ -937,6 +1006,24 @@ fn parse_key<DB: Backend>(slot: &dyn AnySlot<DB>, text: &str) -> Result<KeyValue
         }
         .into()
     })
+}
+
+/// How the keys of one group of rows are known after their statements.
+enum KeyWriting {
+    /// The rows bring their keys; `checked` when something in the database
+    /// may replace them (then one row per statement, compared after).
+    Given { checked: bool },
+    /// The database generates them, in this order.
+    Generated(KeyOrder),
+}
+
+impl KeyWriting {
+    fn multi_row(&self) -> bool {
+        match self {
+            KeyWriting::Given { checked } => !checked,
+            KeyWriting::Generated(order) => order.multi_row(),
+        }
+    }
 }
 
 /// Whether bit `column` is set in a set of omitted columns.
@@ -1084,7 +1171,7 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
 
 #[cfg(test)]
 mod tests {
-    use super::split_identifiers;
+    use crate::sql::split_identifiers;
 
     #[test]
     fn rendered_lists() {
