@@ -7,8 +7,11 @@
 //! (VALUES ...) ORDER BY ord`, where volatile defaults such as `nextval()`
 //! are evaluated after the sort; SQLite: rowids are assigned in `VALUES`
 //! order under the write lock), and the returned keys are sorted before
-//! being paired with the rows. This needs keys that grow with insertion
-//! order: sequences, identity columns and rowids.
+//! being paired with the rows. Whether a table's keys really do that is the
+//! backend's answer ([`TableKeys`], read once per table and transaction);
+//! where it cannot say yes, the table is written one row per statement.
+//! Rows told apart by a natural key are looked up after each multi-row
+//! statement, and a pairing they contradict aborts the transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
