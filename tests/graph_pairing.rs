@@ -529,6 +529,33 @@ mod postgres {
         }
     }
 
+    /// A role that may insert into some columns only cannot lock the
+    /// table, so the answer could change before the INSERT: row by row.
+    #[test]
+    fn a_role_with_column_privileges_only() {
+        let db = PgDb::new();
+        let mut conn = db.conn();
+        conn.batch_execute(BLOG).unwrap();
+        let role = common::unique_name("fk_safe_columns");
+        let schema = &db.schema;
+        conn.batch_execute(&format!(
+            "CREATE ROLE {role}; \
+             GRANT USAGE ON SCHEMA {schema} TO {role}; \
+             GRANT SELECT, INSERT ON authors, comments TO {role}; \
+             GRANT SELECT, INSERT (author_id, title) ON posts TO {role}; \
+             GRANT SELECT (id) ON posts TO {role}; \
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}; \
+             SET ROLE {role};"
+        ))
+        .unwrap();
+        let written = write_blog(&mut conn, untitled);
+        conn.batch_execute(&format!(
+            "RESET ROLE; DROP OWNED BY {role}; DROP ROLE {role};"
+        ))
+        .unwrap();
+        assert_eq!(written.unwrap(), Written::RowByRow);
+    }
+
     /// The same blog with titled posts and no surprises: the check after
     /// the statement agrees, and the posts are still batched.
     #[test]

@@ -84,6 +84,10 @@ WITH target AS (
     SELECT relid FROM pg_catalog.pg_partition_tree((SELECT oid FROM target))
 )
 SELECT (SELECT relkind::text FROM target) AS relkind,
+       -- LOCK TABLE .. ROW EXCLUSIVE needs one of these on the whole table;
+       -- INSERT privilege on some columns only is not enough.
+       COALESCE((SELECT pg_catalog.has_table_privilege(oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+                   FROM target), false) AS can_lock,
        EXISTS (SELECT 1 FROM key_column) AS has_column,
        COALESCE((SELECT attidentity::text FROM key_column), '') AS identity,
        COALESCE((SELECT attgenerated::text FROM key_column), '') AS generated,
@@ -136,6 +140,8 @@ struct KeyFacts {
     #[diesel(sql_type = Nullable<Text>)]
     relkind: Option<String>,
     #[diesel(sql_type = Bool)]
+    can_lock: bool,
+    #[diesel(sql_type = Bool)]
     has_column: bool,
     #[diesel(sql_type = Text)]
     identity: String,
@@ -182,6 +188,12 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Pg>>(
         )));
     };
     if matches!(facts.relkind.as_deref(), Some("r" | "p")) {
+        if !facts.can_lock {
+            // Unlocked, the answer could change before the INSERT runs.
+            return Ok(TableKeys::row_by_row(format!(
+                "this role may not lock {table} (it has INSERT on some columns only)"
+            )));
+        }
         // Read again under the lock: what was read before it could have
         // changed before the lock was granted.
         diesel::sql_query(format!(
