@@ -358,34 +358,31 @@ mod postgres {
         assert_eq!(written, Written::RowByRow);
     }
 
+    /// Posts in two partitions by key.
+    const PARTITIONED_POSTS: &str =
+        "ALTER TABLE comments DROP CONSTRAINT comments_post_id_fkey; DROP TABLE posts; \
+         CREATE TABLE posts (id BIGSERIAL, author_id BIGINT NOT NULL REFERENCES authors (id), \
+                             title TEXT NOT NULL, PRIMARY KEY (id)) PARTITION BY RANGE (id); \
+         CREATE TABLE posts_low PARTITION OF posts FOR VALUES FROM (MINVALUE) TO (10); \
+         CREATE TABLE posts_high PARTITION OF posts FOR VALUES FROM (10) TO (MAXVALUE); \
+         ALTER TABLE comments ADD FOREIGN KEY (post_id) REFERENCES posts (id);";
+
     /// A trigger on one partition only still replaces keys of the table.
     #[test]
     fn a_trigger_on_one_partition() {
-        let written = blog_after(
-            "ALTER TABLE comments DROP CONSTRAINT comments_post_id_fkey; DROP TABLE posts; \
-             CREATE TABLE posts (id BIGSERIAL, author_id BIGINT NOT NULL REFERENCES authors (id), \
-                                 title TEXT NOT NULL, PRIMARY KEY (id)) PARTITION BY RANGE (id); \
-             CREATE TABLE posts_low PARTITION OF posts FOR VALUES FROM (MINVALUE) TO (10); \
-             CREATE TABLE posts_high PARTITION OF posts FOR VALUES FROM (10) TO (MAXVALUE); \
+        let written = blog_after(&format!(
+            "{PARTITIONED_POSTS} \
              CREATE SEQUENCE far INCREMENT -1 START 1000000 MAXVALUE 1000000; \
              CREATE FUNCTION far() RETURNS trigger LANGUAGE plpgsql AS \
                $$ BEGIN NEW.id := nextval('far'); RETURN NEW; END $$; \
-             CREATE TRIGGER far BEFORE INSERT ON posts_high FOR EACH ROW EXECUTE FUNCTION far(); \
-             ALTER TABLE comments ADD FOREIGN KEY (post_id) REFERENCES posts (id);",
-        );
+             CREATE TRIGGER far BEFORE INSERT ON posts_high FOR EACH ROW EXECUTE FUNCTION far();"
+        ));
         assert_eq!(written, Written::RowByRow);
     }
 
     #[test]
     fn a_partitioned_table_is_batched() {
-        let written = blog_after(
-            "ALTER TABLE comments DROP CONSTRAINT comments_post_id_fkey; DROP TABLE posts; \
-             CREATE TABLE posts (id BIGSERIAL, author_id BIGINT NOT NULL REFERENCES authors (id), \
-                                 title TEXT NOT NULL, PRIMARY KEY (id)) PARTITION BY RANGE (id); \
-             CREATE TABLE posts_low PARTITION OF posts FOR VALUES FROM (MINVALUE) TO (10); \
-             CREATE TABLE posts_high PARTITION OF posts FOR VALUES FROM (10) TO (MAXVALUE); \
-             ALTER TABLE comments ADD FOREIGN KEY (post_id) REFERENCES posts (id);",
-        );
+        let written = blog_after(PARTITIONED_POSTS);
         assert_eq!(written, Written::Batched(1));
     }
 
