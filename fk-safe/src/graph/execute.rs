@@ -18,8 +18,9 @@ use diesel::sql_types::Text;
 use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
+use super::own_keys::Linked;
 use super::plan::{self, Deferred, Plan};
-use super::{lookup, own_keys, AnySlot, Graph, Ids, Link};
+use super::{lookup, AnySlot, Graph, Ids, Link};
 use crate::backend::{Dialect, FkConnection};
 use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
@@ -197,16 +198,17 @@ impl<DB: Backend> QueryFragment<DB> for PairQuery<'_, DB> {
 fn check_existing_parents<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
+    linked: &Linked<'_, C::Backend>,
 ) -> Result<Vec<FkViolation>, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
     let mut missing = Vec::new();
-    for slot in &graph.slots {
+    for (slot_index, slot) in graph.slots.iter().enumerate() {
         for (relation, info) in slot.relations().iter().enumerate() {
             let referenced: Vec<(usize, KeyValue)> = (0..slot.len())
-                .filter(|&row| slot.links(row).get(relation) == Some(&Link::Field))
+                .filter(|&row| linked.links(slot_index, row).get(relation) == Some(&Link::Field))
                 .filter_map(|row| slot.foreign_key(row, relation).map(|key| (row, key)))
                 .collect();
             if referenced.is_empty() {
@@ -455,7 +457,11 @@ struct Failure {
 ///
 /// It explains failures with a fresh catalog; use
 /// [`FkCatalog::insert_graph`] to share a warm one.
-pub fn insert_graph<C>(conn: &mut C, graph: Graph<C::Backend>) -> Result<Ids, Error>
+///
+/// The graph is only borrowed: after a failure, read the input row a
+/// violation points at with [`Graph::row`]; after a success, which
+/// get-or-insert rows existed with [`Ids::existed`].
+pub fn insert_graph<C>(conn: &mut C, graph: &Graph<C::Backend>) -> Result<Ids, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
@@ -465,34 +471,33 @@ where
 
 pub(crate) fn insert_graph_with<C>(
     conn: &mut C,
-    graph: Graph<C::Backend>,
+    graph: &Graph<C::Backend>,
     catalog: &FkCatalog,
 ) -> Result<Ids, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
-    if let Some(model) = graph.foreign_handle {
-        return Err(GraphError::ForeignHandle { model }.into());
+    if let Some(misuse) = graph.misuse() {
+        return Err(misuse.clone().into());
     }
-    let mut graph = graph;
     // A parent of this graph referenced by the value of its own key is
     // linked to its row, so that it is written first. Rows that reference
     // each other that way form a cycle like any other: broken at a nullable
     // foreign key, else refused with its path.
-    own_keys::link_by_value(&mut graph.slots);
-    let plan = plan::plan(&graph.slots)?;
+    let linked = Linked::new(&graph.slots);
+    let plan = plan::plan(&linked)?;
     let mut failure: Option<Failure> = None;
     // Keys are typed inside the transaction, so that a key that does not fit
     // its type rolls everything back instead of failing after the commit.
     let outcome = catalog.transaction(conn, |conn| {
-        let keys = write_steps(conn, catalog, &graph, &plan, &mut failure)?;
-        collect_ids(&graph, keys)
+        let keys = write_steps(conn, catalog, graph, &linked, &plan, &mut failure)?;
+        collect_ids(graph, keys)
     });
     match outcome {
         Ok(ids) => Ok(ids),
         Err(Error::ForeignKey(mut violation)) => {
-            locate(&mut violation, &graph, failure.as_ref());
+            locate(&mut violation, graph, failure.as_ref());
             Err(Error::ForeignKey(violation))
         }
         Err(other) => Err(other),
@@ -515,6 +520,7 @@ fn write_steps<C>(
     conn: &mut C,
     catalog: &FkCatalog,
     graph: &Graph<C::Backend>,
+    linked: &Linked<'_, C::Backend>,
     plan: &Plan,
     failure: &mut Option<Failure>,
 ) -> Result<Keys, Error>
@@ -522,7 +528,7 @@ where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
-    let mut missing = check_existing_parents(conn, graph)?;
+    let mut missing = check_existing_parents(conn, graph, linked)?;
     let (found, missing_lookups) = resolve_lookups(conn, graph)?;
     missing.extend(missing_lookups);
     if !missing.is_empty() {
@@ -546,6 +552,7 @@ where
             .partition(|&&row| slot.is_get_or_insert(row));
         let mut writer = StepWriter {
             catalog,
+            linked,
             slot,
             slot_index: step.slot,
             keys: &mut keys,
@@ -555,7 +562,7 @@ where
         writer.insert(conn, &inserted)?;
         writer.get_or_insert(conn, &reused)?;
     }
-    write_deferred_links(conn, graph, &plan.deferred, &keys)?;
+    write_deferred_links(conn, graph, linked, &plan.deferred, &keys)?;
     Ok(keys)
 }
 
@@ -564,6 +571,7 @@ where
 fn write_deferred_links<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
+    linked: &Linked<'_, C::Backend>,
     deferred: &[Deferred],
     keys: &Keys,
 ) -> Result<(), Error>
@@ -579,13 +587,20 @@ where
             continue;
         }
         let slot = graph.slots[link.slot].as_ref();
-        let parent_key = slot
-            .links(link.row)
+        let parent_key = linked
+            .links(link.slot, link.row)
             .get(link.relation)
             .and_then(|l| resolve_links(std::slice::from_ref(l), keys).pop().flatten());
         let child_key = keys.rows[link.slot][link.row].clone();
+        // Every row was written and every parent found by now; a link
+        // without its keys must not be skipped without a word.
         let (Some(parent_key), Some(child_key)) = (parent_key, child_key) else {
-            continue;
+            return Err(GraphError::KeyCount {
+                model: slot.model(),
+                written: 1,
+                returned: 0,
+            }
+            .into());
         };
         // The UPDATE finds the row by its key column alone; a composite
         // key has several.
@@ -725,6 +740,7 @@ fn push_qualified<DB: Backend>(
 /// Writes the rows of one step and records their keys.
 struct StepWriter<'s, DB: Backend> {
     catalog: &'s FkCatalog,
+    linked: &'s Linked<'s, DB>,
     slot: &'s dyn AnySlot<DB>,
     slot_index: usize,
     keys: &'s mut Keys,
@@ -736,7 +752,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
     fn links(&self, rows: &[usize]) -> Vec<Vec<Option<KeyValue>>> {
         rows.iter()
             .map(|&row| {
-                let mut links = resolve_links(self.slot.links(row), self.keys);
+                let mut links = resolve_links(self.linked.links(self.slot_index, row), self.keys);
                 for (relation, link) in links.iter_mut().enumerate() {
                     let later = Deferred {
                         slot: self.slot_index,
@@ -996,7 +1012,17 @@ fn resolve_links(links: &[Link], keys: &Keys) -> Vec<Option<KeyValue>> {
 
 fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error> {
     let mut ids = Ids::for_graph(graph.id);
-    for ((slot, keys), found) in graph.slots.iter().zip(keys.rows).zip(keys.found) {
+    let existing = keys.existing;
+    for (slot_index, ((slot, keys), found)) in graph
+        .slots
+        .iter()
+        .zip(keys.rows)
+        .zip(keys.found)
+        .enumerate()
+    {
+        let existed: Vec<bool> = (0..slot.len())
+            .map(|row| existing.contains(&(slot_index, row)))
+            .collect();
         let found: Vec<KeyValue> = found.into_iter().flatten().collect();
         let keys: Vec<KeyValue> = keys.into_iter().flatten().collect();
         if keys.len() != slot.len() {
@@ -1007,7 +1033,7 @@ fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error>
             }
             .into());
         }
-        slot.store_keys(keys, found, &mut ids)
+        slot.store_keys(keys, found, existed, &mut ids)
             .map_err(|key| GraphError::KeyType {
                 model: slot.model(),
                 key: key.to_string(),
