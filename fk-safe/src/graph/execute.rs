@@ -60,7 +60,8 @@ impl<M: WriteRow<DB>, DB: Backend> QueryFragment<DB> for TableOf<M> {
 pub struct Batch<'a, DB: Backend> {
     pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
     pub(crate) columns: &'static [&'static str],
-    pub(crate) key_column: &'static str,
+    /// The key columns (several for a composite key), returned as one text.
+    pub(crate) key_columns: &'static [&'static str],
     pub(crate) rows: Vec<(&'a dyn DynRow<DB>, &'a [Option<KeyValue>])>,
     /// For get-or-insert rows: the natural-key columns of the `ON CONFLICT
     /// (..) DO NOTHING` arbiter.
@@ -84,7 +85,7 @@ impl<'a, DB: Backend> Batch<'a, DB> {
             skip_existing: None,
             natural_key: M::NATURAL_KEY,
             columns: M::COLUMNS,
-            key_column: M::KEY_COLUMN,
+            key_columns: M::KEY_COLUMNS,
             rows: rows
                 .iter()
                 .zip(links)
@@ -113,10 +114,8 @@ impl<'a, DB: Backend> Batch<'a, DB> {
             }
             out.push_sql(") DO NOTHING");
         }
-        out.push_sql(" RETURNING CAST(");
-        out.push_identifier(self.key_column)?;
-        out.push_sql(" AS TEXT)");
-        Ok(())
+        out.push_sql(" RETURNING ");
+        lookup::push_key_text(out, None, self.key_columns)
     }
 
     /// The columns the batch writes: all but the omitted ones.
@@ -227,7 +226,7 @@ where
             let target = lookup::Target {
                 table: lookup::MatchTable::Rendered(parent.table.clone()),
                 columns: parent_key.clone(),
-                key_column: parent_key.first().cloned().unwrap_or_default(),
+                key_columns: parent_key.clone(),
                 model: slot.model(),
             };
             let parts: Vec<lookup::KeyParts> =
@@ -636,26 +635,25 @@ where
     Ok(())
 }
 
-/// The name of the list of links an update joins; chosen so that no real
-/// table is hidden by it.
+/// The alias of the list of links an update joins.
 const LINKS: &str = "fk_safe links";
 /// The alias of the updated table, so that its key column cannot be
 /// confused with a column of the list.
 const LINKED_ROW: &str = "fk_safe row";
-/// The column of the list that holds the child's key.
-const CHILD_KEY: &str = "k";
 
 /// Links written after the insert, several rows per statement:
 ///
 /// ```sql
-/// WITH "fk_safe links" ("k", "p0", "p1") AS (VALUES ($1, $2, $3), ($4, $5, $6))
-/// UPDATE "t" AS "fk_safe row" SET "fk_a" = "fk_safe links"."p0", "fk_b" = "fk_safe links"."p1"
-///   FROM "fk_safe links" WHERE "fk_safe row"."id" = "fk_safe links"."k"
+/// UPDATE "t" AS "fk_safe row" SET "fk_a" = "fk_safe links"."column2", "fk_b" = "fk_safe links"."column3"
+///   FROM (VALUES ($1, $2, $3), ($4, $5, $6)) AS "fk_safe links"
+///  WHERE "fk_safe row"."id" = "fk_safe links"."column1"
 /// ```
 ///
-/// PostgreSQL and SQLite (3.33 and later) both read this form; SQLite does
-/// not accept column names on a `VALUES` subquery, hence the `WITH`. A
-/// composite foreign key takes one column of the list per part.
+/// PostgreSQL and SQLite (3.33 and later) both read this form. The list is
+/// a subquery with an alias, not a `WITH`, so that it cannot hide a user's
+/// table of the same name; its columns are the names both give a `VALUES`
+/// list, always qualified by its alias. A composite foreign key takes one
+/// column of the list per part.
 pub struct LinkUpdate<'a, DB: Backend> {
     pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
     /// The foreign-key columns, in the parent key's order.
@@ -680,15 +678,20 @@ impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
                 "fk-safe: a link update without columns or rows".into(),
             ));
         }
-        out.push_sql("WITH ");
-        out.push_identifier(LINKS)?;
-        out.push_sql(" (");
-        out.push_identifier(CHILD_KEY)?;
-        for i in 0..self.columns.len() {
-            out.push_sql(", ");
-            out.push_identifier(&format!("p{i}"))?;
+        out.push_sql("UPDATE ");
+        (self.write_table)(out)?;
+        out.push_sql(" AS ");
+        out.push_identifier(LINKED_ROW)?;
+        out.push_sql(" SET ");
+        for (i, column) in self.columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(column)?;
+            out.push_sql(" = ");
+            lookup::push_qualified(out, LINKS, &lookup::values_column(i + 1))?;
         }
-        out.push_sql(") AS (VALUES ");
+        out.push_sql(" FROM (VALUES ");
         for (n, (child_key, parent_key)) in self.links.iter().enumerate() {
             out.push_sql(if n == 0 { "(" } else { ", (" });
             DB::push_key(out, child_key)?;
@@ -704,37 +707,13 @@ impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
             }
             out.push_sql(")");
         }
-        out.push_sql(") UPDATE ");
-        (self.write_table)(out)?;
-        out.push_sql(" AS ");
-        out.push_identifier(LINKED_ROW)?;
-        out.push_sql(" SET ");
-        for (i, column) in self.columns.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(", ");
-            }
-            out.push_identifier(column)?;
-            out.push_sql(" = ");
-            push_qualified(out, LINKS, &format!("p{i}"))?;
-        }
-        out.push_sql(" FROM ");
+        out.push_sql(") AS ");
         out.push_identifier(LINKS)?;
         out.push_sql(" WHERE ");
-        push_qualified(out, LINKED_ROW, self.key_column)?;
+        lookup::push_qualified(out, LINKED_ROW, self.key_column)?;
         out.push_sql(" = ");
-        push_qualified(out, LINKS, CHILD_KEY)
+        lookup::push_qualified(out, LINKS, &lookup::values_column(0))
     }
-}
-
-/// Writes `"table"."column"`.
-fn push_qualified<DB: Backend>(
-    out: &mut AstPass<'_, '_, DB>,
-    table: &str,
-    column: &str,
-) -> QueryResult<()> {
-    out.push_identifier(table)?;
-    out.push_sql(".");
-    out.push_identifier(column)
 }
 
 /// Writes the rows of one step and records their keys.
@@ -1043,19 +1022,20 @@ fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error>
 }
 
 /// Finds the input row behind a violation: the relation whose column the
-/// constraint names, and the row whose foreign key holds the failing value.
-/// The failing statement's rows are searched first; a failure at commit
-/// (a deferred constraint) searches the whole graph.
+/// constraint names, and the row whose foreign key holds the failing value;
+/// for a foreign key the model does not declare, the row of the table the
+/// database named whose columns hold the failing values. The failing
+/// statement's rows are searched first; a failure at commit (a deferred
+/// constraint) searches the whole graph.
 fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: Option<&Failure>) {
     let columns = violation.child_columns().to_vec();
     if columns.is_empty() {
         return;
     }
-    // The failing key as fk-safe prints keys (composite parts joined).
-    let wanted: Option<String> = violation.key_values().and_then(|values| {
-        let parts: Option<Vec<String>> = values.iter().cloned().collect();
-        parts.map(|parts| parts.join(&crate::graph::NATURAL_KEY_SEPARATOR.to_string()))
-    });
+    // The failing key, part by part, as the database prints it.
+    let wanted: Option<Vec<String>> = violation
+        .key_values()
+        .and_then(|values| values.iter().cloned().collect());
     /// Rows to search: a slot, its rows, and their resolved links if known.
     type Candidate<'f> = (usize, Vec<usize>, Option<&'f [Vec<Option<KeyValue>>]>);
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -1067,40 +1047,75 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
             candidates.push((slot, (0..s.len()).collect(), None));
         }
     }
+    // Slots of another table than the one the database named are not
+    // searched (two models may well have columns of the same name).
+    let named_table = |s: &dyn AnySlot<DB>| -> bool {
+        let Some(table) = violation.child_table() else {
+            return true;
+        };
+        let Ok(rendered) = s.table_sql() else {
+            return false;
+        };
+        let parts = split_identifiers(&rendered);
+        let schema_matches = match (violation.schema(), parts.len().checked_sub(2)) {
+            (Some(schema), Some(i)) => parts[i] == schema,
+            _ => true,
+        };
+        parts.last().is_some_and(|t| t == table) && schema_matches
+    };
     for (slot, rows, links) in candidates {
-        let s = &graph.slots[slot];
-        let Some(relation) = s
+        let s = graph.slots[slot].as_ref();
+        if !named_table(s) {
+            continue;
+        }
+        let failing_slot = failure.is_some_and(|f| f.slot == slot);
+        let relation = s
             .relations()
             .iter()
-            .position(|r| r.columns == columns.as_slice())
-        else {
-            continue;
-        };
-        let value_of = |i: usize, row: usize| -> Option<KeyValue> {
-            match links
-                .and_then(|l| l.get(i))
-                .and_then(|l| l.get(relation))
-                .cloned()
-                .flatten()
-            {
-                Some(linked) => Some(linked),
-                None => s.foreign_key(row, relation),
+            .position(|r| r.columns == columns.as_slice());
+        // The value row `i` of the candidates (input row `row`) wrote to
+        // `column`: a linked part of a declared relation from the resolved
+        // links, else the field's own value. `None` when it cannot be told.
+        let written = |i: usize, row: usize, column: &str| -> Option<KeyValue> {
+            for (r, info) in s.relations().iter().enumerate() {
+                let Some(part) = info.columns.iter().position(|c| *c == column) else {
+                    continue;
+                };
+                match links.and_then(|l| l.get(i)).and_then(|l| l.get(r)) {
+                    Some(Some(linked)) => return linked.part(part).cloned(),
+                    Some(None) => {}
+                    // The whole graph: a linked key is not known here.
+                    None if s.links(row).get(r) != Some(&Link::Field) => return None,
+                    None => {}
+                }
             }
+            s.column_key(row, column).flatten()
         };
-        let row = match &wanted {
-            Some(wanted) => rows
-                .iter()
-                .enumerate()
-                .find(|&(i, &row)| value_of(i, row).is_some_and(|v| &v.to_string() == wanted))
-                .map(|(_, &row)| row),
+        let matches = |i: usize, row: usize| -> bool {
+            let Some(wanted) = &wanted else {
+                return false;
+            };
+            wanted.len() == columns.len()
+                && columns.iter().zip(wanted).all(|(column, value)| {
+                    written(i, row, column).is_some_and(|v| v.to_string() == *value)
+                })
+        };
+        let found = rows
+            .iter()
+            .enumerate()
+            .find(|&(i, &row)| matches(i, row))
+            .map(|(_, &row)| row);
+        let row = match (&wanted, found) {
+            (_, Some(row)) => Some(row),
             // Without the value, only a one-row statement is certain.
-            None if failure.is_some_and(|f| f.slot == slot) && rows.len() == 1 => Some(rows[0]),
-            None => None,
+            (None, None) if failing_slot && rows.len() == 1 => Some(rows[0]),
+            _ => None,
         };
-        if row.is_some() || failure.is_some_and(|f| f.slot == slot) {
+        let writes_columns = columns.iter().all(|c| s.columns().contains(&c.as_str()));
+        if row.is_some() || (failing_slot && (relation.is_some() || writes_columns)) {
             violation.origin = Some(RowOrigin {
                 model: s.model(),
-                relation: s.relations().get(relation).map(|r| r.name),
+                relation: relation.and_then(|r| s.relations().get(r)).map(|r| r.name),
                 row,
             });
             return;

@@ -65,7 +65,7 @@ pub use model::{
     RelationInfo, SameKeyType, WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
 };
 #[doc(hidden)]
-pub use model::{same_name, Nullability, SingleKeyColumn};
+pub use model::{same_name, KeyProbe, Nullability, ProbeAny, ProbeKey, SingleKeyColumn};
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
 /// the [`Ids`] that [`insert_graph`] returns, and reads the row back with
@@ -269,6 +269,10 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn len(&self) -> usize;
     fn links(&self, row: usize) -> &[Link];
     fn foreign_key(&self, row: usize, relation: usize) -> Option<KeyValue>;
+    /// The value `row` writes to `column` as a key (`Some(None)`: NULL).
+    fn column_key(&self, row: usize, column: &str) -> Option<Option<KeyValue>>;
+    /// The SQL names of the columns the model writes.
+    fn columns(&self) -> &'static [&'static str];
     fn own_key(&self, row: usize) -> Option<KeyValue>;
     fn parent_sql(&self, relation: usize) -> diesel::QueryResult<Option<ParentSql>>;
     fn table_sql(&self) -> diesel::QueryResult<String>;
@@ -901,6 +905,14 @@ where
         self.rows.get(row)?.foreign_key(relation)
     }
 
+    fn column_key(&self, row: usize, column: &str) -> Option<Option<KeyValue>> {
+        self.rows.get(row)?.column_key(column)
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        M::COLUMNS
+    }
+
     fn batch<'a>(
         &'a self,
         rows: &'a [usize],
@@ -960,7 +972,7 @@ where
         lookup::Target {
             table: lookup::MatchTable::Model(M::write_table),
             columns: M::NATURAL_KEY.iter().map(|c| c.to_string()).collect(),
-            key_column: M::KEY_COLUMN.to_string(),
+            key_columns: M::KEY_COLUMNS.iter().map(|c| c.to_string()).collect(),
             model: M::MODEL,
         }
     }
