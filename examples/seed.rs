@@ -175,7 +175,7 @@ where
     let rows = graph.len();
     let statements = StatementCounter::default();
     conn.set_instrumentation(statements.clone());
-    let ids = insert_graph(conn, graph)?;
+    let ids = insert_graph(conn, &graph)?;
     let sent = statements.0.load(Ordering::SeqCst);
     conn.set_instrumentation(StatementCounter::default());
     let after = counts(conn)?;

@@ -88,7 +88,7 @@ where
     }
     let counter = StatementCounter::default();
     conn.set_instrumentation(counter.clone());
-    let ids = insert_graph(conn, graph).unwrap();
+    let ids = insert_graph(conn, &graph).unwrap();
     // BEGIN; the departments (heads NULL); their heads; the heads written
     // back into the departments, a chunk of the bind limit per UPDATE;
     // COMMIT.
@@ -216,7 +216,7 @@ where
     }
     let counter = StatementCounter::default();
     conn.set_instrumentation(counter.clone());
-    insert_graph(conn, graph).unwrap();
+    insert_graph(conn, &graph).unwrap();
     // BEGIN; the caretakers; the sites; one UPDATE for the three links;
     // COMMIT. The sites bring their own keys: no sequence to check.
     assert_eq!(counter.count(), 5);
@@ -271,7 +271,7 @@ where
         .parent(site)
         .handle();
     graph.link(site, NewSite::CARETAKER_ID, person);
-    match insert_graph(conn, graph).unwrap_err() {
+    match insert_graph(conn, &graph).unwrap_err() {
         Error::Graph(GraphError::CompositeKeyLink {
             model,
             relation,

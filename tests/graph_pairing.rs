@@ -148,7 +148,7 @@ where
     }
     let inserts = PostInserts::default();
     conn.set_instrumentation(inserts.clone());
-    let ids = insert_graph(conn, graph)?;
+    let ids = insert_graph(conn, &graph)?;
     conn.set_instrumentation(diesel::connection::get_default_instrumentation());
 
     let mut found: Vec<CommentOn> = diesel::sql_query(
@@ -516,7 +516,7 @@ mod postgres {
             code: "sql".into(),
             label: "replaced".into(),
         });
-        match insert_graph(&mut conn, graph) {
+        match insert_graph(&mut conn, &graph) {
             Err(fk_safe::Error::Graph(fk_safe::GraphError::KeyReplaced {
                 given, stored, ..
             })) => {

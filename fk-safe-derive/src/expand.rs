@@ -119,6 +119,34 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
 
+    // A composite key is read back whole, every column of it.
+    let key_columns = (model.own_key.len() > 1).then(|| {
+        let columns = model.own_key.iter().map(|f| f.column());
+        quote! {
+            const KEY_COLUMNS: &'static [&'static str] = &[
+                #(<#table::#columns as __fk::diesel::Column>::NAME,)*
+            ];
+        }
+    });
+    // Every written column's value as a key, where its type can be one: the
+    // input row behind a violation of a foreign key the model does not
+    // declare is found by the columns and values the database names.
+    let column_keys = model.fields.iter().map(|f| {
+        let name = f.ident;
+        let column = f.column();
+        quote! {
+            if column == <#table::#column as __fk::diesel::Column>::NAME {
+                return (&__fk::KeyProbe(&self.#name)).probe_key();
+            }
+        }
+    });
+    let column_key = quote! {
+        fn column_key(&self, column: &str) -> ::core::option::Option<::core::option::Option<__fk::KeyValue>> {
+            use __fk::{ProbeAny as _, ProbeKey as _};
+            #(#column_keys)*
+            ::core::option::Option::None
+        }
+    };
     let natural_columns = model.natural_key.iter().map(|f| f.column());
     let natural_text = (!model.natural_key.is_empty()).then(|| {
         let parts = model.natural_key.iter().map(|f| {
@@ -404,6 +432,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                     #(<#table::#columns as __fk::diesel::Column>::NAME,)*
                 ];
                 const KEY_COLUMN: &'static str = #key_name;
+                #key_columns
                 const RELATIONS: &'static [__fk::RelationInfo] = &[#(#relation_infos,)*];
                 const NATURAL_KEY: &'static [&'static str] = &[
                     #(<#table::#natural_columns as __fk::diesel::Column>::NAME,)*
@@ -424,6 +453,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 }
 
                 #own_key
+
+                #column_key
 
                 #natural_text
 

@@ -168,7 +168,7 @@ impl FkCatalog {
     pub fn insert_graph<C>(
         &self,
         conn: &mut C,
-        graph: crate::graph::Graph<C::Backend>,
+        graph: &crate::graph::Graph<C::Backend>,
     ) -> Result<crate::graph::Ids, Error>
     where
         C: FkConnection,

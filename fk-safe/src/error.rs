@@ -74,7 +74,7 @@ impl From<FkViolation> for Error {
 }
 
 /// Why a graph cannot be inserted.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum GraphError {
     /// Rows link to each other in a circle (a row linked to itself, or to
@@ -107,6 +107,36 @@ pub enum GraphError {
     ForeignHandle {
         /// The model of the handle.
         model: &'static str,
+    },
+    /// A handle names a row its graph does not hold. Nothing was written.
+    #[error(
+        "a handle names {model} row #{row}, which this graph does not hold; nothing was written"
+    )]
+    UnknownRow {
+        /// The model of the handle.
+        model: &'static str,
+        /// The row (or look-up) the handle names.
+        row: usize,
+    },
+    /// A link names a relation the model does not have (a `Relation` not
+    /// made by the derive). Nothing was written.
+    #[error("{model} has no relation #{relation}; link through the constants the derive generates on the model; nothing was written")]
+    UnknownRelation {
+        /// The model.
+        model: &'static str,
+        /// The relation's index.
+        relation: usize,
+    },
+    /// A foreign key of a row was linked to two different parents, so the
+    /// graph does not say which one is meant. Nothing was written.
+    #[error("{model} row #{row} was linked through `{relation}` to two different parents; link each foreign key once. Nothing was written")]
+    LinkedTwice {
+        /// The model.
+        model: &'static str,
+        /// The relation linked twice.
+        relation: &'static str,
+        /// The row, as added.
+        row: usize,
     },
     /// The database returned another number of keys than rows were written.
     #[error("the database returned {returned} keys for {written} rows of {model}")]
@@ -185,7 +215,7 @@ pub enum GraphError {
         row: usize,
         /// The key the row brought.
         given: String,
-        /// The (first) key column the database stored.
+        /// The key the database stored.
         stored: String,
     },
     /// A generated key does not fit the model's key type.

@@ -80,6 +80,7 @@ pub mod __private {
         ForeignKeyField, HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, Nullability, ParentSql,
         References, Relation, RelationInfo, SingleKeyColumn, WriteNaturalKey, WriteRow,
     };
+    pub use crate::graph::{KeyProbe, ProbeAny, ProbeKey};
     pub use diesel;
     pub use std::any::TypeId;
 }
