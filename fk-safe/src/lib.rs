@@ -39,6 +39,22 @@
 //! # }
 //! ```
 //!
+//! ## Graphs
+//!
+//! [`insert_graph`] writes rows of [`#[derive(FkOrdered)]`](derive@FkOrdered)
+//! models parents first, in one transaction, each foreign key filled from
+//! its parent's generated key (see [`graph`]). The derive's documentation
+//! lists every attribute it reads, under "Attributes": Diesel's
+//! `belongs_to`, whose `foreign_key` names a column as in Diesel, and
+//! fk-safe's `#[fk(relation(parent = authors, foreign_key = author_id))]`,
+//! which names the parent by its table. Each relation is an associated
+//! constant of the model (`NewComment::REPLY_TO`, a
+//! [`graph::Relation`] typed by the parent's table), used by
+//! [`Node::parent_via`](graph::Node::parent_via) and
+//! [`Graph::link`](graph::Graph::link)`(child, relation, parent)`; a
+//! composite `foreign_key(a, b)` lists its columns in the order of the
+//! parent's key.
+//!
 //! ## Features
 //! - `postgres` and `sqlite` (both on by default): the backends. An
 //!   application that enables only one compiles without the other's
