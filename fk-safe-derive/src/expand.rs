@@ -11,7 +11,7 @@ use crate::valid::Model;
 /// The Diesel table type a relation's parent stands for.
 fn parent_table(parent: &Parent) -> TokenStream {
     match parent {
-        Parent::Type(path) => quote!(<#path as __fk::diesel::associations::HasTable>::Table),
+        Parent::Type(path) => quote!(<#path as __fk::ParentTable>::Table),
         Parent::Table(path) => quote!(#path::table),
     }
 }
@@ -19,7 +19,7 @@ fn parent_table(parent: &Parent) -> TokenStream {
 /// That table as a value.
 fn parent_table_value(parent: &Parent) -> TokenStream {
     match parent {
-        Parent::Type(path) => quote!(<#path as __fk::diesel::associations::HasTable>::table()),
+        Parent::Type(path) => quote!(<#path as __fk::ParentTable>::table()),
         Parent::Table(path) => quote!(#path::table),
     }
 }

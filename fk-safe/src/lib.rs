@@ -92,7 +92,8 @@ pub mod __private {
     pub use crate::graph::{
         assert_same_key_type, composite_key, join_natural_key, same_name, FkOrdered,
         ForeignKeyField, HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, Nullability, ParentSql,
-        References, Relation, RelationInfo, SingleKeyColumn, WriteNaturalKey, WriteRow,
+        ParentTable, References, Relation, RelationInfo, SingleKeyColumn, WriteNaturalKey,
+        WriteRow,
     };
     pub use diesel;
     pub use std::any::TypeId;

@@ -63,7 +63,7 @@ pub use model::{
     RelationInfo, SameKeyType, WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
 };
 #[doc(hidden)]
-pub use model::{same_name, Nullability, SingleKeyColumn};
+pub use model::{same_name, Nullability, ParentTable, SingleKeyColumn};
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
 /// the [`Ids`] that [`insert_graph`] returns.
