@@ -126,11 +126,12 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
                         out.table_name = Some(table);
                     }
                 } else if meta.path.is_ident("primary_key") {
-                    let mut columns = Vec::new();
-                    meta.parse_nested_meta(|column| {
-                        columns.push(expect_ident(&column)?);
-                        Ok(())
-                    })?;
+                    let content;
+                    syn::parenthesized!(content in meta.input);
+                    let columns: Vec<Ident> =
+                        syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
+                            .into_iter()
+                            .collect();
                     if seen.first(
                         cx,
                         "primary_key",
@@ -395,13 +396,6 @@ fn named_relation(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<NamedRelatio
         foreign_key,
         parent,
     })
-}
-
-fn expect_ident(meta: &ParseNestedMeta) -> syn::Result<Ident> {
-    meta.path
-        .get_ident()
-        .cloned()
-        .ok_or_else(|| meta.error("expected a column name"))
 }
 
 /// Consumes whatever follows a key fk-safe does not use: `= value`,

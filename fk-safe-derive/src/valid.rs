@@ -97,10 +97,18 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         .collect();
 
     let key_columns: Vec<Ident> = match &input.attrs.primary_key {
+        Some((span, columns)) if columns.is_empty() => {
+            cx.error_help(
+                *span,
+                "#[diesel(primary_key())] names no column",
+                "list the key columns, e.g. #[diesel(primary_key(id))], or leave primary_key out for the table's own key",
+            );
+            return None;
+        }
         None => vec![Ident::new("id", ident.span())],
         Some((_, columns)) => columns.clone(),
     };
-    let key_column = key_columns[0].clone();
+    let key_column = key_columns.first()?.clone();
     let own_key: Vec<&Field> = key_columns
         .iter()
         .filter_map(|column| fields.iter().copied().find(|f| f.column() == column))
