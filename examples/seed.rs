@@ -5,9 +5,13 @@
 //!
 //!     cargo run --example seed                                     # bundled SQLite
 //!     DATABASE_URL=postgres://127.0.0.1/test cargo run --example seed
+//!     DATABASE_URL=sqlite://shop.db cargo run --example seed        # a SQLite file of yours
 //!
-//! The SQLite database (in the system's temp directory) and the PostgreSQL
-//! schema `fk_safe_seed` are kept between runs; delete them to start over.
+//! The SQLite database (in the system's temp directory, or the path or
+//! `sqlite://` URL in `DATABASE_URL`) and the PostgreSQL schema
+//! `fk_safe_seed` are kept between runs; delete them to start over. Any
+//! other URL (`mysql://..`) is an error, and so is a backend this build
+//! lacks.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +23,7 @@ use fk_safe::graph::{insert_graph, Graph, WriteRow};
 use fk_safe::{FkConnection, FkOrdered};
 use fk_safe_suite::models::{NewCustomer, NewProduct, Order, Product};
 use fk_safe_suite::schema::{customers, order_items, orders, products};
+use fk_safe_suite::Database;
 
 /// An imported order, found again by its reference.
 #[derive(Insertable, FkOrdered)]
@@ -210,23 +215,35 @@ fn run_postgres(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync
 }
 
 #[cfg(feature = "sqlite")]
-fn run_sqlite() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let path = std::env::temp_dir().join("fk-safe-seed.sqlite3");
-    let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+fn run_sqlite(path: Option<&str>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let path = match path {
+        Some(path) => path.to_string(),
+        None => std::env::temp_dir()
+            .join("fk-safe-seed.sqlite3")
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let mut conn = diesel::SqliteConnection::establish(&path)?;
     conn.enforce_foreign_keys()?;
     fk_safe_suite::migrate(&mut conn, fk_safe_suite::SQLITE_MIGRATIONS)?;
-    println!("fk-safe seed on SQLite ({})", path.display());
+    println!("fk-safe seed on SQLite ({path})");
     run(&mut conn)
 }
 
 fn main() -> ExitCode {
-    let outcome = match std::env::var("DATABASE_URL") {
+    // A URL the example cannot use is an error naming the ones it can,
+    // never a silent run on another database.
+    let outcome = match fk_safe_suite::database_from_env() {
+        Err(error) => Err(error.into()),
         #[cfg(feature = "postgres")]
-        Ok(url) if url.starts_with("postgres") => run_postgres(&url),
+        Ok(Database::Postgres(url)) => run_postgres(&url),
         #[cfg(feature = "sqlite")]
-        _ => run_sqlite(),
-        #[cfg(not(feature = "sqlite"))]
-        _ => Err("set DATABASE_URL to a postgres:// URL (this build has no SQLite)".into()),
+        Ok(Database::DefaultSqlite) => run_sqlite(None),
+        #[cfg(feature = "sqlite")]
+        Ok(Database::Sqlite(path)) => run_sqlite(Some(&path)),
+        // `database_from_env` refuses the backends this build lacks.
+        #[allow(unreachable_patterns)]
+        Ok(other) => Err(format!("this build cannot open {other:?}").into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,24 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::ast::{is_option, option_inner};
+use crate::attr::Parent;
 use crate::valid::Model;
+
+/// The Diesel table type a relation's parent stands for.
+fn parent_table(parent: &Parent) -> TokenStream {
+    match parent {
+        Parent::Type(path) => quote!(<#path as __fk::ParentTable>::Table),
+        Parent::Table(path) => quote!(#path::table),
+    }
+}
+
+/// That table as a value.
+fn parent_table_value(parent: &Parent) -> TokenStream {
+    match parent {
+        Parent::Type(path) => quote!(<#path as __fk::ParentTable>::table()),
+        Parent::Table(path) => quote!(#path::table),
+    }
+}
 
 pub(crate) fn expand(model: &Model) -> TokenStream {
     let ident = model.ident;
@@ -59,6 +76,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         let name = r.name.to_string();
         let parent = r
             .parent
+            .path()
             .segments
             .iter()
             .map(|s| s.ident.to_string())
@@ -87,9 +105,9 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
     let parent_tables = model.relations.iter().enumerate().map(|(i, r)| {
-        let parent = &r.parent;
+        let parent = parent_table(&r.parent);
         quote!(#i => ::core::option::Option::Some(
-            __fk::TypeId::of::<<#parent as __fk::diesel::associations::HasTable>::Table>()
+            __fk::TypeId::of::<#parent>()
         ),)
     });
     // A key as fk-safe carries it: one field's value, or the parts of a
@@ -322,10 +340,10 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     };
     let parent_sql_arms = model.relations.iter().enumerate().map(|(i, r)| {
-        let parent = &r.parent;
+        let table = parent_table_value(&r.parent);
         quote! {
             #i => {
-                let table = <#parent as __fk::diesel::associations::HasTable>::table();
+                let table = #table;
                 ::core::result::Result::Ok(::core::option::Option::Some(__fk::ParentSql {
                     table: <__DB as __fk::Dialect>::render(&table)?,
                     key: <__DB as __fk::Dialect>::render(&__fk::diesel::Table::primary_key(&table))?,
@@ -334,10 +352,10 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
     let parent_bounds = model.relations.iter().map(|r| {
-        let parent = &r.parent;
+        let parent = parent_table(&r.parent);
         quote! {
-            <#parent as __fk::diesel::associations::HasTable>::Table: __fk::diesel::query_builder::QueryFragment<__DB>,
-            <<#parent as __fk::diesel::associations::HasTable>::Table as __fk::diesel::Table>::PrimaryKey:
+            #parent: __fk::diesel::query_builder::QueryFragment<__DB>,
+            <#parent as __fk::diesel::Table>::PrimaryKey:
                 __fk::diesel::query_builder::QueryFragment<__DB>,
         }
     });
@@ -371,15 +389,24 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
 
-    let references = model.relations.iter().enumerate().filter(|(_, r)| r.sole_to_parent).map(|(i, r)| {
-        let parent = &r.parent;
-        quote! {
-            impl __fk::References<<#parent as __fk::diesel::associations::HasTable>::Table, #i> for #ident {}
-        }
-    });
+    let references = model
+        .relations
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.sole_to_parent)
+        .map(|(i, r)| {
+            let parent = parent_table(&r.parent);
+            quote! {
+                impl __fk::References<#parent, #i> for #ident {}
+            }
+        });
     let relation_consts = model.relations.iter().enumerate().map(|(i, r)| {
-        let parent = &r.parent;
-        let name = format_ident!("{}", r.name.to_string().to_uppercase(), span = r.name.span());
+        let parent = parent_table(&r.parent);
+        let name = format_ident!(
+            "{}",
+            r.name.to_string().to_uppercase(),
+            span = r.name.span()
+        );
         let fields: Vec<String> = r.fields.iter().map(|f| f.ident.to_string()).collect();
         let doc = format!(
             "The `{}` relation of `{}` (foreign key `{}`).",
@@ -390,14 +417,14 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         quote! {
             #[doc = #doc]
             #[allow(dead_code)]
-            pub const #name: __fk::Relation<#ident, <#parent as __fk::diesel::associations::HasTable>::Table> =
+            pub const #name: __fk::Relation<#ident, #parent> =
                 __fk::Relation::new(#i);
         }
     });
     let key_checks = model.relations.iter().map(|r| {
-        let parent = &r.parent;
+        let parent = parent_table(&r.parent);
         let parent_key = quote! {
-            <<<#parent as __fk::diesel::associations::HasTable>::Table as __fk::diesel::Table>::PrimaryKey
+            <<#parent as __fk::diesel::Table>::PrimaryKey
                 as __fk::diesel::Expression>::SqlType
         };
         let checks = r.fields.iter().enumerate().map(|(part, f)| {

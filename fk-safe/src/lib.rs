@@ -39,6 +39,22 @@
 //! # }
 //! ```
 //!
+//! ## Graphs
+//!
+//! [`insert_graph`] writes rows of [`#[derive(FkOrdered)]`](derive@FkOrdered)
+//! models parents first, in one transaction, each foreign key filled from
+//! its parent's generated key (see [`graph`]). The derive's documentation
+//! lists every attribute it reads, under "Attributes": Diesel's
+//! `belongs_to`, whose `foreign_key` names a column as in Diesel, and
+//! fk-safe's `#[fk(relation(parent = authors, foreign_key = author_id))]`,
+//! which names the parent by its table. Each relation is an associated
+//! constant of the model (`NewComment::REPLY_TO`, a
+//! [`graph::Relation`] typed by the parent's table), used by
+//! [`Node::parent_via`](graph::Node::parent_via) and
+//! [`Graph::link`](graph::Graph::link)`(child, relation, parent)`; a
+//! composite `foreign_key(a, b)` lists its columns in the order of the
+//! parent's key.
+//!
 //! ## Features
 //! - `postgres` and `sqlite` (both on by default): the backends. An
 //!   application that enables only one compiles without the other's
@@ -78,7 +94,8 @@ pub mod __private {
     pub use crate::graph::{
         assert_same_key_type, composite_key, join_natural_key, same_name, FkOrdered,
         ForeignKeyField, HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, Nullability, ParentSql,
-        References, Relation, RelationInfo, SingleKeyColumn, WriteNaturalKey, WriteRow,
+        ParentTable, References, Relation, RelationInfo, SingleKeyColumn, WriteNaturalKey,
+        WriteRow,
     };
     pub use crate::graph::{KeyProbe, ProbeAny, ProbeKey};
     pub use diesel;

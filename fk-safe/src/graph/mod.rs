@@ -65,7 +65,9 @@ pub use model::{
     RelationInfo, SameKeyType, WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
 };
 #[doc(hidden)]
-pub use model::{same_name, KeyProbe, Nullability, ProbeAny, ProbeKey, SingleKeyColumn};
+pub use model::{
+    same_name, KeyProbe, Nullability, ParentTable, ProbeAny, ProbeKey, SingleKeyColumn,
+};
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
 /// the [`Ids`] that [`insert_graph`] returns, and reads the row back with

@@ -512,6 +512,34 @@ impl<M, T> std::fmt::Debug for Relation<M, T> {
     }
 }
 
+/// The table a type names as a relation's parent in `belongs_to(Parent)` or
+/// `#[fk(relation(parent = Parent, ..))]`: a type with Diesel's `HasTable`
+/// (an `Identifiable` struct, or a table type such as `authors::table`).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot name a relation's parent",
+    label = "not a Diesel table type or `Identifiable` struct",
+    note = "help: name the parent's table as in `table_name` (#[fk(relation(parent = authors, foreign_key = author_id))]), or an `Identifiable` struct of it"
+)]
+pub trait ParentTable {
+    /// The parent's table.
+    type Table: diesel::Table + 'static;
+    /// That table.
+    fn table() -> Self::Table;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T> ParentTable for T
+where
+    T: diesel::associations::HasTable,
+    T::Table: 'static,
+{
+    type Table = T::Table;
+    fn table() -> Self::Table {
+        T::table()
+    }
+}
+
 /// Compile-time check that a foreign-key column's SQL type matches the
 /// parent key's (a nullable foreign key matches a non-null key).
 #[diagnostic::on_unimplemented(
