@@ -844,6 +844,15 @@ impl Ids {
         }
     }
 
+    /// For every row of model `M`, in the order they were added, whether it
+    /// existed ([`Ids::existed`]); parallel to [`Ids::all`].
+    pub fn all_existed<M: FkOrdered>(&self) -> &[bool] {
+        self.existed
+            .get(&TypeId::of::<M>())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
     /// All generated keys of model `M`, in the order its rows were added
     /// (empty for a model the graph has no rows of).
     pub fn all<M: FkOrdered>(&self) -> &[M::Key] {
