@@ -453,7 +453,9 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
     /// ([`Handle`]); a looked-up row is not written, so it cannot be one (a
     /// compile error). The parent may be either. A handle of another graph,
     /// or a foreign key linked twice to different parents, makes
-    /// [`insert_graph`] refuse the graph before any SQL.
+    /// [`insert_graph`] refuse the graph before any SQL. A row that
+    /// [`Graph::get_or_insert`] finds existing keeps the foreign keys it has;
+    /// [`Ids::existed`] tells which rows those were.
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
