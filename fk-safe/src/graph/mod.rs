@@ -81,7 +81,7 @@ pub struct Handle<M> {
 /// a [`Handle`], and read its key from the [`Ids`]; it is not written, so it
 /// cannot be the child of a link (a compile error):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0308
 /// # use diesel::prelude::*;
 /// # use fk_safe::graph::Graph;
 /// # use fk_safe::FkOrdered;
