@@ -22,7 +22,7 @@ use diesel::prelude::*;
 use fk_safe::graph::{insert_graph, Graph, WriteRow};
 use fk_safe::{FkConnection, FkOrdered};
 use fk_safe_suite::models::{NewCustomer, NewProduct, Order, Product};
-use fk_safe_suite::schema::{customers, order_items, orders, products};
+use fk_safe_suite::schema::{order_items, orders};
 use fk_safe_suite::Database;
 
 /// An imported order, found again by its reference.
@@ -132,50 +132,22 @@ impl Instrumentation for StatementCounter {
     }
 }
 
-fn counts<C>(conn: &mut C) -> QueryResult<[i64; 4]>
-where
-    C: diesel::Connection<Backend = C::Db> + diesel::connection::LoadConnection + CountBackend,
-{
-    C::counts(conn)
+/// How many rows of model `M` the graph holds, and how many of them were
+/// new (the others existed and were found by their natural key).
+fn new_of<M: FkOrdered>(ids: &fk_safe::graph::Ids) -> (usize, usize) {
+    let existed = ids.all_existed::<M>();
+    (existed.len(), existed.iter().filter(|&&e| !e).count())
 }
-
-/// Row counts, through Diesel's query builder, for either connection.
-trait CountBackend: diesel::Connection {
-    type Db;
-    fn counts(&mut self) -> QueryResult<[i64; 4]>;
-}
-
-macro_rules! count_backend {
-    ($connection:ty) => {
-        impl CountBackend for $connection {
-            type Db = <$connection as diesel::Connection>::Backend;
-            fn counts(&mut self) -> QueryResult<[i64; 4]> {
-                Ok([
-                    products::table.count().get_result(self)?,
-                    customers::table.count().get_result(self)?,
-                    orders::table.count().get_result(self)?,
-                    order_items::table.count().get_result(self)?,
-                ])
-            }
-        }
-    };
-}
-
-#[cfg(feature = "postgres")]
-count_backend!(diesel::PgConnection);
-#[cfg(feature = "sqlite")]
-count_backend!(diesel::SqliteConnection);
 
 fn run<C>(conn: &mut C) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
-    C: FkConnection<Backend = C::Db> + CountBackend,
+    C: FkConnection,
     C::Backend: fk_safe::Dialect + 'static,
     NewProduct: WriteRow<C::Backend>,
     NewCustomer: WriteRow<C::Backend>,
     SeedOrder: WriteRow<C::Backend>,
     SeedItem: WriteRow<C::Backend>,
 {
-    let before = counts(conn)?;
     let graph = shop();
     let rows = graph.len();
     let statements = StatementCounter::default();
@@ -183,18 +155,15 @@ where
     let ids = insert_graph(conn, &graph)?;
     let sent = statements.0.load(Ordering::SeqCst);
     conn.set_instrumentation(StatementCounter::default());
-    let after = counts(conn)?;
 
     println!("graph of {rows} rows: {sent} statements in one transaction");
-    for (i, table) in ["products", "customers", "orders", "order_items"]
-        .iter()
-        .enumerate()
-    {
-        println!(
-            "  {table:<12} {:>3} rows, {:>3} new",
-            after[i],
-            after[i] - before[i]
-        );
+    for (table, (rows, new)) in [
+        ("products", new_of::<NewProduct>(&ids)),
+        ("customers", new_of::<NewCustomer>(&ids)),
+        ("orders", new_of::<SeedOrder>(&ids)),
+        ("order_items", new_of::<SeedItem>(&ids)),
+    ] {
+        println!("  {table:<12} {rows:>3} rows, {new:>3} new");
     }
     let ada = ids.all::<NewCustomer>()[0];
     println!("ada@example.com is customers.id = {ada}; run again and nothing new is written");

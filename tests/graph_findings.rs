@@ -550,16 +550,15 @@ where
     assert_eq!(count(conn, "posts"), 1);
 }
 
-/// User tables named like the lists fk-safe's own SQL joins: the look-up,
-/// the check of parents referenced by id, get-or-insert and the link
-/// update all reach the user's table.
+/// User tables named like the list fk-safe's look-ups join: the look-up,
+/// the check of parents referenced by id and get-or-insert all reach the
+/// user's table.
 fn tables_named_like_internal_sql<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
     NewShadowInput: WriteNaturalKey<C::Backend>,
     NewShadowUse: WriteRow<C::Backend>,
-    NewShadowLink: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count> + LoadQuery<'a, C, Pair>,
 {
     conn.batch_execute(ddl).unwrap();
@@ -622,8 +621,18 @@ where
             ("new".to_string(), Some("four".to_string())),
         ]
     );
+}
 
-    // A cycle closed by the link update, on a table named like its list.
+/// A cycle closed by the link update, on a table named like the list of
+/// links the update joins.
+fn link_update_reaches_table_named_like_its_list<C>(conn: &mut C, ddl: &str)
+where
+    C: FkConnection,
+    C::Backend: Dialect + 'static,
+    NewShadowLink: WriteRow<C::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, C, Pair>,
+{
+    conn.batch_execute(ddl).unwrap();
     let mut graph = Graph::new();
     let boss = graph
         .add(NewShadowLink {
@@ -681,6 +690,11 @@ mod sqlite {
     fn tables_named_like_internal_sql_on_sqlite() {
         tables_named_like_internal_sql(&mut SqliteDb::new().conn(), SQLITE);
     }
+
+    #[test]
+    fn link_update_reaches_table_named_like_its_list_on_sqlite() {
+        link_update_reaches_table_named_like_its_list(&mut SqliteDb::new().conn(), SQLITE);
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -711,5 +725,10 @@ mod postgres {
     #[test]
     fn tables_named_like_internal_sql_on_postgres() {
         tables_named_like_internal_sql(&mut PgDb::new().conn(), POSTGRES);
+    }
+
+    #[test]
+    fn link_update_reaches_table_named_like_its_list_on_postgres() {
+        link_update_reaches_table_named_like_its_list(&mut PgDb::new().conn(), POSTGRES);
     }
 }

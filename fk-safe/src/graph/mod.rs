@@ -83,7 +83,7 @@ pub struct Handle<M> {
 /// a [`Handle`], and read its key from the [`Ids`]; it is not written, so it
 /// cannot be the child of a link (a compile error):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0308
 /// # use diesel::prelude::*;
 /// # use fk_safe::graph::Graph;
 /// # use fk_safe::FkOrdered;
@@ -455,7 +455,9 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
     /// ([`Handle`]); a looked-up row is not written, so it cannot be one (a
     /// compile error). The parent may be either. A handle of another graph,
     /// or a foreign key linked twice to different parents, makes
-    /// [`insert_graph`] refuse the graph before any SQL.
+    /// [`insert_graph`] refuse the graph before any SQL. A row that
+    /// [`Graph::get_or_insert`] finds existing keeps the foreign keys it has;
+    /// [`Ids::existed`] tells which rows those were.
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
@@ -844,6 +846,15 @@ impl Ids {
                 .get(&TypeId::of::<H::Model>())
                 .and_then(|existed| existed.get(at).copied()),
         }
+    }
+
+    /// For every row of model `M`, in the order they were added, whether it
+    /// existed ([`Ids::existed`]); parallel to [`Ids::all`].
+    pub fn all_existed<M: FkOrdered>(&self) -> &[bool] {
+        self.existed
+            .get(&TypeId::of::<M>())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// All generated keys of model `M`, in the order its rows were added
