@@ -40,7 +40,7 @@ use crate::backend::key_order::{KeyOrder, TableKeys};
 /// One row of facts about `$1` (a rendered table name) and its column `$2`.
 /// Never raises an error for a table or column that does not exist.
 const KEY_FACTS: &str = r#"/* fk-safe: key order */
-WITH target AS (
+WITH RECURSIVE target AS (
     SELECT c.oid, c.relkind
       FROM pg_catalog.pg_class c
      WHERE c.oid = pg_catalog.to_regclass($1)
@@ -82,12 +82,40 @@ WITH target AS (
     SELECT oid FROM target
     UNION
     SELECT relid FROM pg_catalog.pg_partition_tree((SELECT oid FROM target))
+), column_types AS (
+    -- The types of the columns, then what they are made of, recursively.
+    SELECT a.atttypid AS typ
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid IN (SELECT oid FROM relations) AND a.attnum > 0 AND NOT a.attisdropped
+    UNION
+    SELECT u.part
+      FROM column_types c
+      JOIN pg_catalog.pg_type t ON t.oid = c.typ
+      CROSS JOIN LATERAL (
+          SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
+          UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+          UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
+                     WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0
+      ) u
+), evaluated AS (
+    SELECT d.adbin::text AS tree FROM pg_catalog.pg_attrdef d WHERE d.adrelid IN (SELECT oid FROM relations)
+    UNION ALL
+    SELECT c.conbin::text FROM pg_catalog.pg_constraint c
+     WHERE c.conbin IS NOT NULL
+       AND (c.conrelid IN (SELECT oid FROM relations) OR c.contypid IN (SELECT typ FROM column_types))
+    UNION ALL
+    SELECT t.typdefaultbin::text FROM pg_catalog.pg_type t
+     WHERE t.typdefaultbin IS NOT NULL AND t.oid IN (SELECT typ FROM column_types)
+    UNION ALL
+    SELECT pg_catalog.concat(p.polqual::text, p.polwithcheck::text) FROM pg_catalog.pg_policy p
+     WHERE p.polrelid IN (SELECT oid FROM relations)
 )
 SELECT (SELECT relkind::text FROM target) AS relkind,
-       -- LOCK TABLE .. ROW EXCLUSIVE needs one of these on the whole table;
-       -- INSERT privilege on some columns only is not enough.
-       COALESCE((SELECT pg_catalog.has_table_privilege(oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
-                   FROM target), false) AS can_lock,
+       -- LOCK TABLE .. ROW EXCLUSIVE needs one of these on the whole table
+       -- (INSERT on some columns only is not enough), and before
+       -- PostgreSQL 15 on every partition it recurses into.
+       COALESCE((SELECT pg_catalog.bool_and(pg_catalog.has_table_privilege(oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
+                   FROM relations), false) AS can_lock,
        EXISTS (SELECT 1 FROM key_column) AS has_column,
        COALESCE((SELECT attidentity::text FROM key_column), '') AS identity,
        COALESCE((SELECT attgenerated::text FROM key_column), '') AS generated,
@@ -97,43 +125,35 @@ SELECT (SELECT relkind::text FROM target) AS relkind,
        COALESCE((SELECT pg_catalog.bool_and(s.seqincrement > 0 AND NOT s.seqcycle)
                    FROM pg_catalog.pg_sequence s
                   WHERE s.seqrelid IN (SELECT seq FROM key_sequence)), false) AS ascending,
-       -- Row triggers (bit 0) on INSERT (bit 2) that run BEFORE (bit 1) or
-       -- INSTEAD OF (bit 6) it can replace the key; disabled ones count too,
-       -- since session_replication_role can bring them back.
+       -- Triggers on INSERT (bit 2) that run BEFORE (bit 1) or INSTEAD OF
+       -- (bit 6) it: a row trigger can replace the key, a statement trigger
+       -- can alter the sequence. Disabled ones count too, since
+       -- session_replication_role can bring them back.
        (SELECT pg_catalog.min(tg.tgname::text || ' on ' || tg.tgrelid::pg_catalog.regclass::text)
           FROM pg_catalog.pg_trigger tg
          WHERE tg.tgrelid IN (SELECT oid FROM relations)
-           AND (tg.tgtype & 1) = 1 AND (tg.tgtype & 4) = 4 AND (tg.tgtype & 66) <> 0) AS row_trigger,
+           AND (tg.tgtype & 4) = 4 AND (tg.tgtype & 66) <> 0) AS row_trigger,
        (SELECT pg_catalog.min(r.rulename::text)
           FROM pg_catalog.pg_rewrite r
          WHERE r.ev_class = (SELECT oid FROM target) AND r.ev_type = '3') AS insert_rule,
-       -- What else the INSERT evaluates row by row (defaults, generated
-       -- columns, CHECK constraints of the table and of its columns'
-       -- domains, row security policies) could move the sequence between
-       -- two rows: a function of the user's (built-in functions are pinned
-       -- and have no pg_depend entries), or setval() itself (1576, 1765).
-       (SELECT pg_catalog.min(x.what) FROM (
-            SELECT dep.refobjid::pg_catalog.regprocedure::text AS what
-              FROM pg_catalog.pg_depend dep
-             WHERE dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-               AND ((dep.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                     AND dep.objid IN (SELECT d.oid FROM pg_catalog.pg_attrdef d
-                                        WHERE d.adrelid IN (SELECT oid FROM relations)))
-                 OR (dep.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-                     AND dep.objid IN (SELECT c.oid FROM pg_catalog.pg_constraint c
-                                        WHERE c.conrelid IN (SELECT oid FROM relations)
-                                           OR c.contypid IN (SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                                                              WHERE a.attrelid IN (SELECT oid FROM relations))))
-                 OR (dep.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
-                     AND dep.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p
-                                        WHERE p.polrelid IN (SELECT oid FROM relations))))
-            UNION ALL
-            SELECT 'setval()' FROM pg_catalog.pg_attrdef d
-             WHERE d.adrelid IN (SELECT oid FROM relations) AND d.adbin::text ~ ':funcid (1576|1765) '
-            UNION ALL
-            SELECT 'setval()' FROM pg_catalog.pg_constraint c
-             WHERE c.conrelid IN (SELECT oid FROM relations) AND c.conbin::text ~ ':funcid (1576|1765) '
-        ) x) AS user_function"#;
+       -- What else the INSERT evaluates row by row could move the sequence
+       -- between two rows: every function called by the table's defaults
+       -- and CHECK constraints, its row security policies, and the
+       -- defaults and CHECK constraints of the domains its columns are made
+       -- of (nested domains, array elements and composite fields too). A
+       -- function of the user's (oid 16384 and up) or a volatile built-in
+       -- that is not known to leave sequences alone (setval, query_to_xml
+       -- running SQL text, ..) makes the answer row by row.
+       (SELECT pg_catalog.min(p.oid::pg_catalog.regprocedure::text)
+          FROM (SELECT (pg_catalog.regexp_matches(e.tree, ':(?:op)?funcid (\d+)', 'g'))[1]::pg_catalog.oid AS fn
+                  FROM evaluated e) f
+          JOIN pg_catalog.pg_proc p ON p.oid = f.fn
+         WHERE p.oid >= 16384
+            OR (p.provolatile = 'v' AND p.oid <> 1574
+                AND p.proname NOT IN ('gen_random_uuid', 'uuidv4', 'uuidv7', 'random', 'random_normal',
+                                      'clock_timestamp', 'timeofday', 'txid_current', 'pg_current_xact_id')
+                AND p.proname !~ '^(pg_advisory|pg_try_advisory|pg_sleep)')
+       ) AS user_function"#;
 
 #[derive(QueryableByName, Debug)]
 struct KeyFacts {
@@ -191,13 +211,16 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Pg>>(
         if !facts.can_lock {
             // Unlocked, the answer could change before the INSERT runs.
             return Ok(TableKeys::row_by_row(format!(
-                "this role may not lock {table} (it has INSERT on some columns only)"
+                "this role may not lock {table} and its partitions (INSERT on some columns or on the parent only)"
             )));
         }
         // Read again under the lock: what was read before it could have
         // changed before the lock was granted.
+        // Inheritance children play no part in an INSERT into the parent;
+        // partitions do, and are locked with it.
+        let only = if facts.relkind.as_deref() == Some("r") { "ONLY " } else { "" };
         diesel::sql_query(format!(
-            "/* fk-safe: key order */ LOCK TABLE {table} IN ROW EXCLUSIVE MODE"
+            "/* fk-safe: key order */ LOCK TABLE {only}{table} IN ROW EXCLUSIVE MODE"
         ))
         .execute(conn)?;
         match read_facts(conn, table, key_column)? {
@@ -219,7 +242,7 @@ fn decide(facts: &KeyFacts, table: &str, key_column: &str) -> TableKeys {
             "{table} is not a table (relkind {kind}): a view or foreign table decides its keys itself"
         )),
         (_, Some(trigger), _) => Some(format!(
-            "trigger {trigger} runs before each inserted row and can replace its key"
+            "trigger {trigger} runs before inserts and can replace keys or move the sequence"
         )),
         (_, _, Some(rule)) => Some(format!("rule {rule} rewrites inserts into {table}")),
         _ => None,
