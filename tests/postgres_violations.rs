@@ -200,7 +200,7 @@ fn composite_key() {
     assert_eq!(values(&v), Some(vec![Some("7"), Some("MAIN")]));
     assert!(
         v.to_string()
-            .starts_with("stock_levels.(tenant_id, warehouse_code) = (7, MAIN) has no matching row in warehouses.(tenant_id, code)"),
+            .starts_with("stock_levels.(tenant_id, warehouse_code) = (7, \"MAIN\") has no matching row in warehouses.(tenant_id, code)"),
         "{v}"
     );
 }
