@@ -9,10 +9,13 @@
 # newest release of that major); `npm install` runs the package's own script
 # that restores its library symlinks. Everything lives in .postgres/MAJOR/ of
 # the project (gitignored): the package, the data directory, the log and the
-# socket. The server runs as the unprivileged user fk_safe_pg (created when
+# socket (or in /var/lib/fk-safe-postgres/ when the server's user cannot
+# enter the project's directory, as below /root). The server runs as the unprivileged user fk_safe_pg (created when
 # missing; PostgreSQL refuses to run as root), listens on 127.0.0.1 only, on
 # port 5400 + MAJOR (5418 for 18), with trust authentication for the
-# superuser `postgres`. Re-running it while the server is up does nothing.
+# superuser `postgres`. Re-running it while the server is up does nothing,
+# and so does a PostgreSQL of the same major already serving that port (the
+# server of another checkout).
 #
 # These binaries are built without NLS (no --enable-nls, no translations), so
 # they always answer in English whatever lc_messages says; the tests that need
@@ -80,6 +83,17 @@ if pg_up; then
     exit 0
 fi
 
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    # Another checkout's server of the same major is just as good.
+    other=$(psql -X -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -Atc \
+        "SELECT current_setting('server_version_num')::int / 10000 || ' ' || current_setting('data_directory')" 2>/dev/null || true)
+    if [[ "$other" == "$MAJOR "* ]]; then
+        echo "PostgreSQL $MAJOR is up on 127.0.0.1:$PORT ($(url)), serving ${other#* }"
+        exit 0
+    fi
+    die "port $PORT on 127.0.0.1 is taken by another program (not a PostgreSQL $MAJOR of this script)"
+fi
+
 if ! id "$PG_USER" >/dev/null 2>&1; then
     step "creating the system user $PG_USER"
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$PG_USER"
@@ -92,7 +106,7 @@ if [[ ! -x "$native/bin/postgres" ]]; then
         die "cannot list the versions of $PACKAGE"
     [[ -n "$version" ]] || die "$PACKAGE has no release of PostgreSQL $MAJOR"
     step "installing PostgreSQL $MAJOR from $PACKAGE@$version into $home"
-    mkdir -p "$home"
+    (umask 022 && mkdir -p "$home")
     # A package.json of its own, so that npm installs here and not into a
     # project further up.
     [[ -f "$home/package.json" ]] || printf '{ "private": true }\n' > "$home/package.json"
@@ -123,10 +137,6 @@ fi
 install -d -o "$PG_USER" -m 0755 "$run"
 touch "$log"
 chown "$PG_USER" "$log"
-
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-    die "port $PORT on 127.0.0.1 is taken by another program (not the server in $data)"
-fi
 
 step "starting PostgreSQL $MAJOR on 127.0.0.1:$PORT (log: $log)"
 if ! as_pg "$native/bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null; then
