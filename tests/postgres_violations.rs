@@ -1136,3 +1136,38 @@ fn rows_seen_after_the_rollback_never_choose_the_schema() {
     let note = v.note().expect("the ambiguity is said");
     assert!(note.contains("differ in ON UPDATE"), "{note}");
 }
+
+/// A twin whose actions are both CASCADE can never refuse a delete: only the
+/// NO ACTION definition can have failed, in English and (where the server
+/// translates) in German, where the side is learnt from the catalog first.
+#[test]
+fn a_cascading_twin_cannot_be_the_one_that_refused() {
+    let db = PgDb::new();
+    let mut conn = db.conn();
+    let sibling = PgDb::new();
+    let blog = Blog::new();
+    blog.create(&mut conn, &db.schema, "ON DELETE NO ACTION", false);
+    blog.create(
+        &mut conn,
+        &sibling.schema,
+        "ON DELETE CASCADE ON UPDATE CASCADE",
+        false,
+    );
+    let check = |v: &FkViolation| {
+        assert_eq!(v.kind(), ViolationKind::StillReferenced);
+        assert_eq!(v.schema(), Some(db.schema.as_str()));
+        assert_eq!(v.on_delete(), Some(FkAction::NoAction));
+        assert_eq!(v.on_update(), Some(FkAction::NoAction));
+        assert_eq!(values(v), Some(vec![Some("1")]));
+        assert!(v.note().is_none(), "{v}");
+    };
+    check(&blog.delete_author(&mut conn, &db.schema));
+    if german_or_skip(
+        &mut conn,
+        "a_cascading_twin_cannot_be_the_one_that_refused (German)",
+    ) {
+        let v = blog.delete_author(&mut conn, &db.schema);
+        assert!(v.database_message().contains("Fremdschlüssel"), "{v}");
+        check(&v);
+    }
+}

@@ -296,14 +296,29 @@ fn agreed<T: PartialEq>(all: &[Candidate], field: impl Fn(&Candidate) -> T) -> O
 /// the very child or parent rows it then tripped over, in any schema).
 fn apply_candidates(
     violation: &mut FkViolation,
-    fitting: &[Candidate],
+    mut fitting: Vec<Candidate>,
     table: &str,
     constraint: &str,
 ) {
     if violation.kind == ViolationKind::Undetermined {
-        violation.kind = agreed(fitting, |c| infer_kind(violation, c, table))
+        violation.kind = agreed(&fitting, |c| infer_kind(violation, c, table))
             .unwrap_or(ViolationKind::Undetermined);
+        // A kind learnt only now (a translated message) lets the SQLSTATE
+        // rule out more candidates. None left means no candidate's actions
+        // can fail that way: the inferred kind contradicts the catalog, and
+        // is dropped rather than trusted.
+        let by_code: Vec<Candidate> = fitting
+            .iter()
+            .filter(|c| fits_error_code(violation, c))
+            .cloned()
+            .collect();
+        if by_code.is_empty() {
+            violation.kind = ViolationKind::Undetermined;
+        } else {
+            fitting = by_code;
+        }
     }
+    let fitting = fitting.as_slice();
     violation.key_values =
         agreed(fitting, |c| key_values_from_detail(violation, &c.fk, table)).flatten();
     let fk = |c: &Candidate| Arc::clone(&c.fk);
@@ -622,7 +637,7 @@ impl Dialect for Pg {
             return;
         };
         match matching_candidates(conn, catalog, violation, &table, &constraint) {
-            Ok(fitting) => apply_candidates(violation, &fitting, &table, &constraint),
+            Ok(fitting) => apply_candidates(violation, fitting, &table, &constraint),
             Err(why) => {
                 violation.catalog_error = Some(why);
                 return;
