@@ -213,6 +213,9 @@ impl FkViolation {
     }
 
     /// The schema of the referencing (child) table (`main` on SQLite).
+    /// `None` on PostgreSQL when several schemas hold tables and constraints
+    /// of the same names and the error does not say which one failed
+    /// (Diesel does not expose the error's schema field).
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
     }
@@ -284,8 +287,11 @@ impl FkViolation {
 
     /// Why fk-safe could not explain this violation further (for example,
     /// on SQLite, replaying the failed work broke several foreign keys and
-    /// SQLite does not say which failed first). `None` when nothing is missing
-    /// or nothing more is known.
+    /// SQLite does not say which failed first; on PostgreSQL, several schemas
+    /// hold the same table and constraint names with different definitions
+    /// and nothing in the error tells which one failed, so only the fields
+    /// they agree on are filled). `None` when nothing is missing or nothing
+    /// more is known.
     pub fn note(&self) -> Option<&str> {
         self.note.as_deref()
     }
