@@ -10,7 +10,7 @@ use diesel::query_builder::AstPass;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, Bool, Integer, Text};
 
-use super::Dialect;
+use super::{apply_foreign_key, Dialect};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::classify::detail::{self, DetailSide};
 use crate::error::Error;
@@ -321,6 +321,10 @@ fn apply_candidates(
     let fitting = fitting.as_slice();
     violation.key_values =
         agreed(fitting, |c| key_values_from_detail(violation, &c.fk, table)).flatten();
+    if let [only] = fitting {
+        apply_foreign_key(violation, &only.fk);
+        return;
+    }
     let fk = |c: &Candidate| Arc::clone(&c.fk);
     if let Some(name) = agreed(fitting, |c| fk(c).name.clone()).flatten() {
         violation.constraint = Some(name);
