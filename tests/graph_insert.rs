@@ -598,7 +598,7 @@ where
     assert_eq!(text.len(), 3, "{text:#?}");
     assert!(
         text[0].starts_with(
-            "NewOrder row #0 (relation `customer_id`): no row customers.email = bob@example.com \
+            "NewOrder row #0 (relation `customer_id`): no row customers.email = \"bob@example.com\" \
              exists (looked up for orders.customer_id)"
         ),
         "{}",
@@ -610,7 +610,7 @@ where
     );
     assert!(text[1].starts_with("NewOrder row #1"), "{}", text[1]);
     assert!(
-        text[2].starts_with("NewCustomer: no row customers.email = carol@example.com exists"),
+        text[2].starts_with("NewCustomer: no row customers.email = \"carol@example.com\" exists"),
         "{}",
         text[2]
     );
@@ -713,7 +713,7 @@ where
     );
     assert!(
         v.to_string().starts_with(
-            "NewStockLevel row #0 (relation `warehouse`): stock_levels.(tenant_id, warehouse_code) = (7, NOPE) has no matching row in warehouses.(tenant_id, code)"
+            "NewStockLevel row #0 (relation `warehouse`): stock_levels.(tenant_id, warehouse_code) = (7, \"NOPE\") has no matching row in warehouses.(tenant_id, code)"
         ),
         "{v}"
     );

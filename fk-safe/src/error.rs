@@ -78,9 +78,11 @@ impl From<FkViolation> for Error {
 #[non_exhaustive]
 pub enum GraphError {
     /// Rows link to each other in a circle (a row linked to itself, or to
-    /// its own descendant), so none of them can be written first.
+    /// its own descendant) through foreign keys none of which admits NULL,
+    /// so none of them can be written first. Nothing was written. (A circle
+    /// through a nullable foreign key is written, that link last.)
     #[error(
-        "the graph's links form a cycle: {}. A row cannot be its own ancestor: link it to another row, or leave that foreign key unlinked (NULL) and set it with an UPDATE after the insert",
+        "the graph's links form a cycle: {}. No row in it can be written first: none of these foreign keys admits NULL, so none can be set after the insert. Link one of these rows to another parent, or make one of these foreign-key columns nullable (fk-safe then sets it with an UPDATE after the insert)",
         cycle_text(path)
     )]
     Cycle {
@@ -255,4 +257,27 @@ fn missing_parents_text(all: &[FkViolation]) -> String {
         text.push_str(&format!("\n  ... and {} more", all.len() - SHOWN));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cycle is only refused when none of its foreign keys admits NULL, so
+    /// the advice may not be to leave one of them NULL.
+    #[test]
+    fn a_refused_cycle_does_not_advise_null() {
+        let error = GraphError::Cycle {
+            path: vec![("NewA", "b_id", 0), ("NewB", "a_id", 0)],
+        };
+        let text = error.to_string();
+        assert!(
+            text.starts_with(
+                "the graph's links form a cycle: NewA row #0 via `b_id` -> NewB row #0 via `a_id` -> NewA row #0. \
+                 No row in it can be written first: none of these foreign keys admits NULL"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("unlinked (NULL)"), "{text}");
+    }
 }

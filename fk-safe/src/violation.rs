@@ -213,6 +213,9 @@ impl FkViolation {
     }
 
     /// The schema of the referencing (child) table (`main` on SQLite).
+    /// `None` on PostgreSQL when several schemas hold tables and constraints
+    /// of the same names and the error does not say which one failed
+    /// (Diesel does not expose the error's schema field).
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
     }
@@ -284,8 +287,11 @@ impl FkViolation {
 
     /// Why fk-safe could not explain this violation further (for example,
     /// on SQLite, replaying the failed work broke several foreign keys and
-    /// SQLite does not say which failed first). `None` when nothing is missing
-    /// or nothing more is known.
+    /// SQLite does not say which failed first; on PostgreSQL, several schemas
+    /// hold the same table and constraint names with different definitions
+    /// and nothing in the error tells which one failed, so only the fields
+    /// they agree on are filled). `None` when nothing is missing or nothing
+    /// more is known.
     pub fn note(&self) -> Option<&str> {
         self.note.as_deref()
     }
@@ -334,10 +340,7 @@ impl FkViolation {
             .map(|values| {
                 values
                     .iter()
-                    .map(|v| match v {
-                        Some(text) => text.clone(),
-                        None => "NULL".to_string(),
-                    })
+                    .map(|v| display_value(v.as_deref()))
                     .collect::<Vec<_>>()
             });
         Some(match (columns_text.len(), values_text) {
@@ -359,6 +362,31 @@ impl FkViolation {
 
 /// PostgreSQL's DETAIL for a half-NULL key under MATCH FULL (untranslated).
 const MATCH_FULL_DETAIL: &str = "MATCH FULL does not allow mixing of null and nonnull key values.";
+
+/// A key value as Display shows it: integers bare, NULL as `NULL`, anything
+/// else quoted and escaped (`"x, y"`), so that a composite key `(1, "x, y")`
+/// cannot be read as three values, nor the text `NULL` as SQL NULL.
+fn display_value(value: Option<&str>) -> String {
+    match value {
+        None => "NULL".to_string(),
+        Some(text) if is_integer(text) => text.to_string(),
+        Some(text) => format!("{text:?}"),
+    }
+}
+
+fn is_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `text` with its first letter in upper case, for a sentence of its own.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
 
 /// Names are shown bare when they are plain lower-case identifiers and
 /// quoted (with inner quotes doubled) otherwise, so that a reader can paste
@@ -481,13 +509,16 @@ impl fmt::Display for FkViolation {
                 if let Some(child) = child {
                     write!(f, " on {}", display_ident(child))?;
                 }
+                let mut sentence_ended = false;
                 if let Some(detail) = &self.detail {
                     write!(f, ": {detail}")?;
+                    sentence_ended = detail.ends_with('.');
                 }
+                f.write_str(if sentence_ended { " " } else { ". " })?;
                 match &self.note {
-                    Some(note) => write!(f, ". {note}")?,
+                    Some(note) => f.write_str(&capitalized(note))?,
                     None => f.write_str(
-                        ". The database did not say which row or parent; run the write through FkCatalog::transaction (or FkCatalog::explain) to find out",
+                        "The database did not say which row or parent; run the write through FkCatalog::transaction (or FkCatalog::explain) to find out",
                     )?,
                 }
             }
@@ -507,5 +538,62 @@ impl std::error::Error for FkViolation {
         self.source
             .as_ref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violation(kind: ViolationKind) -> FkViolation {
+        FkViolation::found_before_writing(kind, BackendKind::Postgres)
+    }
+
+    #[test]
+    fn text_key_values_are_quoted_and_integers_are_not() {
+        let mut v = violation(ViolationKind::MissingParent);
+        v.child_table = Some("stock".into());
+        v.child_columns = vec!["tenant_id".into(), "code".into()];
+        v.parent_table = Some("warehouses".into());
+        v.parent_columns = vec!["tenant_id".into(), "code".into()];
+        v.key_values = Some(vec![Some("1".into()), Some("x, y".into())]);
+        assert!(
+            v.to_string()
+                .starts_with(r#"stock.(tenant_id, code) = (1, "x, y") has no matching row"#),
+            "{v}"
+        );
+        v.key_values = Some(vec![Some("-7".into()), Some(r#"say "hi"\"#.into())]);
+        assert!(
+            v.to_string()
+                .starts_with(r#"stock.(tenant_id, code) = (-7, "say \"hi\"\\")"#),
+            "{v}"
+        );
+        v.key_values = Some(vec![None, Some("NULL".into())]);
+        assert!(
+            v.to_string()
+                .starts_with(r#"stock.(tenant_id, code) = (NULL, "NULL")"#),
+            "{v}"
+        );
+        v.child_columns = vec!["code".into()];
+        v.parent_columns = vec!["code".into()];
+        v.key_values = Some(vec![Some("".into())]);
+        assert!(v.to_string().starts_with(r#"stock.code = "" has"#), "{v}");
+    }
+
+    #[test]
+    fn a_note_after_a_full_stop_starts_with_a_capital() {
+        let mut v = violation(ViolationKind::Undetermined);
+        v.child_table = Some("orders".into());
+        v.note = Some("replaying the work found nothing".into());
+        assert_eq!(
+            v.to_string(),
+            "foreign key constraint failed on orders. Replaying the work found nothing"
+        );
+        // A DETAIL ends its own sentence.
+        v.detail = Some("Key (a)=(1) is not present in table \"t\".".into());
+        assert_eq!(
+            v.to_string(),
+            "foreign key constraint failed on orders: Key (a)=(1) is not present in table \"t\". Replaying the work found nothing"
+        );
     }
 }

@@ -22,15 +22,28 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// Says on the terminal that a test is skipped, and why. Written to stderr
+/// directly: the test harness captures `println!` of passing tests.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 #[cfg(feature = "postgres")]
 pub mod pg {
     use diesel::prelude::*;
     use diesel::PgConnection;
 
-    pub const DEFAULT_URL: &str = "postgres://127.0.0.1:5432/test";
+    /// The suite's own database (made by `scripts/test.sh`), so that what
+    /// other databases of the server hold never matters. `DATABASE_URL`
+    /// overrides it.
+    pub const DEFAULT_URL: &str = "postgres://127.0.0.1:5432/fk_safe_test";
 
     pub fn base_url() -> String {
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
+        std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| DEFAULT_URL.to_string())
     }
 
     pub fn connect_base() -> PgConnection {
@@ -38,11 +51,68 @@ pub mod pg {
         PgConnection::establish(&url).unwrap_or_else(|e| {
             panic!(
                 "PostgreSQL is not reachable at {url}: {e}\n\
-                 These tests need a real server. Start the local one with\n    \
-                 pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
-                 or point DATABASE_URL at a server you may create schemas on."
+                 These tests need a real server and their own database. Run them with\n    \
+                 bash scripts/test.sh\n\
+                 which starts the local server and creates the database fk_safe_test,\n\
+                 or point DATABASE_URL at a database you may create schemas in."
             )
         })
+    }
+
+    /// Switches the session to German messages, when this server can send
+    /// them. A server built without NLS (no translations at all, such as the
+    /// npm binaries of `scripts/postgres-major.sh`) cannot: then the test
+    /// prints why it is skipped and gets `false`. Any other server that
+    /// refuses is a broken setup, and the test fails.
+    #[must_use]
+    pub fn german_or_skip(conn: &mut PgConnection, test: &str) -> bool {
+        #[derive(QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            setting: String,
+        }
+        let set = diesel::sql_query("SET lc_messages = 'de_DE.UTF-8'").execute(conn);
+        let translates = set.is_ok()
+            && diesel::sql_query("SELECT 1/0")
+                .execute(conn)
+                .is_err_and(|e| e.to_string().contains("Division durch Null"));
+        if translates {
+            return true;
+        }
+        // Only the server can say how it was built (pg_config needs a
+        // superuser, which the test harness is).
+        let configure =
+            diesel::sql_query("SELECT setting FROM pg_catalog.pg_config WHERE name = 'CONFIGURE'")
+                .get_result::<Setting>(conn)
+                .map(|s| s.setting);
+        match configure {
+            Ok(configure) if !configure.contains("--enable-nls") => {
+                super::skip(
+                    test,
+                    "this PostgreSQL server was built without NLS (pg_config CONFIGURE has no \
+                     --enable-nls), so it cannot send German messages",
+                );
+                false
+            }
+            other => panic!(
+                "the server cannot send German messages (SET lc_messages = 'de_DE.UTF-8': {set:?}; \
+                 pg_config CONFIGURE: {other:?}); run `bash scripts/test.sh`, which generates \
+                 the locale and restarts PostgreSQL once"
+            ),
+        }
+    }
+
+    /// The server's version as `server_version_num` (180004 for 18.4).
+    pub fn server_version(conn: &mut PgConnection) -> i32 {
+        #[derive(QueryableByName)]
+        struct Version {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            version: i32,
+        }
+        diesel::sql_query("SELECT current_setting('server_version_num')::int AS version")
+            .get_result::<Version>(conn)
+            .expect("server_version_num")
+            .version
     }
 
     /// A schema of its own, migrated, dropped when the test ends.

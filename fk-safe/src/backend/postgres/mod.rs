@@ -9,7 +9,8 @@ use diesel::connection::LoadConnection;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::AstPass;
-use diesel::sql_types::{Array, Bool, Text};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Array, Bool, Integer, Text};
 
 use super::{apply_foreign_key, Dialect};
 use crate::catalog::{FkCatalog, ForeignKey};
@@ -62,7 +63,8 @@ WITH RECURSIVE hit AS (
       FROM hit ORDER BY start_oid, depth DESC
 )
 {SELECT_FOREIGN_KEY},
-       (root.hit_confrelid <> c.confrelid) AS parent_side
+       (root.hit_confrelid <> c.confrelid) AS parent_side,
+       current_setting('server_version_num')::int AS server_version
   FROM root
   JOIN pg_catalog.pg_constraint c ON c.oid = root.oid
   JOIN pg_catalog.pg_class t ON t.oid = c.conrelid
@@ -76,7 +78,8 @@ WITH RECURSIVE hit AS (
 fn list_sql() -> String {
     format!(
         r#"{SELECT_FOREIGN_KEY},
-       false AS parent_side
+       false AS parent_side,
+       current_setting('server_version_num')::int AS server_version
   FROM pg_catalog.pg_constraint c
   JOIN pg_catalog.pg_class t ON t.oid = c.conrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
@@ -114,6 +117,8 @@ struct ConstraintRow {
     deferred: bool,
     #[diesel(sql_type = Bool)]
     parent_side: bool,
+    #[diesel(sql_type = Integer)]
+    server_version: i32,
 }
 
 impl ConstraintRow {
@@ -145,6 +150,9 @@ pub(crate) struct Candidate {
     pub(crate) fk: Arc<ForeignKey>,
     /// Reported through a clone kept for a partition of the parent.
     pub(crate) parent_side: bool,
+    /// The server's `server_version_num` (180000 and up: PostgreSQL 18,
+    /// which reports RESTRICT with its own SQLSTATE).
+    pub(crate) server_version: i32,
 }
 
 /// Every declared constraint the (table, constraint) names of a failure can
@@ -170,10 +178,11 @@ fn candidates<C: LoadConnection<Backend = Pg>>(
     let found: Arc<Vec<Candidate>> = Arc::new(
         rows.into_iter()
             .map(|row| {
-                let parent_side = row.parent_side;
+                let (parent_side, server_version) = (row.parent_side, row.server_version);
                 Candidate {
                     fk: Arc::new(row.into_foreign_key()),
                     parent_side,
+                    server_version,
                 }
             })
             .collect(),
@@ -210,8 +219,39 @@ fn fits_detail(detail: Option<&str>, kind: ViolationKind, fk: &ForeignKey) -> bo
     columns_fit && parent_named
 }
 
-/// The candidates a failure fits; the cache is read again once when none
-/// fits, in case the constraint was re-created since it was cached.
+/// Whether a candidate's actions can raise the error's SQLSTATE. Only NO
+/// ACTION and RESTRICT refuse to delete or re-key a referenced parent (the
+/// others change the children instead). PostgreSQL 18 raises 23001
+/// (`RestrictViolation`) for RESTRICT and keeps 23503 for NO ACTION; older
+/// servers raise 23503 for both. Which of the two actions (delete or
+/// update) applied is not known, so either may match.
+fn fits_error_code(violation: &FkViolation, candidate: &Candidate) -> bool {
+    let actions = [candidate.fk.on_delete, candidate.fk.on_update];
+    if error_kind(violation) == Some(&DatabaseErrorKind::RestrictViolation) {
+        return actions.contains(&FkAction::Restrict);
+    }
+    if violation.kind != ViolationKind::StillReferenced {
+        return true;
+    }
+    if candidate.server_version >= 180_000 {
+        actions.contains(&FkAction::NoAction)
+    } else {
+        actions
+            .iter()
+            .any(|a| matches!(a, FkAction::NoAction | FkAction::Restrict))
+    }
+}
+
+fn error_kind(violation: &FkViolation) -> Option<&DatabaseErrorKind> {
+    match &violation.source {
+        Some(DieselError::DatabaseError(kind, _)) => Some(kind),
+        _ => None,
+    }
+}
+
+/// The candidates a failure fits (its DETAIL and its SQLSTATE); the cache
+/// is read again once when none fits, in case the constraint was re-created
+/// since it was cached.
 fn matching_candidates<C: LoadConnection<Backend = Pg>>(
     conn: &mut C,
     catalog: &FkCatalog,
@@ -221,7 +261,10 @@ fn matching_candidates<C: LoadConnection<Backend = Pg>>(
 ) -> Result<Vec<Candidate>, String> {
     let fits = |all: &[Candidate]| -> Vec<Candidate> {
         all.iter()
-            .filter(|c| fits_detail(violation.detail.as_deref(), violation.kind, &c.fk))
+            .filter(|c| {
+                fits_detail(violation.detail.as_deref(), violation.kind, &c.fk)
+                    && fits_error_code(violation, c)
+            })
             .cloned()
             .collect()
     };
@@ -233,39 +276,117 @@ fn matching_candidates<C: LoadConnection<Backend = Pg>>(
     }
     if fitting.is_empty() {
         return Err(format!(
-            "constraint \"{constraint}\" on table \"{table}\" in pg_constraint does not match the error's DETAIL"
+            "constraint \"{constraint}\" on table \"{table}\" in pg_constraint does not match the error (its DETAIL and SQLSTATE)"
         ));
     }
     Ok(fitting)
 }
 
-/// One candidate is the answer. Several (the same names in several schemas)
-/// that agree on everything but the schema are the answer without a schema;
-/// several that disagree are reported, never chosen between.
-fn settle(fitting: Vec<Candidate>, table: &str, constraint: &str) -> Result<Candidate, String> {
-    let Some(first) = fitting.first().cloned() else {
-        return Err(format!("no candidate for \"{constraint}\" on \"{table}\""));
-    };
-    if fitting.len() == 1 {
-        return Ok(first);
+/// What every candidate says alike, or `None` when they differ.
+fn agreed<T: PartialEq>(all: &[Candidate], field: impl Fn(&Candidate) -> T) -> Option<T> {
+    let mut values = all.iter().map(field);
+    let first = values.next()?;
+    values.all(|v| v == first).then_some(first)
+}
+
+/// Completes a violation from the candidates that fit it. One candidate is
+/// the answer. Several (the same names in several schemas) give what they
+/// all agree on, field by field, and nothing they disagree on: fk-safe never
+/// chooses between them. The data cannot choose either: the failed work was
+/// rolled back and other sessions may have written since, so no row seen
+/// now proves which schema's constraint failed (the work may have written
+/// the very child or parent rows it then tripped over, in any schema).
+fn apply_candidates(
+    violation: &mut FkViolation,
+    mut fitting: Vec<Candidate>,
+    table: &str,
+    constraint: &str,
+) {
+    if violation.kind == ViolationKind::Undetermined {
+        violation.kind = agreed(&fitting, |c| infer_kind(violation, c, table))
+            .unwrap_or(ViolationKind::Undetermined);
+        // A kind learnt only now (a translated message) lets the SQLSTATE
+        // rule out more candidates. None left means no candidate's actions
+        // can fail that way: the inferred kind contradicts the catalog, and
+        // is dropped rather than trusted.
+        let by_code: Vec<Candidate> = fitting
+            .iter()
+            .filter(|c| fits_error_code(violation, c))
+            .cloned()
+            .collect();
+        if by_code.is_empty() {
+            violation.kind = ViolationKind::Undetermined;
+        } else {
+            fitting = by_code;
+        }
     }
-    let shape = |fk: &ForeignKey| {
-        let mut fk = fk.clone();
-        fk.schema.clear();
-        fk.parent_schema.clear();
-        fk
-    };
-    let same = fitting
+    let fitting = fitting.as_slice();
+    violation.key_values =
+        agreed(fitting, |c| key_values_from_detail(violation, &c.fk, table)).flatten();
+    if let [only] = fitting {
+        apply_foreign_key(violation, &only.fk);
+        return;
+    }
+    let fk = |c: &Candidate| Arc::clone(&c.fk);
+    if let Some(name) = agreed(fitting, |c| fk(c).name.clone()).flatten() {
+        violation.constraint = Some(name);
+    }
+    violation.schema = agreed(fitting, |c| fk(c).schema.clone());
+    if let Some(child) = agreed(fitting, |c| fk(c).table.clone()) {
+        violation.child_table = Some(child);
+    }
+    violation.child_columns = agreed(fitting, |c| fk(c).columns.clone()).unwrap_or_default();
+    violation.parent_schema = agreed(fitting, |c| fk(c).parent_schema.clone());
+    violation.parent_table = agreed(fitting, |c| fk(c).parent_table.clone());
+    violation.parent_columns =
+        agreed(fitting, |c| fk(c).parent_columns.clone()).unwrap_or_default();
+    violation.on_delete = agreed(fitting, |c| fk(c).on_delete);
+    violation.on_update = agreed(fitting, |c| fk(c).on_update);
+    violation.deferrability = agreed(fitting, |c| fk(c).deferrability).flatten();
+
+    let differences: Vec<&str> = [
+        (
+            "columns",
+            agreed(fitting, |c| fk(c).columns.clone()).is_none(),
+        ),
+        ("referenced table", violation.parent_table.is_none()),
+        (
+            "referenced columns",
+            agreed(fitting, |c| fk(c).parent_columns.clone()).is_none(),
+        ),
+        ("ON DELETE", violation.on_delete.is_none()),
+        ("ON UPDATE", violation.on_update.is_none()),
+        (
+            "deferrability",
+            agreed(fitting, |c| fk(c).deferrability).is_none(),
+        ),
+        ("partitioning", agreed(fitting, |c| c.parent_side).is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(what, differs)| differs.then_some(what))
+    .collect();
+    if differences.is_empty() {
+        // The same definition in several schemas: all is known but which
+        // schema failed, and `schema()` says that by being `None`.
+        return;
+    }
+    const NAMED: usize = 5;
+    let mut schemas: Vec<&str> = fitting.iter().map(|c| c.fk.schema.as_str()).collect();
+    schemas.dedup();
+    let mut listed = schemas
         .iter()
-        .all(|c| shape(&c.fk) == shape(&first.fk) && c.parent_side == first.parent_side);
-    if same {
-        return Ok(first);
+        .take(NAMED)
+        .map(|s| crate::sql::quote_ident(s))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if schemas.len() > NAMED {
+        listed.push_str(&format!(" and {} more", schemas.len() - NAMED));
     }
-    let schemas: Vec<&str> = fitting.iter().map(|c| c.fk.schema.as_str()).collect();
-    Err(format!(
-        "constraint \"{constraint}\" on table \"{table}\" exists in several schemas ({}) with different definitions, and the error does not say which one failed",
-        schemas.join(", ")
-    ))
+    violation.note = Some(format!(
+        "ambiguous: constraint \"{constraint}\" on table \"{table}\" exists in {} schemas ({listed}) that differ in {}, and the error does not say which schema's failed; only what they share is shown",
+        schemas.len(),
+        differences.join(", ")
+    ));
 }
 
 /// Decides a translated message's kind without reading its words: a clone
@@ -497,28 +618,12 @@ impl Dialect for Pg {
         else {
             return;
         };
-        let settled = matching_candidates(conn, catalog, violation, &table, &constraint).and_then(
-            |fitting| {
-                let several = fitting.len() > 1;
-                settle(fitting, &table, &constraint).map(|c| (c, several))
-            },
-        );
-        let (candidate, several_schemas) = match settled {
-            Ok(settled) => settled,
+        match matching_candidates(conn, catalog, violation, &table, &constraint) {
+            Ok(fitting) => apply_candidates(violation, fitting, &table, &constraint),
             Err(why) => {
                 violation.catalog_error = Some(why);
                 return;
             }
-        };
-        if violation.kind == ViolationKind::Undetermined {
-            violation.kind = infer_kind(violation, &candidate, &table);
-        }
-        violation.key_values = key_values_from_detail(violation, &candidate.fk, &table);
-        apply_foreign_key(violation, &candidate.fk);
-        if several_schemas {
-            // The same definition in several schemas: which one failed is unknown.
-            violation.schema = None;
-            violation.parent_schema = None;
         }
         violation.catalog_error = None;
     }
