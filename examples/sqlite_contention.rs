@@ -198,9 +198,14 @@ mod run {
             ));
         }
         let other: u64 = total.other.values().sum();
+        // The machine may be shared: the load says how much of it this had.
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| text.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "null".into());
         println!(
             "{:<8} {threads} threads, {seconds} s, busy_timeout {busy_ms} ms: {} graphs written, \
-             {} \"database is locked\", {other} other errors",
+             {} \"database is locked\", {other} other errors (load average {load})",
             kind.name(),
             total.ok,
             total.locked
@@ -214,7 +219,8 @@ mod run {
             .unwrap_or_default();
         Ok(format!(
             "{{\"kind\":\"{}\",\"threads\":{threads},\"seconds\":{seconds},\"busy_timeout_ms\":{busy_ms},\
-             \"ok\":{},\"locked\":{},\"other_errors\":{other},\"timestamp\":{timestamp}}}",
+             \"ok\":{},\"locked\":{},\"other_errors\":{other},\"loadavg_1m\":{load},\
+             \"timestamp\":{timestamp}}}",
             kind.name(),
             total.ok,
             total.locked
