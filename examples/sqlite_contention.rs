@@ -54,6 +54,10 @@ mod run {
     struct Tally {
         ok: u64,
         locked: u64,
+        /// The shortest call that ended in "database is locked": about the
+        /// busy timeout when the lock was waited for, about 0 when SQLite
+        /// failed at once.
+        locked_fastest: Option<Duration>,
         other: BTreeMap<String, u64>,
     }
 
@@ -150,12 +154,17 @@ mod run {
                     let end = Instant::now() + Duration::from_secs(seconds);
                     let mut n = 0;
                     while Instant::now() < end {
-                        match insert_graph(&mut conn, graph(kind, thread, n)) {
+                        let graph = graph(kind, thread, n);
+                        let call = Instant::now();
+                        match insert_graph(&mut conn, graph) {
                             Ok(_) => tally.ok += 1,
                             Err(error) => {
                                 let text = error.to_string();
                                 if text.contains("database is locked") {
                                     tally.locked += 1;
+                                    let took = call.elapsed();
+                                    tally.locked_fastest =
+                                        Some(tally.locked_fastest.map_or(took, |t| t.min(took)));
                                 } else {
                                     *tally.other.entry(text).or_default() += 1;
                                 }
@@ -174,6 +183,10 @@ mod run {
                 .map_err(|_| "a worker thread panicked".to_string())??;
             total.ok += tally.ok;
             total.locked += tally.locked;
+            total.locked_fastest = match (total.locked_fastest, tally.locked_fastest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             for (text, count) in tally.other {
                 *total.other.entry(text).or_default() += count;
             }
@@ -203,9 +216,14 @@ mod run {
             .ok()
             .and_then(|text| text.split_whitespace().next().map(str::to_string))
             .unwrap_or_else(|| "null".into());
+        let fastest_ms = total.locked_fastest.map_or_else(
+            || "null".to_string(),
+            |t| format!("{:.1}", t.as_secs_f64() * 1e3),
+        );
         println!(
             "{:<8} {threads} threads, {seconds} s, busy_timeout {busy_ms} ms: {} graphs written, \
-             {} \"database is locked\", {other} other errors (load average {load})",
+             {} \"database is locked\" (the fastest after {fastest_ms} ms), {other} other errors \
+             (load average {load})",
             kind.name(),
             total.ok,
             total.locked
@@ -219,7 +237,7 @@ mod run {
             .unwrap_or_default();
         Ok(format!(
             "{{\"kind\":\"{}\",\"threads\":{threads},\"seconds\":{seconds},\"busy_timeout_ms\":{busy_ms},\
-             \"ok\":{},\"locked\":{},\"other_errors\":{other},\"loadavg_1m\":{load},\
+             \"ok\":{},\"locked\":{},\"locked_fastest_ms\":{fastest_ms},\"other_errors\":{other},\"loadavg_1m\":{load},\
              \"timestamp\":{timestamp}}}",
             kind.name(),
             total.ok,
