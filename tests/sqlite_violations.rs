@@ -682,3 +682,36 @@ fn nested_the_replay_leaves_the_callers_deferral_as_it_was() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_failure_nested_in_an_fk_safe_transaction_is_explained_once_and_the_outer_work_goes_on() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let catalog = FkCatalog::new();
+    let mut inner_runs = 0;
+    let kept = catalog
+        .transaction(&mut conn, |c| {
+            sql(c, "INSERT INTO customers (id, email, name) VALUES (1, 'kept@example.com', 'Kept')");
+            let failed = catalog
+                .transaction(c, |c| {
+                    inner_runs += 1;
+                    sql(c, "INSERT INTO customers (id, email, name) VALUES (2, 'dropped@example.com', 'Dropped')");
+                    insert_orphan_order(c)
+                })
+                .unwrap_err();
+            let v = failed.as_violation().unwrap();
+            assert_eq!(v.child_table(), Some("orders"));
+            assert_eq!(values(v), Some(vec![Some("999")]));
+            let emails: Vec<String> = customers::table.select(customers::email).load(c)?;
+            Ok(emails)
+        })
+        .unwrap();
+    // Once, and its replay once: the outer work did not fail.
+    assert_eq!(inner_runs, 2);
+    assert_eq!(kept, ["kept@example.com"]);
+    let emails: Vec<String> = customers::table
+        .select(customers::email)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(emails, ["kept@example.com"]);
+}
