@@ -387,7 +387,7 @@ where
             rows_of(n)
         ));
     }
-    let ids = insert_graph(conn, graph).ctx("insert_graph")?;
+    let ids = insert_graph(conn, &graph).ctx("insert_graph")?;
     let returned = [
         ids.all::<NewCustomer>().len(),
         ids.all::<NewOrder>().len(),
@@ -705,7 +705,7 @@ macro_rules! hand_written {
                                 .parent(customer);
                             handles.push(customer);
                         }
-                        let ids = insert_graph(self, graph).ctx("insert_graph (look-ups)")?;
+                        let ids = insert_graph(self, &graph).ctx("insert_graph (look-ups)")?;
                         if ids.all::<NewOrder>().len() != n {
                             return Err(format!(
                                 "insert_graph returned {} order keys, expected {n}",
@@ -733,7 +733,7 @@ macro_rules! hand_written {
                                     .handle()
                             })
                             .collect();
-                        let ids = insert_graph(self, graph).ctx("insert_graph (get_or_insert)")?;
+                        let ids = insert_graph(self, &graph).ctx("insert_graph (get_or_insert)")?;
                         handles
                             .into_iter()
                             .map(|h| {

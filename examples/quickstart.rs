@@ -3,15 +3,20 @@
 //!
 //!     cargo run --example quickstart                                   # bundled SQLite
 //!     DATABASE_URL=postgres://127.0.0.1/test cargo run --example quickstart
+//!     DATABASE_URL=sqlite:///tmp/new.db cargo run --example quickstart  # a new SQLite file
 //!
 //! On PostgreSQL it works in its own schema, `fk_safe_quickstart`, which it
-//! drops and recreates on every run.
+//! drops and recreates on every run. Without `DATABASE_URL` it uses a SQLite
+//! file in the temp directory, made afresh on every run; a SQLite path or
+//! `sqlite://` URL must name a file that does not exist yet. Any other URL
+//! (`mysql://..`) is an error, and so is a backend this build lacks.
 
 use std::process::ExitCode;
 
 use diesel::prelude::*;
 use fk_safe::{Error, FkCatalog, FkConnection, FkViolation, ViolationKind};
 use fk_safe_suite::schema::{customers, orders};
+use fk_safe_suite::Database;
 
 /// The writes of the tour, in plain Diesel.
 trait Shop: FkConnection {
@@ -163,25 +168,48 @@ fn run_postgres(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync
     Ok(tour(&mut conn)?)
 }
 
+/// On its own file in the temp directory, made afresh on every run; or on
+/// the database `DATABASE_URL` names, which must not exist yet, so that the
+/// tour never writes into a database of yours.
 #[cfg(feature = "sqlite")]
-fn run_sqlite() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let path = std::env::temp_dir().join("fk-safe-quickstart.sqlite3");
-    let _ = std::fs::remove_file(&path);
-    let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+fn run_sqlite(path: Option<&str>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let path = match path {
+        None => {
+            let path = std::env::temp_dir().join("fk-safe-quickstart.sqlite3");
+            let _ = std::fs::remove_file(&path);
+            path.to_string_lossy().into_owned()
+        }
+        Some(path) if std::path::Path::new(path).exists() => {
+            return Err(format!(
+                "DATABASE_URL names the existing SQLite file {path}; the quickstart makes its \
+                 tables in a new database: name a file that does not exist yet, or unset \
+                 DATABASE_URL for one in the temp directory"
+            )
+            .into());
+        }
+        Some(path) => path.to_string(),
+    };
+    let mut conn = diesel::SqliteConnection::establish(&path)?;
     conn.enforce_foreign_keys()?;
     fk_safe_suite::migrate(&mut conn, fk_safe_suite::SQLITE_MIGRATIONS)?;
-    println!("fk-safe quickstart on SQLite ({})\n", path.display());
+    println!("fk-safe quickstart on SQLite ({path})\n");
     Ok(tour(&mut conn)?)
 }
 
 fn main() -> ExitCode {
-    let outcome = match std::env::var("DATABASE_URL") {
+    // A URL the example cannot use is an error naming the ones it can,
+    // never a silent run on another database.
+    let outcome = match fk_safe_suite::database_from_env() {
+        Err(error) => Err(error.into()),
         #[cfg(feature = "postgres")]
-        Ok(url) if url.starts_with("postgres") => run_postgres(&url),
+        Ok(Database::Postgres(url)) => run_postgres(&url),
         #[cfg(feature = "sqlite")]
-        _ => run_sqlite(),
-        #[cfg(not(feature = "sqlite"))]
-        _ => Err("set DATABASE_URL to a postgres:// URL (this build has no SQLite)".into()),
+        Ok(Database::DefaultSqlite) => run_sqlite(None),
+        #[cfg(feature = "sqlite")]
+        Ok(Database::Sqlite(path)) => run_sqlite(Some(&path)),
+        // `database_from_env` refuses the backends this build lacks.
+        #[allow(unreachable_patterns)]
+        Ok(other) => Err(format!("this build cannot open {other:?}").into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,9 +5,13 @@
 //!
 //!     cargo run --example seed                                     # bundled SQLite
 //!     DATABASE_URL=postgres://127.0.0.1/test cargo run --example seed
+//!     DATABASE_URL=sqlite://shop.db cargo run --example seed        # a SQLite file of yours
 //!
-//! The SQLite database (in the system's temp directory) and the PostgreSQL
-//! schema `fk_safe_seed` are kept between runs; delete them to start over.
+//! The SQLite database (in the system's temp directory, or the path or
+//! `sqlite://` URL in `DATABASE_URL`) and the PostgreSQL schema
+//! `fk_safe_seed` are kept between runs; delete them to start over. Any
+//! other URL (`mysql://..`) is an error, and so is a backend this build
+//! lacks.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +22,8 @@ use diesel::prelude::*;
 use fk_safe::graph::{insert_graph, Graph, WriteRow};
 use fk_safe::{FkConnection, FkOrdered};
 use fk_safe_suite::models::{NewCustomer, NewProduct, Order, Product};
-use fk_safe_suite::schema::{customers, order_items, orders, products};
+use fk_safe_suite::schema::{order_items, orders};
+use fk_safe_suite::Database;
 
 /// An imported order, found again by its reference.
 #[derive(Insertable, FkOrdered)]
@@ -127,69 +132,38 @@ impl Instrumentation for StatementCounter {
     }
 }
 
-fn counts<C>(conn: &mut C) -> QueryResult<[i64; 4]>
-where
-    C: diesel::Connection<Backend = C::Db> + diesel::connection::LoadConnection + CountBackend,
-{
-    C::counts(conn)
+/// How many rows of model `M` the graph holds, and how many of them were
+/// new (the others existed and were found by their natural key).
+fn new_of<M: FkOrdered>(ids: &fk_safe::graph::Ids) -> (usize, usize) {
+    let existed = ids.all_existed::<M>();
+    (existed.len(), existed.iter().filter(|&&e| !e).count())
 }
-
-/// Row counts, through Diesel's query builder, for either connection.
-trait CountBackend: diesel::Connection {
-    type Db;
-    fn counts(&mut self) -> QueryResult<[i64; 4]>;
-}
-
-macro_rules! count_backend {
-    ($connection:ty) => {
-        impl CountBackend for $connection {
-            type Db = <$connection as diesel::Connection>::Backend;
-            fn counts(&mut self) -> QueryResult<[i64; 4]> {
-                Ok([
-                    products::table.count().get_result(self)?,
-                    customers::table.count().get_result(self)?,
-                    orders::table.count().get_result(self)?,
-                    order_items::table.count().get_result(self)?,
-                ])
-            }
-        }
-    };
-}
-
-#[cfg(feature = "postgres")]
-count_backend!(diesel::PgConnection);
-#[cfg(feature = "sqlite")]
-count_backend!(diesel::SqliteConnection);
 
 fn run<C>(conn: &mut C) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
-    C: FkConnection<Backend = C::Db> + CountBackend,
+    C: FkConnection,
     C::Backend: fk_safe::Dialect + 'static,
     NewProduct: WriteRow<C::Backend>,
     NewCustomer: WriteRow<C::Backend>,
     SeedOrder: WriteRow<C::Backend>,
     SeedItem: WriteRow<C::Backend>,
 {
-    let before = counts(conn)?;
     let graph = shop();
     let rows = graph.len();
     let statements = StatementCounter::default();
     conn.set_instrumentation(statements.clone());
-    let ids = insert_graph(conn, graph)?;
+    let ids = insert_graph(conn, &graph)?;
     let sent = statements.0.load(Ordering::SeqCst);
     conn.set_instrumentation(StatementCounter::default());
-    let after = counts(conn)?;
 
     println!("graph of {rows} rows: {sent} statements in one transaction");
-    for (i, table) in ["products", "customers", "orders", "order_items"]
-        .iter()
-        .enumerate()
-    {
-        println!(
-            "  {table:<12} {:>3} rows, {:>3} new",
-            after[i],
-            after[i] - before[i]
-        );
+    for (table, (rows, new)) in [
+        ("products", new_of::<NewProduct>(&ids)),
+        ("customers", new_of::<NewCustomer>(&ids)),
+        ("orders", new_of::<SeedOrder>(&ids)),
+        ("order_items", new_of::<SeedItem>(&ids)),
+    ] {
+        println!("  {table:<12} {rows:>3} rows, {new:>3} new");
     }
     let ada = ids.all::<NewCustomer>()[0];
     println!("ada@example.com is customers.id = {ada}; run again and nothing new is written");
@@ -210,23 +184,35 @@ fn run_postgres(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync
 }
 
 #[cfg(feature = "sqlite")]
-fn run_sqlite() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let path = std::env::temp_dir().join("fk-safe-seed.sqlite3");
-    let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+fn run_sqlite(path: Option<&str>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let path = match path {
+        Some(path) => path.to_string(),
+        None => std::env::temp_dir()
+            .join("fk-safe-seed.sqlite3")
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let mut conn = diesel::SqliteConnection::establish(&path)?;
     conn.enforce_foreign_keys()?;
     fk_safe_suite::migrate(&mut conn, fk_safe_suite::SQLITE_MIGRATIONS)?;
-    println!("fk-safe seed on SQLite ({})", path.display());
+    println!("fk-safe seed on SQLite ({path})");
     run(&mut conn)
 }
 
 fn main() -> ExitCode {
-    let outcome = match std::env::var("DATABASE_URL") {
+    // A URL the example cannot use is an error naming the ones it can,
+    // never a silent run on another database.
+    let outcome = match fk_safe_suite::database_from_env() {
+        Err(error) => Err(error.into()),
         #[cfg(feature = "postgres")]
-        Ok(url) if url.starts_with("postgres") => run_postgres(&url),
+        Ok(Database::Postgres(url)) => run_postgres(&url),
         #[cfg(feature = "sqlite")]
-        _ => run_sqlite(),
-        #[cfg(not(feature = "sqlite"))]
-        _ => Err("set DATABASE_URL to a postgres:// URL (this build has no SQLite)".into()),
+        Ok(Database::DefaultSqlite) => run_sqlite(None),
+        #[cfg(feature = "sqlite")]
+        Ok(Database::Sqlite(path)) => run_sqlite(Some(&path)),
+        // `database_from_env` refuses the backends this build lacks.
+        #[allow(unreachable_patterns)]
+        Ok(other) => Err(format!("this build cannot open {other:?}").into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

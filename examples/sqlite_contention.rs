@@ -156,7 +156,7 @@ mod run {
                     while Instant::now() < end {
                         let graph = graph(kind, thread, n);
                         let call = Instant::now();
-                        match insert_graph(&mut conn, graph) {
+                        match insert_graph(&mut conn, &graph) {
                             Ok(_) => tally.ok += 1,
                             Err(error) => {
                                 let text = error.to_string();

@@ -191,7 +191,7 @@ where
             })
             .parent(*handle);
     }
-    let ids = insert_graph(conn, graph).unwrap();
+    let ids = insert_graph(conn, &graph).unwrap();
 
     for account in accounts("diesel ") {
         diesel::insert_into(accounts::table)
@@ -263,7 +263,7 @@ where
             name: "generated id".into(),
         })
         .handle();
-    let ids = insert_graph(conn, graph).unwrap();
+    let ids = insert_graph(conn, &graph).unwrap();
     assert_eq!(ids[own], 1_000_000);
     let by_id: std::collections::HashMap<i64, String> =
         diesel::sql_query("SELECT id, name FROM accounts")
@@ -382,7 +382,7 @@ where
         .handle();
     graph.link(player, NewPlayer::TEAM_ID, team);
     graph.link(team, NewTeam::LEAD_ID, player);
-    insert_graph(conn, graph).unwrap();
+    insert_graph(conn, &graph).unwrap();
     let rows: Vec<LeadRow> = diesel::sql_query(
         "SELECT t.name AS team, p.name AS lead FROM teams t JOIN players p ON p.id = t.lead_id AND p.team_id = t.id",
     )
@@ -457,7 +457,7 @@ where
         .iter()
         .map(|body| graph.add(NewMemo { body: body.clone() }).handle())
         .collect();
-    let ids = insert_graph(conn, graph).unwrap();
+    let ids = insert_graph(conn, &graph).unwrap();
     let rows: Vec<MemoRow> = diesel::sql_query("SELECT id, body FROM memos")
         .load(conn)
         .unwrap();

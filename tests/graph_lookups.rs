@@ -146,13 +146,13 @@ where
     for person in people.iter().step_by(2) {
         graph.add(person.clone());
     }
-    let first = insert_graph(conn, graph).unwrap();
+    let first = insert_graph(conn, &graph).unwrap();
     let mut graph = Graph::new();
     let handles: Vec<_> = people
         .iter()
         .map(|p| graph.get_or_insert(p.clone()).handle())
         .collect();
-    let ids = insert_graph(conn, graph).unwrap();
+    let ids = insert_graph(conn, &graph).unwrap();
     assert_eq!(count(conn, "people"), n as i64);
     // The rows that existed kept their ids.
     assert_eq!(ids[handles[0]], first.all::<NewPerson>()[0]);
@@ -172,7 +172,7 @@ where
             })
             .parent(person);
     }
-    insert_graph(conn, graph).unwrap();
+    insert_graph(conn, &graph).unwrap();
     let owners: Vec<NoteOwner> = diesel::sql_query(
         "SELECT n.body, p.email FROM notes n JOIN people p ON p.id = n.person_id",
     )
@@ -191,7 +191,7 @@ where
             body: "by id".into(),
         });
     }
-    insert_graph(conn, graph).unwrap();
+    insert_graph(conn, &graph).unwrap();
     assert_eq!(count(conn, "notes"), 2 * n as i64);
 }
 
@@ -239,7 +239,7 @@ where
             name: "Alice".into(),
         })
         .handle();
-    let alice_id = insert_graph(conn, graph).unwrap()[alice];
+    let alice_id = insert_graph(conn, &graph).unwrap()[alice];
 
     let mut graph = Graph::new();
     let found = graph.lookup::<NewPerson>("ALICE@Example.com".to_string());
@@ -255,7 +255,7 @@ where
             body: "hi".into(),
         })
         .parent(found);
-    let ids = insert_graph(conn, graph).unwrap();
+    let ids = insert_graph(conn, &graph).unwrap();
     assert_eq!(ids[found], alice_id);
     assert_eq!(ids[again], alice_id);
     assert_eq!(count(conn, "people"), 1);
@@ -265,7 +265,7 @@ where
     graph.add(NewCodeUse {
         code: "ALPHA".into(),
     });
-    insert_graph(conn, graph).unwrap();
+    insert_graph(conn, &graph).unwrap();
     assert_eq!(count(conn, "code_uses"), 1);
 }
 
@@ -314,13 +314,13 @@ where
     };
     let mut graph = Graph::new();
     let first = graph.add(pair("x\u{1f}y", "z")).handle();
-    let first_id = insert_graph(conn, graph).unwrap()[first];
+    let first_id = insert_graph(conn, &graph).unwrap()[first];
 
     let mut graph = Graph::new();
     let other = graph.get_or_insert(pair("x", "y\u{1f}z")).handle();
     let same = graph.get_or_insert(pair("x\u{1f}y", "z")).handle();
     let looked_up = graph.lookup::<NewPair>(("x\u{1f}y".to_string(), "z".to_string()));
-    let ids = insert_graph(conn, graph).unwrap();
+    let ids = insert_graph(conn, &graph).unwrap();
     assert_eq!(ids[same], first_id);
     assert_eq!(ids[looked_up], first_id);
     assert_ne!(ids[other], first_id);
@@ -366,7 +366,7 @@ where
             body: "for which Bob?".into(),
         })
         .parent(bob);
-    let error = insert_graph(conn, graph).unwrap_err();
+    let error = insert_graph(conn, &graph).unwrap_err();
     match &error {
         Error::Graph(GraphError::NaturalKeyAmbiguous { model, keys }) => {
             assert_eq!(*model, "NewPerson");

@@ -252,7 +252,7 @@ where
         });
     }
 
-    let ids = insert_graph(conn, graph).unwrap();
+    let ids = insert_graph(conn, &graph).unwrap();
     assert_eq!(ids.all::<NewOrderItem>().len(), shape.items.len());
 
     let found_orders: BTreeSet<OrderOwner> = diesel::sql_query(

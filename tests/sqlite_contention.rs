@@ -92,7 +92,7 @@ fn concurrent_graphs_on_existing_rows_wait_for_the_write_lock() {
                 start.wait();
                 (0..GRAPHS_PER_THREAD)
                     .filter_map(|n| {
-                        insert_graph(&mut conn, graph_on_existing_rows(thread, n))
+                        insert_graph(&mut conn, &graph_on_existing_rows(thread, n))
                             .err()
                             .map(|e| e.to_string())
                     })

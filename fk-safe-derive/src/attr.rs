@@ -9,20 +9,57 @@ use syn::{Ident, Path, Token, Type};
 
 use crate::ctxt::Ctxt;
 
-/// `belongs_to(Parent, foreign_key = field)`.
+/// `belongs_to(Parent, foreign_key = column)`. As in Diesel, the foreign
+/// key names a column (a field's `column_name`, else the field's name).
 pub(crate) struct BelongsTo {
     pub(crate) parent: Path,
     /// `None` when omitted: Diesel's default, `<parent>_id`.
     pub(crate) foreign_key: Option<Ident>,
 }
 
+/// What a relation points at.
+#[derive(Clone)]
+pub(crate) enum Parent {
+    /// A type with Diesel's `HasTable`: an `Identifiable` struct (what
+    /// Diesel's `belongs_to` names), or a table type such as `authors::table`.
+    Type(Path),
+    /// A table module as `table_name` names it (`authors`, `schema::authors`):
+    /// a path whose last segment is snake_case and not `table`.
+    Table(Path),
+}
+
+impl Parent {
+    fn from_path(path: Path) -> Self {
+        let table_module = path.segments.last().is_some_and(|s| {
+            let name = s.ident.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name);
+            name != "table" && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        });
+        if table_module {
+            Parent::Table(path)
+        } else {
+            Parent::Type(path)
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Parent::Type(path) | Parent::Table(path) => path,
+        }
+    }
+}
+
 /// `#[fk(relation(name = .., foreign_key = ..))]` names a `belongs_to`;
-/// with `parent = Type` (and `foreign_key(a, b)` for a composite key) it
-/// declares a relation Diesel's `belongs_to` cannot express.
+/// with `parent = ..` (and `foreign_key(a, b)` for a composite key) it
+/// declares a relation of its own: one Diesel's `belongs_to` cannot express,
+/// or one to a parent that has no `Identifiable` struct.
 pub(crate) struct NamedRelation {
-    pub(crate) name: Ident,
+    /// `None` only with a `parent` and a single foreign-key column: the
+    /// column names the relation, as for `belongs_to`.
+    pub(crate) name: Option<Ident>,
+    /// Columns, as in Diesel's `belongs_to`.
     pub(crate) foreign_key: Vec<Ident>,
-    pub(crate) parent: Option<Path>,
+    pub(crate) parent: Option<Parent>,
 }
 
 #[derive(Default)]
@@ -40,6 +77,8 @@ pub(crate) struct ContainerAttrs {
 
 #[derive(Default)]
 pub(crate) struct FieldAttrs {
+    /// The column, as Diesel's `column_name` names it (an identifier or a
+    /// string literal).
     pub(crate) column_name: Option<Ident>,
     pub(crate) skip_insertion: bool,
     /// Diesel's field-level `treat_none_as_default_value`, which overrides
@@ -49,29 +88,72 @@ pub(crate) struct FieldAttrs {
     pub(crate) unsupported: Vec<(Span, &'static str)>,
 }
 
+/// Keys already read in one scope (the struct's attributes, a field's, one
+/// `relation(..)` or `belongs_to(..)`): a key given twice is an error at the
+/// second one, never a silent overwrite.
+#[derive(Default)]
+struct Seen(Vec<String>);
+
+impl Seen {
+    /// `true` the first time `key` is seen; after that, an error at `span`.
+    fn first(&mut self, cx: &Ctxt, key: &str, written: &str, span: Span, help: &str) -> bool {
+        if self.0.iter().any(|k| k == key) {
+            cx.error_help(span, format!("{written} is given twice"), help);
+            false
+        } else {
+            self.0.push(key.to_string());
+            true
+        }
+    }
+}
+
 pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
     let mut out = ContainerAttrs::default();
+    let mut seen = Seen::default();
     for attr in attrs {
         if attr.path().is_ident("diesel") {
             let parsed = attr.parse_nested_meta(|meta| {
+                let span = meta.path.span_or_call_site();
                 if meta.path.is_ident("table_name") {
-                    out.table_name = Some(meta.value()?.parse()?);
+                    let table = meta.value()?.parse()?;
+                    if seen.first(
+                        cx,
+                        "table_name",
+                        "#[diesel(table_name = ..)]",
+                        span,
+                        "#[derive(FkOrdered)] writes a model into one table (Diesel's Insertable would write to each): keep one table_name, and declare another model for the other table",
+                    ) {
+                        out.table_name = Some(table);
+                    }
                 } else if meta.path.is_ident("primary_key") {
-                    let span = meta
-                        .path
-                        .get_ident()
-                        .map(Ident::span)
-                        .unwrap_or_else(Span::call_site);
-                    let mut columns = Vec::new();
-                    meta.parse_nested_meta(|column| {
-                        columns.push(expect_ident(&column)?);
-                        Ok(())
-                    })?;
-                    out.primary_key = Some((span, columns));
+                    let content;
+                    syn::parenthesized!(content in meta.input);
+                    let columns: Vec<Ident> =
+                        syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
+                            .into_iter()
+                            .collect();
+                    if seen.first(
+                        cx,
+                        "primary_key",
+                        "#[diesel(primary_key(..))]",
+                        span,
+                        "Diesel would use only the last one: keep one, listing every key column, e.g. #[diesel(primary_key(tenant_id, code))]",
+                    ) {
+                        out.primary_key = Some((span, columns));
+                    }
                 } else if meta.path.is_ident("belongs_to") {
-                    out.belongs_to.push(belongs_to(&meta)?);
+                    out.belongs_to.push(belongs_to(cx, &meta)?);
                 } else if meta.path.is_ident("treat_none_as_default_value") {
-                    out.none_as_default = Some(meta.value()?.parse::<syn::LitBool>()?.value);
+                    let value = meta.value()?.parse::<syn::LitBool>()?.value;
+                    if seen.first(
+                        cx,
+                        "treat_none_as_default_value",
+                        "#[diesel(treat_none_as_default_value = ..)]",
+                        span,
+                        "keep one: `true` (the default) writes None as DEFAULT, `false` as NULL",
+                    ) {
+                        out.none_as_default = Some(value);
+                    }
                 } else {
                     skip(&meta)?;
                 }
@@ -82,21 +164,38 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
             }
         } else if attr.path().is_ident("fk") {
             let parsed = attr.parse_nested_meta(|meta| {
+                let span = meta.path.span_or_call_site();
                 if meta.path.is_ident("relation") {
                     out.relations.push(named_relation(cx, &meta)?);
                 } else if meta.path.is_ident("key") {
-                    out.key = Some(meta.value()?.parse()?);
+                    let key = meta.value()?.parse()?;
+                    if seen.first(
+                        cx,
+                        "key",
+                        "#[fk(key = ..)]",
+                        span,
+                        "a model has one key type: keep one #[fk(key = Type)]",
+                    ) {
+                        out.key = Some(key);
+                    }
                 } else if meta.path.is_ident("natural_key") {
-                    let span = meta.path.span_or_call_site();
                     let content;
                     syn::parenthesized!(content in meta.input);
                     let fields = syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
-                    out.natural_key = Some((span, fields.into_iter().collect()));
+                    if seen.first(
+                        cx,
+                        "natural_key",
+                        "#[fk(natural_key(..))]",
+                        span,
+                        "a model has one natural key: list all its fields in one #[fk(natural_key(a, b))]",
+                    ) {
+                        out.natural_key = Some((span, fields.into_iter().collect()));
+                    }
                 } else {
                     cx.error_help(
-                        meta.path.span_or_call_site(),
+                        span,
                         format!("unknown fk-safe attribute `{}`", path_text(&meta.path)),
-                        "fk-safe understands #[fk(relation(name = .., foreign_key = ..))], #[fk(natural_key(field, ..))] and #[fk(key = Type)]",
+                        "fk-safe understands #[fk(relation(name = .., parent = .., foreign_key = ..))], #[fk(natural_key(field, ..))] and #[fk(key = Type)]",
                     );
                     skip(&meta)?;
                 }
@@ -112,20 +211,38 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
 
 pub(crate) fn field(cx: &Ctxt, attrs: &[syn::Attribute]) -> FieldAttrs {
     let mut out = FieldAttrs::default();
+    let mut seen = Seen::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("diesel")) {
         let parsed = attr.parse_nested_meta(|meta| {
+            let span = meta.path.span_or_call_site();
             if meta.path.is_ident("column_name") {
-                out.column_name = Some(meta.value()?.parse()?);
+                let column = column_name(meta.value()?)?;
+                if seen.first(
+                    cx,
+                    "column_name",
+                    "#[diesel(column_name = ..)]",
+                    span,
+                    "a field is written to one column: keep one column_name",
+                ) {
+                    out.column_name = Some(column);
+                }
             } else if meta.path.is_ident("skip_insertion") {
                 out.skip_insertion = true;
             } else if meta.path.is_ident("treat_none_as_default_value") {
-                out.none_as_default = Some(meta.value()?.parse::<syn::LitBool>()?.value);
+                let value = meta.value()?.parse::<syn::LitBool>()?.value;
+                if seen.first(
+                    cx,
+                    "treat_none_as_default_value",
+                    "#[diesel(treat_none_as_default_value = ..)]",
+                    span,
+                    "keep one: `true` writes None as DEFAULT, `false` as NULL",
+                ) {
+                    out.none_as_default = Some(value);
+                }
             } else if meta.path.is_ident("embed") {
-                out.unsupported
-                    .push((meta.path.span_or_call_site(), "embed"));
+                out.unsupported.push((span, "embed"));
             } else if meta.path.is_ident("serialize_as") {
-                out.unsupported
-                    .push((meta.path.span_or_call_site(), "serialize_as"));
+                out.unsupported.push((span, "serialize_as"));
                 skip(&meta)?;
             } else {
                 skip(&meta)?;
@@ -140,17 +257,36 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[syn::Attribute]) -> FieldAttrs {
         cx.error_help(
             attr.path().span_or_call_site(),
             "#[fk(..)] goes on the struct, not on a field",
-            "move it above the struct: #[fk(relation(name = .., foreign_key = this_field))]",
+            "move it above the struct: #[fk(relation(name = .., foreign_key = this_column))]",
         );
     }
     out
 }
 
-fn belongs_to(meta: &ParseNestedMeta) -> syn::Result<BelongsTo> {
+/// Diesel's `column_name = x` or `column_name = "x"`.
+fn column_name(input: ParseStream) -> syn::Result<Ident> {
+    if input.peek(syn::LitStr) {
+        let literal: syn::LitStr = input.parse()?;
+        // The column module Diesel's `table!` declares for a keyword is raw.
+        literal
+            .parse::<Ident>()
+            .or_else(|_| syn::parse_str::<Ident>(&format!("r#{}", literal.value())))
+            .map(|mut ident| {
+                ident.set_span(literal.span());
+                ident
+            })
+            .map_err(|_| syn::Error::new(literal.span(), "expected a column name"))
+    } else {
+        input.parse()
+    }
+}
+
+fn belongs_to(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<BelongsTo> {
     let content;
     syn::parenthesized!(content in meta.input);
     let parent: Path = content.parse()?;
     let mut foreign_key = None;
+    let mut seen = Seen::default();
     while !content.is_empty() {
         content.parse::<Token![,]>()?;
         if content.is_empty() {
@@ -159,7 +295,16 @@ fn belongs_to(meta: &ParseNestedMeta) -> syn::Result<BelongsTo> {
         let key: Ident = content.parse()?;
         content.parse::<Token![=]>()?;
         if key == "foreign_key" {
-            foreign_key = Some(content.parse()?);
+            let column: Ident = content.parse()?;
+            if seen.first(
+                cx,
+                "foreign_key",
+                "`foreign_key` of one belongs_to",
+                key.span(),
+                "a belongs_to has one foreign-key column (Diesel would use the last); a composite foreign key is #[fk(relation(name = .., parent = .., foreign_key(a, b)))]",
+            ) {
+                foreign_key = Some(column);
+            }
         } else {
             skip_value(&content)?;
         }
@@ -175,49 +320,82 @@ fn named_relation(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<NamedRelatio
     let mut name = None;
     let mut foreign_key = Vec::new();
     let mut parent = None;
+    let mut seen = Seen::default();
     meta.parse_nested_meta(|inner| {
+        let key_span = inner.path.span_or_call_site();
         if inner.path.is_ident("name") {
-            name = Some(inner.value()?.parse::<Ident>()?);
+            let value = inner.value()?.parse::<Ident>()?;
+            if seen.first(
+                cx,
+                "name",
+                "`name` of one relation",
+                key_span,
+                "a relation has one name; declare another relation with its own #[fk(relation(..))]",
+            ) {
+                name = Some(value);
+            }
         } else if inner.path.is_ident("foreign_key") {
-            if inner.input.peek(Token![=]) {
-                foreign_key.push(inner.value()?.parse::<Ident>()?);
+            let columns = if inner.input.peek(Token![=]) {
+                vec![inner.value()?.parse::<Ident>()?]
             } else {
                 let content;
                 syn::parenthesized!(content in inner.input);
-                let columns =
-                    syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
-                foreign_key.extend(columns);
+                syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
+                    .into_iter()
+                    .collect()
+            };
+            if seen.first(
+                cx,
+                "foreign_key",
+                "`foreign_key` of one relation",
+                key_span,
+                "list every column of a composite foreign key in one foreign_key(a, b), in the order of the parent's key columns",
+            ) {
+                foreign_key = columns;
             }
         } else if inner.path.is_ident("parent") {
-            parent = Some(inner.value()?.parse::<Path>()?);
+            let value = Parent::from_path(inner.value()?.parse::<Path>()?);
+            if seen.first(
+                cx,
+                "parent",
+                "`parent` of one relation",
+                key_span,
+                "a relation points at one parent table; declare another relation for the other",
+            ) {
+                parent = Some(value);
+            }
         } else {
             cx.error_help(
-                inner.path.span_or_call_site(),
+                key_span,
                 format!("unknown key `{}` in #[fk(relation(..))]", path_text(&inner.path)),
-                "write #[fk(relation(name = from, foreign_key = from_account_id))], or for a composite key #[fk(relation(name = warehouse, parent = Warehouse, foreign_key(tenant_id, warehouse_code)))]",
+                "write #[fk(relation(parent = authors, foreign_key = author_id))], #[fk(relation(name = from, foreign_key = from_account_id))] or, for a composite key, #[fk(relation(name = warehouse, parent = warehouses, foreign_key(tenant_id, warehouse_code)))]",
             );
             skip(&inner)?;
         }
         Ok(())
     })?;
-    match name {
-        Some(name) if !foreign_key.is_empty() => Ok(NamedRelation {
-            name,
-            foreign_key,
-            parent,
-        }),
-        _ => Err(syn::Error::new(
+    if foreign_key.is_empty() {
+        return Err(syn::Error::new(
             span,
-            "#[fk(relation(..))] needs both `name` and `foreign_key`\n\n= help: write #[fk(relation(name = from, foreign_key = from_account_id))]",
-        )),
+            "#[fk(relation(..))] needs its `foreign_key`\n\n= help: write #[fk(relation(parent = authors, foreign_key = author_id))], or #[fk(relation(name = from, foreign_key = from_account_id))] to name a belongs_to",
+        ));
     }
-}
-
-fn expect_ident(meta: &ParseNestedMeta) -> syn::Result<Ident> {
-    meta.path
-        .get_ident()
-        .cloned()
-        .ok_or_else(|| meta.error("expected a column name"))
+    if name.is_none() && (parent.is_none() || foreign_key.len() > 1) {
+        let help = if parent.is_none() {
+            "#[fk(relation(..))] without a parent names a belongs_to: write #[fk(relation(name = from, foreign_key = from_account_id))], or give the parent: #[fk(relation(parent = accounts, foreign_key = from_account_id))]"
+        } else {
+            "a composite foreign key names its relation: #[fk(relation(name = warehouse, parent = warehouses, foreign_key(tenant_id, warehouse_code)))]"
+        };
+        return Err(syn::Error::new(
+            span,
+            format!("#[fk(relation(..))] needs a `name` here\n\n= help: {help}"),
+        ));
+    }
+    Ok(NamedRelation {
+        name,
+        foreign_key,
+        parent,
+    })
 }
 
 /// Consumes whatever follows a key fk-safe does not use: `= value`,

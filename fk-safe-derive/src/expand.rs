@@ -5,7 +5,24 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::ast::{is_option, option_inner};
+use crate::attr::Parent;
 use crate::valid::Model;
+
+/// The Diesel table type a relation's parent stands for.
+fn parent_table(parent: &Parent) -> TokenStream {
+    match parent {
+        Parent::Type(path) => quote!(<#path as __fk::ParentTable>::Table),
+        Parent::Table(path) => quote!(#path::table),
+    }
+}
+
+/// That table as a value.
+fn parent_table_value(parent: &Parent) -> TokenStream {
+    match parent {
+        Parent::Type(path) => quote!(<#path as __fk::ParentTable>::table()),
+        Parent::Table(path) => quote!(#path::table),
+    }
+}
 
 pub(crate) fn expand(model: &Model) -> TokenStream {
     let ident = model.ident;
@@ -59,6 +76,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         let name = r.name.to_string();
         let parent = r
             .parent
+            .path()
             .segments
             .iter()
             .map(|s| s.ident.to_string())
@@ -87,9 +105,9 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
     let parent_tables = model.relations.iter().enumerate().map(|(i, r)| {
-        let parent = &r.parent;
+        let parent = parent_table(&r.parent);
         quote!(#i => ::core::option::Option::Some(
-            __fk::TypeId::of::<<#parent as __fk::diesel::associations::HasTable>::Table>()
+            __fk::TypeId::of::<#parent>()
         ),)
     });
     // A key as fk-safe carries it: one field's value, or the parts of a
@@ -119,6 +137,34 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
 
+    // A composite key is read back whole, every column of it.
+    let key_columns = (model.own_key.len() > 1).then(|| {
+        let columns = model.own_key.iter().map(|f| f.column());
+        quote! {
+            const KEY_COLUMNS: &'static [&'static str] = &[
+                #(<#table::#columns as __fk::diesel::Column>::NAME,)*
+            ];
+        }
+    });
+    // Every written column's value as a key, where its type can be one: the
+    // input row behind a violation of a foreign key the model does not
+    // declare is found by the columns and values the database names.
+    let column_keys = model.fields.iter().map(|f| {
+        let name = f.ident;
+        let column = f.column();
+        quote! {
+            if column == <#table::#column as __fk::diesel::Column>::NAME {
+                return (&__fk::KeyProbe(&self.#name)).probe_key();
+            }
+        }
+    });
+    let column_key = quote! {
+        fn column_key(&self, column: &str) -> ::core::option::Option<::core::option::Option<__fk::KeyValue>> {
+            use __fk::{ProbeAny as _, ProbeKey as _};
+            #(#column_keys)*
+            ::core::option::Option::None
+        }
+    };
     let natural_columns = model.natural_key.iter().map(|f| f.column());
     let natural_text = (!model.natural_key.is_empty()).then(|| {
         let parts = model.natural_key.iter().map(|f| {
@@ -294,10 +340,10 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     };
     let parent_sql_arms = model.relations.iter().enumerate().map(|(i, r)| {
-        let parent = &r.parent;
+        let table = parent_table_value(&r.parent);
         quote! {
             #i => {
-                let table = <#parent as __fk::diesel::associations::HasTable>::table();
+                let table = #table;
                 ::core::result::Result::Ok(::core::option::Option::Some(__fk::ParentSql {
                     table: <__DB as __fk::Dialect>::render(&table)?,
                     key: <__DB as __fk::Dialect>::render(&__fk::diesel::Table::primary_key(&table))?,
@@ -306,10 +352,10 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
     let parent_bounds = model.relations.iter().map(|r| {
-        let parent = &r.parent;
+        let parent = parent_table(&r.parent);
         quote! {
-            <#parent as __fk::diesel::associations::HasTable>::Table: __fk::diesel::query_builder::QueryFragment<__DB>,
-            <<#parent as __fk::diesel::associations::HasTable>::Table as __fk::diesel::Table>::PrimaryKey:
+            #parent: __fk::diesel::query_builder::QueryFragment<__DB>,
+            <#parent as __fk::diesel::Table>::PrimaryKey:
                 __fk::diesel::query_builder::QueryFragment<__DB>,
         }
     });
@@ -343,15 +389,24 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
     });
 
-    let references = model.relations.iter().enumerate().filter(|(_, r)| r.sole_to_parent).map(|(i, r)| {
-        let parent = &r.parent;
-        quote! {
-            impl __fk::References<<#parent as __fk::diesel::associations::HasTable>::Table, #i> for #ident {}
-        }
-    });
+    let references = model
+        .relations
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.sole_to_parent)
+        .map(|(i, r)| {
+            let parent = parent_table(&r.parent);
+            quote! {
+                impl __fk::References<#parent, #i> for #ident {}
+            }
+        });
     let relation_consts = model.relations.iter().enumerate().map(|(i, r)| {
-        let parent = &r.parent;
-        let name = format_ident!("{}", r.name.to_string().to_uppercase(), span = r.name.span());
+        let parent = parent_table(&r.parent);
+        let name = format_ident!(
+            "{}",
+            r.name.to_string().to_uppercase(),
+            span = r.name.span()
+        );
         let fields: Vec<String> = r.fields.iter().map(|f| f.ident.to_string()).collect();
         let doc = format!(
             "The `{}` relation of `{}` (foreign key `{}`).",
@@ -362,14 +417,14 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         quote! {
             #[doc = #doc]
             #[allow(dead_code)]
-            pub const #name: __fk::Relation<#ident, <#parent as __fk::diesel::associations::HasTable>::Table> =
+            pub const #name: __fk::Relation<#ident, #parent> =
                 __fk::Relation::new(#i);
         }
     });
     let key_checks = model.relations.iter().map(|r| {
-        let parent = &r.parent;
+        let parent = parent_table(&r.parent);
         let parent_key = quote! {
-            <<<#parent as __fk::diesel::associations::HasTable>::Table as __fk::diesel::Table>::PrimaryKey
+            <<#parent as __fk::diesel::Table>::PrimaryKey
                 as __fk::diesel::Expression>::SqlType
         };
         let checks = r.fields.iter().enumerate().map(|(part, f)| {
@@ -404,6 +459,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                     #(<#table::#columns as __fk::diesel::Column>::NAME,)*
                 ];
                 const KEY_COLUMN: &'static str = #key_name;
+                #key_columns
                 const RELATIONS: &'static [__fk::RelationInfo] = &[#(#relation_infos,)*];
                 const NATURAL_KEY: &'static [&'static str] = &[
                     #(<#table::#natural_columns as __fk::diesel::Column>::NAME,)*
@@ -424,6 +480,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 }
 
                 #own_key
+
+                #column_key
 
                 #natural_text
 

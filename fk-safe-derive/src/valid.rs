@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, Path, Type};
 
 use crate::ast::{is_option, option_inner, Field, Input};
+use crate::attr::Parent;
 use crate::ctxt::Ctxt;
 
 /// A model ready to expand.
@@ -33,7 +34,7 @@ pub(crate) struct Model<'a> {
 
 pub(crate) struct Relation<'a> {
     pub(crate) name: Ident,
-    pub(crate) parent: Path,
+    pub(crate) parent: Parent,
     /// The foreign-key fields, in the parent key's column order.
     pub(crate) fields: Vec<&'a Field<'a>>,
     /// Where each part was written, for errors about that part.
@@ -96,10 +97,18 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         .collect();
 
     let key_columns: Vec<Ident> = match &input.attrs.primary_key {
+        Some((span, columns)) if columns.is_empty() => {
+            cx.error_help(
+                *span,
+                "#[diesel(primary_key())] names no column",
+                "list the key columns, e.g. #[diesel(primary_key(id))], or leave primary_key out for the table's own key",
+            );
+            return None;
+        }
         None => vec![Ident::new("id", ident.span())],
         Some((_, columns)) => columns.clone(),
     };
-    let key_column = key_columns[0].clone();
+    let key_column = key_columns.first()?.clone();
     let own_key: Vec<&Field> = key_columns
         .iter()
         .filter_map(|column| fields.iter().copied().find(|f| f.column() == column))
@@ -143,16 +152,26 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
         for name in names {
             match fields.iter().copied().find(|f| f.ident == name) {
                 Some(field) => natural_key.push(field),
-                None => {
-                    cx.error_help(
+                None => match fields.iter().find(|f| f.column() == name) {
+                    // natural_key lists fields (its value is a tuple of
+                    // theirs), unlike foreign_key, which names columns.
+                    Some(field) => cx.error_help(
+                        name.span(),
+                        format!(
+                            "natural_key lists fields, and `{name}` is the column of field `{}`",
+                            field.ident
+                        ),
+                        format!("write natural_key({}): the key's value is a tuple of the fields' types", field.ident),
+                    ),
+                    None => cx.error_help(
                         name.span(),
                         format!("unknown natural-key field `{name}` on `{ident}`"),
                         format!(
-                        "natural_key lists fields of `{ident}` backed by a UNIQUE constraint: {}",
-                        fields.iter().map(|f| f.ident.to_string()).collect::<Vec<_>>().join(", ")
+                            "natural_key lists fields of `{ident}` backed by a UNIQUE constraint: {}",
+                            fields.iter().map(|f| f.ident.to_string()).collect::<Vec<_>>().join(", ")
+                        ),
                     ),
-                    )
-                }
+                },
             }
         }
     }
@@ -208,21 +227,98 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
 /// runtime keeps a row's left-out columns in one `u64`.
 const MAX_DEFAULTED_POSITION: usize = 64;
 
+/// What a foreign-key column written in an attribute resolves to.
+enum ColumnOf<'a> {
+    /// The inserted field written to that column.
+    Field(&'a Field<'a>),
+    /// A field on that column that is `skip_insertion`.
+    Skipped,
+    /// No field is written to the column, but a field has its name (and
+    /// another column).
+    FieldName(&'a Field<'a>),
+    Unknown,
+}
+
+fn column_of<'a>(input: &'a Input<'a>, fields: &[&'a Field<'a>], column: &Ident) -> ColumnOf<'a> {
+    if let Some(field) = fields.iter().copied().find(|f| f.column() == column) {
+        return ColumnOf::Field(field);
+    }
+    let skipped = input
+        .fields
+        .iter()
+        .flatten()
+        .any(|f| f.attrs.skip_insertion && f.column() == column);
+    if skipped {
+        return ColumnOf::Skipped;
+    }
+    match fields.iter().copied().find(|f| f.ident == column) {
+        Some(field) => ColumnOf::FieldName(field),
+        None => ColumnOf::Unknown,
+    }
+}
+
+/// The field of foreign-key column `column`, or an error at `span`.
+fn foreign_key_field<'a>(
+    cx: &Ctxt,
+    ident: &Ident,
+    input: &'a Input<'a>,
+    fields: &[&'a Field<'a>],
+    column: &Ident,
+    span: Span,
+) -> Option<&'a Field<'a>> {
+    match column_of(input, fields, column) {
+        ColumnOf::Field(field) => return Some(field),
+        ColumnOf::Skipped => cx.error_help(
+            span,
+            format!("the field of foreign-key column `{column}` is marked #[diesel(skip_insertion)]"),
+            "a foreign key fk-safe fills must be inserted; remove skip_insertion",
+        ),
+        ColumnOf::FieldName(field) => cx.error_help(
+            span,
+            format!(
+                "foreign_key names a column, and field `{column}` is written to column `{}`",
+                field.column()
+            ),
+            format!(
+                "write foreign_key = {}: as in Diesel's belongs_to, a foreign key is the column's name (the field's #[diesel(column_name)], else the field's name)",
+                field.column()
+            ),
+        ),
+        ColumnOf::Unknown => {
+            let columns = fields
+                .iter()
+                .map(|f| {
+                    if f.column() == f.ident {
+                        f.ident.to_string()
+                    } else {
+                        format!("{} (field `{}`)", f.column(), f.ident)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            cx.error_help(
+                span,
+                format!("no field of `{ident}` is written to foreign-key column `{column}`"),
+                format!("foreign_key names a column of `{ident}`, as in Diesel's belongs_to: {columns}"),
+            );
+        }
+    }
+    None
+}
+
 fn relations<'a>(
     cx: &Ctxt,
     ident: &Ident,
     input: &'a Input<'a>,
     fields: &[&'a Field<'a>],
 ) -> Option<Vec<Relation<'a>>> {
-    let field_names = || {
-        fields
-            .iter()
-            .map(|f| f.ident.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let mut ok = true;
     let mut relations: Vec<Relation> = Vec::new();
+    let taken = |relations: &[Relation], field: &Field| {
+        relations
+            .iter()
+            .any(|r| r.fields.iter().any(|f| f.ident == field.ident))
+    };
     for belongs in &input.attrs.belongs_to {
         let (fk, span) = match &belongs.foreign_key {
             Some(fk) => (fk.clone(), fk.span()),
@@ -232,35 +328,11 @@ fn relations<'a>(
                 (Ident::new(&default, span), span)
             }
         };
-        let Some(field) = fields.iter().copied().find(|f| *f.ident == fk) else {
-            let skipped = input
-                .fields
-                .iter()
-                .flatten()
-                .any(|f| *f.ident == fk && f.attrs.skip_insertion);
-            if skipped {
-                cx.error_help(
-                    span,
-                    format!("foreign-key field `{fk}` is marked #[diesel(skip_insertion)]"),
-                    "a foreign key fk-safe fills must be inserted; remove skip_insertion",
-                );
-            } else {
-                cx.error_help(
-                    span,
-                    format!("unknown foreign-key field `{fk}` on `{ident}`"),
-                    format!(
-                        "set foreign_key to one of the fields of `{ident}`: {}",
-                        field_names()
-                    ),
-                );
-            }
+        let Some(field) = foreign_key_field(cx, ident, input, fields, &fk, span) else {
             ok = false;
             continue;
         };
-        if relations
-            .iter()
-            .any(|r| r.fields.iter().any(|f| *f.ident == fk))
-        {
+        if taken(&relations, field) {
             cx.error_help(
                 span,
                 format!("ambiguous relation: foreign key `{fk}` appears in two belongs_to"),
@@ -271,27 +343,28 @@ fn relations<'a>(
         }
         relations.push(Relation {
             name: fk.clone(),
-            parent: belongs.parent.clone(),
+            parent: Parent::Type(belongs.parent.clone()),
             fields: vec![field],
             part_spans: vec![span],
             span,
             sole_to_parent: true,
         });
     }
+    // The belongs_to already named by a #[fk(relation(name = ..))].
+    let mut renamed: Vec<usize> = Vec::new();
     for named in &input.attrs.relations {
         let first = &named.foreign_key[0];
-        let taken = |relations: &[Relation], field: &Field| {
-            relations
-                .iter()
-                .any(|r| r.fields.iter().any(|f| f.ident == field.ident))
-        };
         match &named.parent {
-            // A relation of fk-safe's own (composite, or not in belongs_to).
+            // A relation of fk-safe's own (composite, to a table, or not in
+            // belongs_to).
             Some(parent) => {
                 let mut parts = Vec::new();
                 for column in &named.foreign_key {
-                    match fields.iter().copied().find(|f| f.ident == column) {
-                        Some(field) if taken(&relations, field) => {
+                    match foreign_key_field(cx, ident, input, fields, column, column.span()) {
+                        Some(field)
+                            if taken(&relations, field)
+                                || parts.iter().any(|f: &&Field| f.ident == field.ident) =>
+                        {
                             cx.error_help(
                                 column.span(),
                                 format!(
@@ -302,22 +375,12 @@ fn relations<'a>(
                             ok = false;
                         }
                         Some(field) => parts.push(field),
-                        None => {
-                            cx.error_help(
-                                column.span(),
-                                format!("unknown foreign-key field `{column}` on `{ident}`"),
-                                format!(
-                                    "set foreign_key to fields of `{ident}`: {}",
-                                    field_names()
-                                ),
-                            );
-                            ok = false;
-                        }
+                        None => ok = false,
                     }
                 }
                 if parts.len() == named.foreign_key.len() {
                     relations.push(Relation {
-                        name: named.name.clone(),
+                        name: named.name.clone().unwrap_or_else(|| first.clone()),
                         parent: parent.clone(),
                         fields: parts,
                         part_spans: named.foreign_key.iter().map(Ident::span).collect(),
@@ -329,27 +392,48 @@ fn relations<'a>(
             None if named.foreign_key.len() > 1 => {
                 cx.error_help(
                     first.span(),
-                    "a composite foreign key needs its parent type",
-                    "write #[fk(relation(name = .., parent = Parent, foreign_key(a, b)))]",
+                    "a composite foreign key needs its parent",
+                    "write #[fk(relation(name = .., parent = parents, foreign_key(a, b)))], the columns in the order of the parent's key",
                 );
                 ok = false;
             }
-            None => match relations
-                .iter_mut()
-                .find(|r| r.fields.len() == 1 && r.fields[0].ident == first)
-            {
-                Some(relation) => relation.name = named.name.clone(),
-                None => {
-                    cx.error_help(
-                        first.span(),
-                        format!("no belongs_to of `{ident}` uses foreign key `{first}`"),
-                        format!(
-                            "declare it first: #[diesel(belongs_to(Parent, foreign_key = {first}))], or give the relation its parent: #[fk(relation(name = .., parent = Parent, foreign_key = {first}))]"
-                        ),
-                    );
+            None => {
+                let Some(field) = foreign_key_field(cx, ident, input, fields, first, first.span())
+                else {
                     ok = false;
+                    continue;
+                };
+                match relations
+                    .iter_mut()
+                    .enumerate()
+                    .find(|(_, r)| r.fields.len() == 1 && r.fields[0].ident == field.ident)
+                {
+                    Some((index, _)) if renamed.contains(&index) => {
+                        cx.error_help(
+                            first.span(),
+                            format!("the relation of foreign key `{first}` is named twice"),
+                            "a relation has one name: keep one #[fk(relation(name = .., foreign_key = ..))] for it",
+                        );
+                        ok = false;
+                    }
+                    Some((index, relation)) => {
+                        if let Some(name) = &named.name {
+                            relation.name = name.clone();
+                        }
+                        renamed.push(index);
+                    }
+                    None => {
+                        cx.error_help(
+                            first.span(),
+                            format!("no belongs_to of `{ident}` uses foreign key `{first}`"),
+                            format!(
+                                "declare it first: #[diesel(belongs_to(Parent, foreign_key = {first}))], or give the relation its parent table: #[fk(relation(name = .., parent = parents, foreign_key = {first}))]"
+                            ),
+                        );
+                        ok = false;
+                    }
                 }
-            },
+            }
         }
     }
     let mut names: HashMap<String, Span> = HashMap::new();
@@ -367,7 +451,7 @@ fn relations<'a>(
             ok = false;
         }
     }
-    let parents: Vec<String> = relations.iter().map(|r| path_key(&r.parent)).collect();
+    let parents: Vec<String> = relations.iter().map(|r| parent_key(&r.parent)).collect();
     for (i, relation) in relations.iter_mut().enumerate() {
         relation.sole_to_parent = parents.iter().filter(|p| **p == parents[i]).count() == 1;
     }
@@ -394,6 +478,15 @@ fn default_foreign_key(parent: &Path) -> String {
     }
     snake.push_str("_id");
     snake
+}
+
+/// The parent as written, for telling whether two relations name the same
+/// one (a table module and the `::table` in it are the same table).
+fn parent_key(parent: &Parent) -> String {
+    match parent {
+        Parent::Table(path) => format!("{}::table", path_key(path)),
+        Parent::Type(path) => path_key(path),
+    }
 }
 
 fn path_key(path: &Path) -> String {

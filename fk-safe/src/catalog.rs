@@ -84,9 +84,6 @@ pub(crate) struct Cache {
     pub(crate) by_child_table: HashMap<String, Arc<Vec<(i64, ForeignKey)>>>,
     /// Every foreign key of the database, once listed.
     pub(crate) all: Option<Arc<Vec<ForeignKey>>>,
-    /// PostgreSQL: (rendered table, key column) -> keys generated in insert order.
-    #[cfg(feature = "postgres")]
-    pub(crate) keys_in_order: HashMap<(String, String), bool>,
 }
 
 impl FkCatalog {
@@ -185,7 +182,7 @@ impl FkCatalog {
     pub fn insert_graph<C>(
         &self,
         conn: &mut C,
-        graph: crate::graph::Graph<C::Backend>,
+        graph: &crate::graph::Graph<C::Backend>,
     ) -> Result<crate::graph::Ids, Error>
     where
         C: FkConnection,

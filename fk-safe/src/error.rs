@@ -74,7 +74,7 @@ impl From<FkViolation> for Error {
 }
 
 /// Why a graph cannot be inserted.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum GraphError {
     /// Rows link to each other in a circle (a row linked to itself, or to
@@ -107,6 +107,36 @@ pub enum GraphError {
     ForeignHandle {
         /// The model of the handle.
         model: &'static str,
+    },
+    /// A handle names a row its graph does not hold. Nothing was written.
+    #[error(
+        "a handle names {model} row #{row}, which this graph does not hold; nothing was written"
+    )]
+    UnknownRow {
+        /// The model of the handle.
+        model: &'static str,
+        /// The row (or look-up) the handle names.
+        row: usize,
+    },
+    /// A link names a relation the model does not have (a `Relation` not
+    /// made by the derive). Nothing was written.
+    #[error("{model} has no relation #{relation}; link through the constants the derive generates on the model; nothing was written")]
+    UnknownRelation {
+        /// The model.
+        model: &'static str,
+        /// The relation's index.
+        relation: usize,
+    },
+    /// A foreign key of a row was linked to two different parents, so the
+    /// graph does not say which one is meant. Nothing was written.
+    #[error("{model} row #{row} was linked through `{relation}` to two different parents; link each foreign key once. Nothing was written")]
+    LinkedTwice {
+        /// The model.
+        model: &'static str,
+        /// The relation linked twice.
+        relation: &'static str,
+        /// The row, as added.
+        row: usize,
     },
     /// The database returned another number of keys than rows were written.
     #[error("the database returned {returned} keys for {written} rows of {model}")]
@@ -144,15 +174,49 @@ pub enum GraphError {
         /// Two of the keys it matched.
         keys: Vec<String>,
     },
-    /// The keys one statement generated were not consecutive, so they cannot
-    /// be paired with its rows by order (SQLite, once the largest rowid is
-    /// taken, picks free rowids at random). Nothing was written.
+    /// The keys one statement generated did not pair with its rows as the
+    /// table's catalog promised (a duplicate, or on SQLite a gap between
+    /// rowids that should be consecutive), so they were not matched to the
+    /// rows by guess. Nothing was written.
     #[error(
-        "the keys generated for {model} were not consecutive, so they cannot be matched to the rows written; nothing was written (on SQLite this happens once the largest rowid is taken)"
+        "the keys generated for {model} did not come back in the order the table's catalog promised, so they were not matched to the rows written; nothing was written"
     )]
     KeysOutOfOrder {
         /// The model.
         model: &'static str,
+    },
+    /// A row looked up by its natural key after a multi-row insert had
+    /// another key than it was paired with: the database did not generate
+    /// keys in row order (a sequence changed by another session while the
+    /// graph was written, say). Nothing was written.
+    #[error(
+        "{model} row #{row} was paired with the generated key {paired}, but its natural key finds the row {found}; the database did not generate keys in row order, so nothing was written"
+    )]
+    PairingMismatch {
+        /// The model.
+        model: &'static str,
+        /// The row, as added.
+        row: usize,
+        /// The key the row was paired with.
+        paired: String,
+        /// The key its natural key found.
+        found: String,
+    },
+    /// A row that brings its own key was stored under another one (a
+    /// trigger or rule replaced it), so children linked to it would point
+    /// elsewhere. Nothing was written.
+    #[error(
+        "{model} row #{row} was written with the key {given}, but the database stored it as {stored} (a trigger or rule replaces keys of this table); nothing was written"
+    )]
+    KeyReplaced {
+        /// The model.
+        model: &'static str,
+        /// The row, as added.
+        row: usize,
+        /// The key the row brought.
+        given: String,
+        /// The key the database stored.
+        stored: String,
     },
     /// A generated key does not fit the model's key type.
     #[error("the generated key {key} of {model} does not fit its key type")]

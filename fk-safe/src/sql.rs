@@ -28,3 +28,31 @@ pub fn quote_qualified(schema: Option<&str>, table: &str) -> String {
         None => quote_ident(table),
     }
 }
+
+/// `"schema"."table"` (or with backticks) -> `["schema", "table"]`. Reads
+/// only names this crate's backends rendered, never server text.
+pub(crate) fn split_identifiers(rendered: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut chars = rendered.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '"' && c != '`' {
+            continue;
+        }
+        let quote = c;
+        let mut name = String::new();
+        while let Some(c) = chars.next() {
+            if c == quote {
+                if chars.peek() == Some(&quote) {
+                    chars.next();
+                    name.push(quote);
+                } else {
+                    break;
+                }
+            } else {
+                name.push(c);
+            }
+        }
+        parts.push(name);
+    }
+    parts
+}

@@ -2,6 +2,7 @@
 //! (its [`Dialect`]) for what differs between databases; no other module
 //! branches on the database.
 
+pub mod key_order;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
@@ -57,20 +58,16 @@ pub trait Dialect: diesel::backend::Backend + Sized {
     /// Renders a fragment (a table, a column) as this backend writes it.
     fn render(fragment: &dyn diesel::query_builder::QueryFragment<Self>) -> QueryResult<String>;
 
-    /// Whether the keys one multi-row statement generates are consecutive
-    /// integers (SQLite rowids under the write lock). A statement whose keys
-    /// are not is refused rather than paired by order.
-    const GENERATED_KEYS_CONSECUTIVE: bool;
-
-    /// Whether the database generates `key_column` of `table` (rendered) in
-    /// insert order: on PostgreSQL an owned sequence or identity that
-    /// increases and does not cycle. Cached in `catalog`.
-    fn keys_grow_in_insert_order<C: LoadConnection<Backend = Self>>(
+    /// How the keys of `key_column` of `table` (rendered) follow the rows
+    /// of one statement, read from what the database will evaluate for that
+    /// column, for `rows` rows still to write. Good for the current
+    /// transaction only: a schema change in between would make it stale.
+    fn table_keys<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
-        catalog: &FkCatalog,
         table: &str,
         key_column: &str,
-    ) -> QueryResult<bool>;
+        rows: usize,
+    ) -> QueryResult<key_order::TableKeys>;
 
     /// Binds a key with its own SQL type (BIGINT, TEXT, UUID); a composite
     /// key as a parenthesized row of its parts.

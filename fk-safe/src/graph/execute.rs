@@ -7,10 +7,13 @@
 //! (VALUES ...) ORDER BY ord`, where volatile defaults such as `nextval()`
 //! are evaluated after the sort; SQLite: rowids are assigned in `VALUES`
 //! order under the write lock), and the returned keys are sorted before
-//! being paired with the rows. This needs keys that grow with insertion
-//! order: sequences, identity columns and rowids.
+//! being paired with the rows. Whether a table's keys really do that is the
+//! backend's answer ([`TableKeys`], read once per table and transaction);
+//! where it cannot say yes, the table is written one row per statement.
+//! Rows told apart by a natural key are looked up after each multi-row
+//! statement, and a pairing they contradict aborts the transaction.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -18,11 +21,14 @@ use diesel::sql_types::Text;
 use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
+use super::own_keys::Linked;
 use super::plan::{self, Deferred, Plan};
-use super::{lookup, own_keys, AnySlot, Graph, Ids, Link};
+use super::{lookup, AnySlot, Graph, Ids, Link};
+use crate::backend::key_order::{KeyOrder, TableKeys};
 use crate::backend::{Dialect, FkConnection};
 use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
+use crate::sql::split_identifiers;
 use crate::violation::{FkViolation, RowOrigin, ViolationKind};
 
 /// A row, whatever its model, as a batch writes it.
@@ -59,7 +65,8 @@ impl<M: WriteRow<DB>, DB: Backend> QueryFragment<DB> for TableOf<M> {
 pub struct Batch<'a, DB: Backend> {
     pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
     pub(crate) columns: &'static [&'static str],
-    pub(crate) key_column: &'static str,
+    /// The key columns (several for a composite key), returned as one text.
+    pub(crate) key_columns: &'static [&'static str],
     pub(crate) rows: Vec<(&'a dyn DynRow<DB>, &'a [Option<KeyValue>])>,
     /// For get-or-insert rows: the natural-key columns of the `ON CONFLICT
     /// (..) DO NOTHING` arbiter.
@@ -83,7 +90,7 @@ impl<'a, DB: Backend> Batch<'a, DB> {
             skip_existing: None,
             natural_key: M::NATURAL_KEY,
             columns: M::COLUMNS,
-            key_column: M::KEY_COLUMN,
+            key_columns: M::KEY_COLUMNS,
             rows: rows
                 .iter()
                 .zip(links)
@@ -112,10 +119,8 @@ impl<'a, DB: Backend> Batch<'a, DB> {
             }
             out.push_sql(") DO NOTHING");
         }
-        out.push_sql(" RETURNING CAST(");
-        out.push_identifier(self.key_column)?;
-        out.push_sql(" AS TEXT)");
-        Ok(())
+        out.push_sql(" RETURNING ");
+        lookup::push_key_text(out, None, self.key_columns)
     }
 
     /// The columns the batch writes: all but the omitted ones.
@@ -197,16 +202,17 @@ impl<DB: Backend> QueryFragment<DB> for PairQuery<'_, DB> {
 fn check_existing_parents<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
+    linked: &Linked<'_, C::Backend>,
 ) -> Result<Vec<FkViolation>, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
     let mut missing = Vec::new();
-    for slot in &graph.slots {
+    for (slot_index, slot) in graph.slots.iter().enumerate() {
         for (relation, info) in slot.relations().iter().enumerate() {
             let referenced: Vec<(usize, KeyValue)> = (0..slot.len())
-                .filter(|&row| slot.links(row).get(relation) == Some(&Link::Field))
+                .filter(|&row| linked.links(slot_index, row).get(relation) == Some(&Link::Field))
                 .filter_map(|row| slot.foreign_key(row, relation).map(|key| (row, key)))
                 .collect();
             if referenced.is_empty() {
@@ -225,7 +231,7 @@ where
             let target = lookup::Target {
                 table: lookup::MatchTable::Rendered(parent.table.clone()),
                 columns: parent_key.clone(),
-                key_column: parent_key.first().cloned().unwrap_or_default(),
+                key_columns: parent_key.clone(),
                 model: slot.model(),
             };
             let parts: Vec<lookup::KeyParts> =
@@ -411,34 +417,6 @@ fn split_rendered_list(rendered: &str) -> Vec<String> {
     parts
 }
 
-/// `"schema"."table"` (or with backticks) -> `["schema", "table"]`. Reads
-/// only names this crate's backends rendered, never server text.
-fn split_identifiers(rendered: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut chars = rendered.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '"' && c != '`' {
-            continue;
-        }
-        let quote = c;
-        let mut name = String::new();
-        while let Some(c) = chars.next() {
-            if c == quote {
-                if chars.peek() == Some(&quote) {
-                    chars.next();
-                    name.push(quote);
-                } else {
-                    break;
-                }
-            } else {
-                name.push(c);
-            }
-        }
-        parts.push(name);
-    }
-    parts
-}
-
 /// Where a statement failed: the model and the rows it was writing.
 struct Failure {
     slot: usize,
@@ -455,7 +433,11 @@ struct Failure {
 ///
 /// It explains failures with a fresh catalog; use
 /// [`FkCatalog::insert_graph`] to share a warm one.
-pub fn insert_graph<C>(conn: &mut C, graph: Graph<C::Backend>) -> Result<Ids, Error>
+///
+/// The graph is only borrowed: after a failure, read the input row a
+/// violation points at with [`Graph::row`]; after a success, which
+/// get-or-insert rows existed with [`Ids::existed`].
+pub fn insert_graph<C>(conn: &mut C, graph: &Graph<C::Backend>) -> Result<Ids, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
@@ -465,34 +447,33 @@ where
 
 pub(crate) fn insert_graph_with<C>(
     conn: &mut C,
-    graph: Graph<C::Backend>,
+    graph: &Graph<C::Backend>,
     catalog: &FkCatalog,
 ) -> Result<Ids, Error>
 where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
-    if let Some(model) = graph.foreign_handle {
-        return Err(GraphError::ForeignHandle { model }.into());
+    if let Some(misuse) = graph.misuse() {
+        return Err(misuse.clone().into());
     }
-    let mut graph = graph;
     // A parent of this graph referenced by the value of its own key is
     // linked to its row, so that it is written first. Rows that reference
     // each other that way form a cycle like any other: broken at a nullable
     // foreign key, else refused with its path.
-    own_keys::link_by_value(&mut graph.slots);
-    let plan = plan::plan(&graph.slots)?;
+    let linked = Linked::new(&graph.slots);
+    let plan = plan::plan(&linked)?;
     let mut failure: Option<Failure> = None;
     // Keys are typed inside the transaction, so that a key that does not fit
     // its type rolls everything back instead of failing after the commit.
     let outcome = catalog.transaction(conn, |conn| {
-        let keys = write_steps(conn, catalog, &graph, &plan, &mut failure)?;
-        collect_ids(&graph, keys)
+        let keys = write_steps(conn, graph, &linked, &plan, &mut failure)?;
+        collect_ids(graph, keys)
     });
     match outcome {
         Ok(ids) => Ok(ids),
         Err(Error::ForeignKey(mut violation)) => {
-            locate(&mut violation, &graph, failure.as_ref());
+            locate(&mut violation, graph, failure.as_ref());
             Err(Error::ForeignKey(violation))
         }
         Err(other) => Err(other),
@@ -513,8 +494,8 @@ pub(crate) struct Keys {
 
 fn write_steps<C>(
     conn: &mut C,
-    catalog: &FkCatalog,
     graph: &Graph<C::Backend>,
+    linked: &Linked<'_, C::Backend>,
     plan: &Plan,
     failure: &mut Option<Failure>,
 ) -> Result<Keys, Error>
@@ -522,7 +503,7 @@ where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
-    let mut missing = check_existing_parents(conn, graph)?;
+    let mut missing = check_existing_parents(conn, graph, linked)?;
     let (found, missing_lookups) = resolve_lookups(conn, graph)?;
     missing.extend(missing_lookups);
     if !missing.is_empty() {
@@ -538,6 +519,9 @@ where
         existing: HashSet::new(),
     };
     let deferred: HashSet<Deferred> = plan.deferred.iter().copied().collect();
+    // Read once per table and transaction: a longer-lived answer could be
+    // stale after a schema change.
+    let mut table_keys: HashMap<(String, &'static str), TableKeys> = HashMap::new();
     for step in &plan.steps {
         let slot = graph.slots[step.slot].as_ref();
         let (reused, inserted): (Vec<usize>, Vec<usize>) = step
@@ -545,7 +529,9 @@ where
             .iter()
             .partition(|&&row| slot.is_get_or_insert(row));
         let mut writer = StepWriter {
-            catalog,
+            table_keys: &mut table_keys,
+            rows_in_graph: graph.len(),
+            linked,
             slot,
             slot_index: step.slot,
             keys: &mut keys,
@@ -555,7 +541,7 @@ where
         writer.insert(conn, &inserted)?;
         writer.get_or_insert(conn, &reused)?;
     }
-    write_deferred_links(conn, graph, &plan.deferred, &keys)?;
+    write_deferred_links(conn, graph, linked, &plan.deferred, &keys)?;
     Ok(keys)
 }
 
@@ -564,6 +550,7 @@ where
 fn write_deferred_links<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
+    linked: &Linked<'_, C::Backend>,
     deferred: &[Deferred],
     keys: &Keys,
 ) -> Result<(), Error>
@@ -579,13 +566,20 @@ where
             continue;
         }
         let slot = graph.slots[link.slot].as_ref();
-        let parent_key = slot
-            .links(link.row)
+        let parent_key = linked
+            .links(link.slot, link.row)
             .get(link.relation)
             .and_then(|l| resolve_links(std::slice::from_ref(l), keys).pop().flatten());
         let child_key = keys.rows[link.slot][link.row].clone();
+        // Every row was written and every parent found by now; a link
+        // without its keys must not be skipped without a word.
         let (Some(parent_key), Some(child_key)) = (parent_key, child_key) else {
-            continue;
+            return Err(GraphError::KeyCount {
+                model: slot.model(),
+                written: 1,
+                returned: 0,
+            }
+            .into());
         };
         // The UPDATE finds the row by its key column alone; a composite
         // key has several.
@@ -621,26 +615,25 @@ where
     Ok(())
 }
 
-/// The name of the list of links an update joins; chosen so that no real
-/// table is hidden by it.
+/// The alias of the list of links an update joins.
 const LINKS: &str = "fk_safe links";
 /// The alias of the updated table, so that its key column cannot be
 /// confused with a column of the list.
 const LINKED_ROW: &str = "fk_safe row";
-/// The column of the list that holds the child's key.
-const CHILD_KEY: &str = "k";
 
 /// Links written after the insert, several rows per statement:
 ///
 /// ```sql
-/// WITH "fk_safe links" ("k", "p0", "p1") AS (VALUES ($1, $2, $3), ($4, $5, $6))
-/// UPDATE "t" AS "fk_safe row" SET "fk_a" = "fk_safe links"."p0", "fk_b" = "fk_safe links"."p1"
-///   FROM "fk_safe links" WHERE "fk_safe row"."id" = "fk_safe links"."k"
+/// UPDATE "t" AS "fk_safe row" SET "fk_a" = "fk_safe links"."column2", "fk_b" = "fk_safe links"."column3"
+///   FROM (VALUES ($1, $2, $3), ($4, $5, $6)) AS "fk_safe links"
+///  WHERE "fk_safe row"."id" = "fk_safe links"."column1"
 /// ```
 ///
-/// PostgreSQL and SQLite (3.33 and later) both read this form; SQLite does
-/// not accept column names on a `VALUES` subquery, hence the `WITH`. A
-/// composite foreign key takes one column of the list per part.
+/// PostgreSQL and SQLite (3.33 and later) both read this form. The list is
+/// a subquery with an alias, not a `WITH`, so that it cannot hide a user's
+/// table of the same name; its columns are the names both give a `VALUES`
+/// list, always qualified by its alias. A composite foreign key takes one
+/// column of the list per part.
 pub struct LinkUpdate<'a, DB: Backend> {
     pub(crate) write_table: fn(&mut AstPass<'_, '_, DB>) -> QueryResult<()>,
     /// The foreign-key columns, in the parent key's order.
@@ -665,15 +658,20 @@ impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
                 "fk-safe: a link update without columns or rows".into(),
             ));
         }
-        out.push_sql("WITH ");
-        out.push_identifier(LINKS)?;
-        out.push_sql(" (");
-        out.push_identifier(CHILD_KEY)?;
-        for i in 0..self.columns.len() {
-            out.push_sql(", ");
-            out.push_identifier(&format!("p{i}"))?;
+        out.push_sql("UPDATE ");
+        (self.write_table)(out)?;
+        out.push_sql(" AS ");
+        out.push_identifier(LINKED_ROW)?;
+        out.push_sql(" SET ");
+        for (i, column) in self.columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(column)?;
+            out.push_sql(" = ");
+            lookup::push_qualified(out, LINKS, &lookup::values_column(i + 1))?;
         }
-        out.push_sql(") AS (VALUES ");
+        out.push_sql(" FROM (VALUES ");
         for (n, (child_key, parent_key)) in self.links.iter().enumerate() {
             out.push_sql(if n == 0 { "(" } else { ", (" });
             DB::push_key(out, child_key)?;
@@ -689,42 +687,22 @@ impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
             }
             out.push_sql(")");
         }
-        out.push_sql(") UPDATE ");
-        (self.write_table)(out)?;
-        out.push_sql(" AS ");
-        out.push_identifier(LINKED_ROW)?;
-        out.push_sql(" SET ");
-        for (i, column) in self.columns.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(", ");
-            }
-            out.push_identifier(column)?;
-            out.push_sql(" = ");
-            push_qualified(out, LINKS, &format!("p{i}"))?;
-        }
-        out.push_sql(" FROM ");
+        out.push_sql(") AS ");
         out.push_identifier(LINKS)?;
         out.push_sql(" WHERE ");
-        push_qualified(out, LINKED_ROW, self.key_column)?;
+        lookup::push_qualified(out, LINKED_ROW, self.key_column)?;
         out.push_sql(" = ");
-        push_qualified(out, LINKS, CHILD_KEY)
+        lookup::push_qualified(out, LINKS, &lookup::values_column(0))
     }
-}
-
-/// Writes `"table"."column"`.
-fn push_qualified<DB: Backend>(
-    out: &mut AstPass<'_, '_, DB>,
-    table: &str,
-    column: &str,
-) -> QueryResult<()> {
-    out.push_identifier(table)?;
-    out.push_sql(".");
-    out.push_identifier(column)
 }
 
 /// Writes the rows of one step and records their keys.
 struct StepWriter<'s, DB: Backend> {
-    catalog: &'s FkCatalog,
+    /// What each table's keys do, by (rendered table, key column).
+    table_keys: &'s mut HashMap<(String, &'static str), TableKeys>,
+    /// How many rows the whole graph holds: no table gets more from it.
+    rows_in_graph: usize,
+    linked: &'s Linked<'s, DB>,
     slot: &'s dyn AnySlot<DB>,
     slot_index: usize,
     keys: &'s mut Keys,
@@ -736,7 +714,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
     fn links(&self, rows: &[usize]) -> Vec<Vec<Option<KeyValue>>> {
         rows.iter()
             .map(|&row| {
-                let mut links = resolve_links(self.slot.links(row), self.keys);
+                let mut links = resolve_links(self.linked.links(self.slot_index, row), self.keys);
                 for (relation, link) in links.iter_mut().enumerate() {
                     let later = Deferred {
                         slot: self.slot_index,
@@ -783,6 +761,22 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         self.insert_group(conn, &generated, false)
     }
 
+    /// What the database does with the keys of this slot's table, read once
+    /// per transaction.
+    fn table_keys<C>(&mut self, conn: &mut C) -> Result<TableKeys, Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
+        let table = self.slot.table_sql()?;
+        let entry = (table, self.slot.key_column());
+        if let Some(known) = self.table_keys.get(&entry) {
+            return Ok(known.clone());
+        }
+        let known = DB::table_keys(conn, &entry.0, entry.1, self.rows_in_graph)?;
+        self.table_keys.insert(entry, known.clone());
+        Ok(known)
+    }
+
     /// Writes rows that all bring their own key (`own_keys`), or rows whose
     /// keys are all generated.
     fn insert_group<C>(&mut self, conn: &mut C, rows: &[usize], own_keys: bool) -> Result<(), Error>
@@ -792,23 +786,27 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         if rows.is_empty() {
             return Ok(());
         }
-        // Keys that do not grow with insert order cannot be matched to the
-        // rows of a multi-row insert: one row per statement, then.
-        let in_order = own_keys
-            || (self.slot.keys_in_insert_order()
-                && DB::keys_grow_in_insert_order(
-                    conn,
-                    self.catalog,
-                    &self.slot.table_sql()?,
-                    self.slot.key_column(),
-                )?);
+        // Several rows go in one statement only when the table's answer
+        // proves how their keys come back: kept as given, or generated in
+        // row order by something whose keys a sort puts back in that order.
+        let written = if own_keys {
+            KeyWriting::Given {
+                checked: self.table_keys(conn)?.given_may_change.is_some(),
+            }
+        } else if self.slot.keys_in_insert_order() {
+            KeyWriting::Generated(self.table_keys(conn)?.generated)
+        } else {
+            KeyWriting::Generated(KeyOrder::RowByRow(
+                "keys of this type (text, UUID) are not generated in insert order".to_string(),
+            ))
+        };
         for (omitted, rows, links) in by_omitted_columns(self.slot, rows, self.links(rows)) {
-            let per_statement = if in_order {
+            let per_statement = if written.multi_row() {
                 DB::rows_per_statement(written_columns(self.slot, omitted))
             } else {
                 1
             };
-            self.insert_statements(conn, &rows, &links, omitted, own_keys, per_statement)?;
+            self.insert_statements(conn, &rows, &links, omitted, &written, per_statement)?;
         }
         Ok(())
     }
@@ -821,7 +819,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         rows: &[usize],
         links: &[Vec<Option<KeyValue>>],
         omitted: u64,
-        own_keys: bool,
+        written: &KeyWriting,
         per_statement: usize,
     ) -> Result<(), Error>
     where
@@ -841,33 +839,101 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                 }
                 .into());
             }
-            if own_keys {
-                // Keys chosen by the client: nothing to match.
-                for &row in rows {
-                    self.keys.rows[self.slot_index][row] = self.slot.own_key(row);
+            match written {
+                KeyWriting::Given { checked } => {
+                    if *checked {
+                        self.check_given_keys(rows, &returned)?;
+                    }
+                    for &row in rows {
+                        self.keys.rows[self.slot_index][row] = self.slot.own_key(row);
+                    }
                 }
-                continue;
+                KeyWriting::Generated(order) => {
+                    let parsed = returned
+                        .iter()
+                        .map(|text| parse_key(self.slot, text))
+                        .collect::<Result<Vec<KeyValue>, Error>>()?;
+                    let paired = order.pair(parsed, rows.len()).ok_or_else(|| {
+                        Error::from(GraphError::KeysOutOfOrder {
+                            model: self.slot.model(),
+                        })
+                    })?;
+                    if rows.len() > 1 {
+                        self.check_pairing(conn, rows, &paired)?;
+                    }
+                    for (&row, key) in rows.iter().zip(paired) {
+                        self.keys.rows[self.slot_index][row] = Some(key);
+                    }
+                }
             }
-            let mut returned = returned
-                .iter()
-                .map(|text| parse_key(self.slot, text))
-                .collect::<Result<Vec<KeyValue>, Error>>()?;
-            // Generated in input order, returned in any order: sorted, they
-            // pair with the rows. (A single row needs no order.)
-            returned.sort_unstable();
-            if DB::GENERATED_KEYS_CONSECUTIVE
-                && returned.windows(2).any(|pair| match pair {
-                    [KeyValue::Int(a), KeyValue::Int(b)] => a.checked_add(1) != Some(*b),
-                    _ => true,
-                })
-            {
-                return Err(GraphError::KeysOutOfOrder {
+        }
+        Ok(())
+    }
+
+    /// The keys a one-row statement stored must be the ones its row brought:
+    /// on a table where something may replace them, a child linked to the
+    /// row would otherwise point at another one.
+    fn check_given_keys(&self, rows: &[usize], returned: &[String]) -> Result<(), Error> {
+        for (&row, stored) in rows.iter().zip(returned) {
+            let Some(given) = self.slot.own_key(row) else {
+                continue;
+            };
+            let stored = parse_key(self.slot, stored)?;
+            if stored != given {
+                return Err(GraphError::KeyReplaced {
                     model: self.slot.model(),
+                    row,
+                    given: given.to_string(),
+                    stored: stored.to_string(),
                 }
                 .into());
             }
-            for (&row, key) in rows.iter().zip(returned) {
-                self.keys.rows[self.slot_index][row] = Some(key);
+        }
+        Ok(())
+    }
+
+    /// Defence in depth: where the rows of a multi-row statement can be told
+    /// apart by their natural key, each is looked up by it and must have the
+    /// key it was paired with; a mismatch aborts the transaction. Rows that
+    /// cannot be told apart (no natural key, a duplicate one, one that finds
+    /// nothing or several rows) are left to the proof the pairing rests on.
+    fn check_pairing<C>(
+        &self,
+        conn: &mut C,
+        rows: &[usize],
+        paired: &[KeyValue],
+    ) -> Result<(), Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
+        if self.slot.natural_key_columns().is_empty() {
+            return Ok(());
+        }
+        let mut seen = HashSet::with_capacity(rows.len());
+        let distinct = rows.iter().all(|&row| {
+            self.slot
+                .natural_key_text(row)
+                .is_some_and(|key| seen.insert(key))
+        });
+        if !distinct {
+            return Ok(());
+        }
+        let values = self.slot.natural_values(rows);
+        let found = match lookup::find_keys(conn, &self.slot.natural_key_target(), &values) {
+            Ok(found) => found,
+            Err(Error::Graph(GraphError::NaturalKeyAmbiguous { .. })) => return Ok(()),
+            Err(other) => return Err(other),
+        };
+        for ((&row, key), found) in rows.iter().zip(paired).zip(found) {
+            let Some(found) = found else { continue };
+            if found != key.to_string() {
+                return Err(GraphError::PairingMismatch {
+                    model: self.slot.model(),
+                    row,
+                    paired: key.to_string(),
+                    found,
+                }
+                .into());
             }
         }
         Ok(())
@@ -939,6 +1005,24 @@ fn parse_key<DB: Backend>(slot: &dyn AnySlot<DB>, text: &str) -> Result<KeyValue
     })
 }
 
+/// How the keys of one group of rows are known after their statements.
+enum KeyWriting {
+    /// The rows bring their keys; `checked` when something in the database
+    /// may replace them (then one row per statement, compared after).
+    Given { checked: bool },
+    /// The database generates them, in this order.
+    Generated(KeyOrder),
+}
+
+impl KeyWriting {
+    fn multi_row(&self) -> bool {
+        match self {
+            KeyWriting::Given { checked } => !checked,
+            KeyWriting::Generated(order) => order.multi_row(),
+        }
+    }
+}
+
 /// Whether bit `column` is set in a set of omitted columns.
 pub(crate) fn is_omitted(omitted: u64, column: usize) -> bool {
     column < 64 && omitted & (1u64 << column) != 0
@@ -996,7 +1080,17 @@ fn resolve_links(links: &[Link], keys: &Keys) -> Vec<Option<KeyValue>> {
 
 fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error> {
     let mut ids = Ids::for_graph(graph.id);
-    for ((slot, keys), found) in graph.slots.iter().zip(keys.rows).zip(keys.found) {
+    let existing = keys.existing;
+    for (slot_index, ((slot, keys), found)) in graph
+        .slots
+        .iter()
+        .zip(keys.rows)
+        .zip(keys.found)
+        .enumerate()
+    {
+        let existed: Vec<bool> = (0..slot.len())
+            .map(|row| existing.contains(&(slot_index, row)))
+            .collect();
         let found: Vec<KeyValue> = found.into_iter().flatten().collect();
         let keys: Vec<KeyValue> = keys.into_iter().flatten().collect();
         if keys.len() != slot.len() {
@@ -1007,7 +1101,7 @@ fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error>
             }
             .into());
         }
-        slot.store_keys(keys, found, &mut ids)
+        slot.store_keys(keys, found, existed, &mut ids)
             .map_err(|key| GraphError::KeyType {
                 model: slot.model(),
                 key: key.to_string(),
@@ -1017,19 +1111,20 @@ fn collect_ids<DB: Backend>(graph: &Graph<DB>, keys: Keys) -> Result<Ids, Error>
 }
 
 /// Finds the input row behind a violation: the relation whose column the
-/// constraint names, and the row whose foreign key holds the failing value.
-/// The failing statement's rows are searched first; a failure at commit
-/// (a deferred constraint) searches the whole graph.
+/// constraint names, and the row whose foreign key holds the failing value;
+/// for a foreign key the model does not declare, the row of the table the
+/// database named whose columns hold the failing values. The failing
+/// statement's rows are searched first; a failure at commit (a deferred
+/// constraint) searches the whole graph.
 fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: Option<&Failure>) {
     let columns = violation.child_columns().to_vec();
     if columns.is_empty() {
         return;
     }
-    // The failing key as fk-safe prints keys (composite parts joined).
-    let wanted: Option<String> = violation.key_values().and_then(|values| {
-        let parts: Option<Vec<String>> = values.iter().cloned().collect();
-        parts.map(|parts| parts.join(&crate::graph::NATURAL_KEY_SEPARATOR.to_string()))
-    });
+    // The failing key, part by part, as the database prints it.
+    let wanted: Option<Vec<String>> = violation
+        .key_values()
+        .and_then(|values| values.iter().cloned().collect());
     /// Rows to search: a slot, its rows, and their resolved links if known.
     type Candidate<'f> = (usize, Vec<usize>, Option<&'f [Vec<Option<KeyValue>>]>);
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -1041,40 +1136,75 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
             candidates.push((slot, (0..s.len()).collect(), None));
         }
     }
+    // Slots of another table than the one the database named are not
+    // searched (two models may well have columns of the same name).
+    let named_table = |s: &dyn AnySlot<DB>| -> bool {
+        let Some(table) = violation.child_table() else {
+            return true;
+        };
+        let Ok(rendered) = s.table_sql() else {
+            return false;
+        };
+        let parts = split_identifiers(&rendered);
+        let schema_matches = match (violation.schema(), parts.len().checked_sub(2)) {
+            (Some(schema), Some(i)) => parts[i] == schema,
+            _ => true,
+        };
+        parts.last().is_some_and(|t| t == table) && schema_matches
+    };
     for (slot, rows, links) in candidates {
-        let s = &graph.slots[slot];
-        let Some(relation) = s
+        let s = graph.slots[slot].as_ref();
+        if !named_table(s) {
+            continue;
+        }
+        let failing_slot = failure.is_some_and(|f| f.slot == slot);
+        let relation = s
             .relations()
             .iter()
-            .position(|r| r.columns == columns.as_slice())
-        else {
-            continue;
-        };
-        let value_of = |i: usize, row: usize| -> Option<KeyValue> {
-            match links
-                .and_then(|l| l.get(i))
-                .and_then(|l| l.get(relation))
-                .cloned()
-                .flatten()
-            {
-                Some(linked) => Some(linked),
-                None => s.foreign_key(row, relation),
+            .position(|r| r.columns == columns.as_slice());
+        // The value row `i` of the candidates (input row `row`) wrote to
+        // `column`: a linked part of a declared relation from the resolved
+        // links, else the field's own value. `None` when it cannot be told.
+        let written = |i: usize, row: usize, column: &str| -> Option<KeyValue> {
+            for (r, info) in s.relations().iter().enumerate() {
+                let Some(part) = info.columns.iter().position(|c| *c == column) else {
+                    continue;
+                };
+                match links.and_then(|l| l.get(i)).and_then(|l| l.get(r)) {
+                    Some(Some(linked)) => return linked.part(part).cloned(),
+                    Some(None) => {}
+                    // The whole graph: a linked key is not known here.
+                    None if s.links(row).get(r) != Some(&Link::Field) => return None,
+                    None => {}
+                }
             }
+            s.column_key(row, column).flatten()
         };
-        let row = match &wanted {
-            Some(wanted) => rows
-                .iter()
-                .enumerate()
-                .find(|&(i, &row)| value_of(i, row).is_some_and(|v| &v.to_string() == wanted))
-                .map(|(_, &row)| row),
+        let matches = |i: usize, row: usize| -> bool {
+            let Some(wanted) = &wanted else {
+                return false;
+            };
+            wanted.len() == columns.len()
+                && columns.iter().zip(wanted).all(|(column, value)| {
+                    written(i, row, column).is_some_and(|v| v.to_string() == *value)
+                })
+        };
+        let found = rows
+            .iter()
+            .enumerate()
+            .find(|&(i, &row)| matches(i, row))
+            .map(|(_, &row)| row);
+        let row = match (&wanted, found) {
+            (_, Some(row)) => Some(row),
             // Without the value, only a one-row statement is certain.
-            None if failure.is_some_and(|f| f.slot == slot) && rows.len() == 1 => Some(rows[0]),
-            None => None,
+            (None, None) if failing_slot && rows.len() == 1 => Some(rows[0]),
+            _ => None,
         };
-        if row.is_some() || failure.is_some_and(|f| f.slot == slot) {
+        let writes_columns = columns.iter().all(|c| s.columns().contains(&c.as_str()));
+        if row.is_some() || (failing_slot && (relation.is_some() || writes_columns)) {
             violation.origin = Some(RowOrigin {
                 model: s.model(),
-                relation: s.relations().get(relation).map(|r| r.name),
+                relation: relation.and_then(|r| s.relations().get(r)).map(|r| r.name),
                 row,
             });
             return;
@@ -1084,7 +1214,7 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
 
 #[cfg(test)]
 mod tests {
-    use super::split_identifiers;
+    use crate::sql::split_identifiers;
 
     #[test]
     fn rendered_lists() {

@@ -4,11 +4,20 @@
 //! The values are sent as a numbered list and joined to the table:
 //!
 //! ```sql
-//! WITH "fk_safe input" ("c0", "c1", "ord") AS (VALUES ($1, $2, 0), ($3, $4, 1), ...)
-//! SELECT CAST("fk_safe input"."ord" AS TEXT), CAST("fk_safe row"."id" AS TEXT)
-//!   FROM "fk_safe input" JOIN "table" AS "fk_safe row"
-//!     ON "fk_safe row"."a" = "fk_safe input"."c0" AND "fk_safe row"."b" = "fk_safe input"."c1"
+//! SELECT CAST("fk_safe input"."column3" AS TEXT), CAST("fk_safe row"."id" AS TEXT)
+//!   FROM (VALUES ($1, $2, 0), ($3, $4, 1), ...) AS "fk_safe input"
+//!   JOIN "table" AS "fk_safe row"
+//!     ON "fk_safe row"."a" = "fk_safe input"."column1" AND "fk_safe row"."b" = "fk_safe input"."column2"
 //! ```
+//!
+//! The list is a subquery in FROM, not a `WITH`: a common table expression
+//! would hide a user's table of the same name, where an alias in FROM hides
+//! nothing (the user's table is named in the catalog, and is itself only
+//! known by its alias in the query). Its columns keep the names both
+//! PostgreSQL and SQLite give a `VALUES` list (`column1`, ...), always
+//! qualified by the alias, so no user's column name can be taken for one.
+//! A composite key comes back as one text whose parts carry their length
+//! (see [`push_key_text`]).
 //!
 //! The table's column stands on the left of each comparison, so the
 //! database compares the way its own constraints do (the column's collation,
@@ -27,13 +36,55 @@ use super::model::{KeyValue, WriteRow};
 use crate::backend::{Dialect, FkConnection};
 use crate::error::{Error, GraphError};
 
-/// The name of the numbered list of values; chosen so that no real table
-/// is hidden by it.
+/// The alias of the numbered list of values.
 const INPUT: &str = "fk_safe input";
 /// The alias of the table the values are matched against.
 const ROW: &str = "fk_safe row";
-/// The column of the list that holds each value's position.
-const ORD: &str = "ord";
+
+/// The name `VALUES` gives its column `index` (from 0) on PostgreSQL and
+/// SQLite alike.
+pub(crate) fn values_column(index: usize) -> String {
+    format!("column{}", index + 1)
+}
+
+/// Writes the key `columns` of the row `qualifier` names (unqualified for
+/// `None`) as one TEXT: `CAST(key AS TEXT)` for a single column; for a
+/// composite key each part's text prefixed by its length and a colon, as
+/// [`split_key_text`](super::model::split_key_text) reads it back.
+pub(crate) fn push_key_text<DB: Backend>(
+    out: &mut AstPass<'_, '_, DB>,
+    qualifier: Option<&str>,
+    columns: &[&str],
+) -> QueryResult<()> {
+    let column = |out: &mut AstPass<'_, '_, DB>, column: &str| -> QueryResult<()> {
+        out.push_sql("CAST(");
+        if let Some(qualifier) = qualifier {
+            out.push_identifier(qualifier)?;
+            out.push_sql(".");
+        }
+        out.push_identifier(column)?;
+        out.push_sql(" AS TEXT)");
+        Ok(())
+    };
+    match columns {
+        [] => Err(diesel::result::Error::QueryBuilderError(
+            "fk-safe: a key without columns".into(),
+        )),
+        [single] => column(out, single),
+        parts => {
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push_sql(" || ");
+                }
+                out.push_sql("CAST(LENGTH(");
+                column(out, part)?;
+                out.push_sql(") AS TEXT) || ':' || ");
+                column(out, part)?;
+            }
+            Ok(())
+        }
+    }
+}
 
 /// One entry of the list: its values as bind parameters, comma-separated,
 /// one per matched column.
@@ -77,11 +128,12 @@ pub(crate) enum MatchTable<DB: Backend> {
 }
 
 /// Where to look: a table, the columns the values are compared with, and
-/// the key column whose value is returned for each match.
+/// the key columns whose value is returned for each match (several for a
+/// composite key).
 pub(crate) struct Target<DB: Backend> {
     pub(crate) table: MatchTable<DB>,
     pub(crate) columns: Vec<String>,
-    pub(crate) key_column: String,
+    pub(crate) key_columns: Vec<String>,
     /// The model, for errors.
     pub(crate) model: &'static str,
 }
@@ -96,15 +148,13 @@ struct MatchQuery<'q, 'a, DB: Backend> {
 impl<DB: Backend> QueryFragment<DB> for MatchQuery<'_, '_, DB> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let out = &mut out;
-        out.push_sql("WITH ");
-        out.push_identifier(INPUT)?;
-        out.push_sql(" (");
-        for i in 0..self.target.columns.len() {
-            out.push_identifier(&format!("c{i}"))?;
-            out.push_sql(", ");
-        }
-        out.push_identifier(ORD)?;
-        out.push_sql(") AS (VALUES ");
+        let ord = values_column(self.target.columns.len());
+        out.push_sql("SELECT CAST(");
+        push_qualified(out, INPUT, &ord)?;
+        out.push_sql(" AS TEXT), ");
+        let key_columns: Vec<&str> = self.target.key_columns.iter().map(String::as_str).collect();
+        push_key_text(out, Some(ROW), &key_columns)?;
+        out.push_sql(" FROM (VALUES ");
         for (ord, values) in self.values.iter().enumerate() {
             if ord > 0 {
                 out.push_sql(", ");
@@ -113,11 +163,7 @@ impl<DB: Backend> QueryFragment<DB> for MatchQuery<'_, '_, DB> {
             values.write_match_values(out)?;
             out.push_sql(&format!(", {ord})"));
         }
-        out.push_sql(") SELECT CAST(");
-        push_qualified(out, INPUT, ORD)?;
-        out.push_sql(" AS TEXT), CAST(");
-        push_qualified(out, ROW, &self.target.key_column)?;
-        out.push_sql(" AS TEXT) FROM ");
+        out.push_sql(") AS ");
         out.push_identifier(INPUT)?;
         out.push_sql(" JOIN ");
         match &self.target.table {
@@ -133,13 +179,13 @@ impl<DB: Backend> QueryFragment<DB> for MatchQuery<'_, '_, DB> {
             }
             push_qualified(out, ROW, column)?;
             out.push_sql(" = ");
-            push_qualified(out, INPUT, &format!("c{i}"))?;
+            push_qualified(out, INPUT, &values_column(i))?;
         }
         Ok(())
     }
 }
 
-fn push_qualified<DB: Backend>(
+pub(crate) fn push_qualified<DB: Backend>(
     out: &mut AstPass<'_, '_, DB>,
     table: &str,
     column: &str,
@@ -200,4 +246,25 @@ where
         }
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::split_key_text;
+
+    #[test]
+    fn composite_key_text() {
+        assert_eq!(split_key_text("1:74:rust", 2), Some(vec!["7", "rust"]));
+        // Parts holding colons, digits and the natural-key separator.
+        assert_eq!(
+            split_key_text("3:a:13:\u{1f}2:", 2),
+            Some(vec!["a:1", "\u{1f}2:"])
+        );
+        assert_eq!(split_key_text("0:2:äö", 2), Some(vec!["", "äö"]));
+        assert_eq!(split_key_text("1:74:rust", 3), None);
+        assert_eq!(split_key_text("1:74:rus", 2), None);
+        assert_eq!(split_key_text("1:74:rustx", 2), None);
+        assert_eq!(split_key_text("x:7", 1), None);
+        assert_eq!(split_key_text("", 1), None);
+    }
 }

@@ -36,7 +36,7 @@
 //! // The foreign key is filled from alice's generated id; 0 is a placeholder.
 //! let order = graph.add(NewOrder { customer_id: 0, total: 4200 }).parent(alice).handle();
 //!
-//! let ids = insert_graph(&mut conn, graph).unwrap();
+//! let ids = insert_graph(&mut conn, &graph).unwrap();
 //! let owner: i64 = orders::table.find(ids[order]).select(orders::customer_id).first(&mut conn).unwrap();
 //! assert_eq!(owner, ids[alice]);
 //! # }
@@ -54,6 +54,8 @@ use std::marker::PhantomData;
 
 use diesel::backend::Backend;
 
+use crate::error::GraphError;
+
 pub use execute::insert_graph;
 #[doc(hidden)]
 pub use execute::{Batch, LinkUpdate, PairQuery};
@@ -63,67 +65,144 @@ pub use model::{
     RelationInfo, SameKeyType, WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
 };
 #[doc(hidden)]
-pub use model::{same_name, Nullability, SingleKeyColumn};
+pub use model::{
+    same_name, KeyProbe, Nullability, ParentTable, ProbeAny, ProbeKey, SingleKeyColumn,
+};
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
-/// the [`Ids`] that [`insert_graph`] returns.
+/// the [`Ids`] that [`insert_graph`] returns, and reads the row back with
+/// [`Graph::get`].
 pub struct Handle<M> {
     /// The graph the handle belongs to.
     graph: u64,
     row: usize,
-    /// A row found by [`Graph::lookup`], not inserted.
-    lookup: bool,
     _model: PhantomData<fn() -> M>,
 }
 
-impl<M> Clone for Handle<M> {
-    fn clone(&self) -> Self {
-        *self
-    }
+/// An existing row found by [`Graph::lookup`]. Link children to it like to
+/// a [`Handle`], and read its key from the [`Ids`]; it is not written, so it
+/// cannot be the child of a link (a compile error):
+///
+/// ```compile_fail,E0308
+/// # use diesel::prelude::*;
+/// # use fk_safe::graph::Graph;
+/// # use fk_safe::FkOrdered;
+/// # diesel::table! { authors (id) { id -> BigInt, email -> Text } }
+/// # diesel::table! { posts (id) { id -> BigInt, author_id -> BigInt, slug -> Text } }
+/// # #[derive(Identifiable)] #[diesel(table_name = authors)] struct Author { id: i64 }
+/// # #[derive(Insertable, FkOrdered)] #[diesel(table_name = authors)] struct NewAuthor { email: String }
+/// # #[derive(Insertable, FkOrdered)] #[diesel(table_name = posts)] #[fk(natural_key(slug))]
+/// # #[diesel(belongs_to(Author, foreign_key = author_id))]
+/// # struct NewPost { author_id: i64, slug: String }
+/// let mut graph = Graph::<diesel::sqlite::Sqlite>::new();
+/// let post = graph.lookup::<NewPost>("hello".to_string());
+/// let author = graph.add(NewAuthor { email: "a@example.com".into() }).handle();
+/// graph.link(post, NewPost::AUTHOR_ID, author); // expected `Handle<NewPost>`, found `Lookup<NewPost>`
+/// ```
+pub struct Lookup<M> {
+    graph: u64,
+    index: usize,
+    _model: PhantomData<fn() -> M>,
 }
 
-impl<M> Copy for Handle<M> {}
+macro_rules! handle_impls {
+    ($name:ident, $field:ident, $what:literal) => {
+        impl<M> Clone for $name<M> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
 
-impl<M> PartialEq for Handle<M> {
-    fn eq(&self, other: &Self) -> bool {
-        self.graph == other.graph && self.row == other.row && self.lookup == other.lookup
-    }
+        impl<M> Copy for $name<M> {}
+
+        impl<M> PartialEq for $name<M> {
+            fn eq(&self, other: &Self) -> bool {
+                self.graph == other.graph && self.$field == other.$field
+            }
+        }
+
+        impl<M> Eq for $name<M> {}
+
+        impl<M> std::hash::Hash for $name<M> {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.graph.hash(state);
+                self.$field.hash(state);
+            }
+        }
+
+        impl<M> std::fmt::Debug for $name<M> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(
+                    f,
+                    concat!(stringify!($name), "<{}>({}{})"),
+                    std::any::type_name::<M>(),
+                    $what,
+                    self.$field
+                )
+            }
+        }
+    };
 }
 
-impl<M> Eq for Handle<M> {}
-
-impl<M> std::hash::Hash for Handle<M> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.graph.hash(state);
-        self.row.hash(state);
-        self.lookup.hash(state);
-    }
-}
-
-impl<M> std::fmt::Debug for Handle<M> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = if self.lookup { "lookup " } else { "" };
-        write!(
-            f,
-            "Handle<{}>({kind}{})",
-            std::any::type_name::<M>(),
-            self.row
-        )
-    }
-}
+handle_impls!(Handle, row, "");
+handle_impls!(Lookup, index, "lookup ");
 
 impl<M> Handle<M> {
     /// The position of the row among the rows of its model, in the order
-    /// they were added (what a violation's [`RowOrigin::row`](crate::RowOrigin) refers to);
-    /// for a look-up, its position among the model's look-ups.
+    /// they were added (what a violation's [`RowOrigin::row`](crate::RowOrigin) refers to).
     pub fn row(&self) -> usize {
         self.row
     }
+}
 
-    /// Whether this handle is a look-up of an existing row ([`Graph::lookup`]).
-    pub fn is_lookup(&self) -> bool {
-        self.lookup
+impl<M> Lookup<M> {
+    /// The position of the look-up among the look-ups of its model.
+    pub fn index(&self) -> usize {
+        self.index
     }
+}
+
+mod sealed {
+    /// Keeps [`GraphRow`](super::GraphRow) to fk-safe's two handle types.
+    pub trait Sealed {
+        /// The graph the handle belongs to.
+        fn graph_id(&self) -> u64;
+        /// The row's (or look-up's) position, and whether it is a look-up.
+        fn position(&self) -> (usize, bool);
+    }
+}
+
+/// A row of a graph a child can be linked to, and whose key [`Ids`] holds:
+/// a [`Handle`] (added) or a [`Lookup`] (found).
+pub trait GraphRow: Copy + sealed::Sealed {
+    /// The row's model.
+    type Model: FkOrdered;
+}
+
+impl<M> sealed::Sealed for Handle<M> {
+    fn graph_id(&self) -> u64 {
+        self.graph
+    }
+    fn position(&self) -> (usize, bool) {
+        (self.row, false)
+    }
+}
+
+impl<M> sealed::Sealed for Lookup<M> {
+    fn graph_id(&self) -> u64 {
+        self.graph
+    }
+    fn position(&self) -> (usize, bool) {
+        (self.index, true)
+    }
+}
+
+impl<M: FkOrdered> GraphRow for Handle<M> {
+    type Model = M;
+}
+
+impl<M: FkOrdered> GraphRow for Lookup<M> {
+    type Model = M;
 }
 
 /// Where a foreign key of a row takes its value from.
@@ -191,8 +270,11 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn relations(&self) -> &'static [RelationInfo];
     fn len(&self) -> usize;
     fn links(&self, row: usize) -> &[Link];
-    fn set_link(&mut self, row: usize, relation: usize, link: Link);
     fn foreign_key(&self, row: usize, relation: usize) -> Option<KeyValue>;
+    /// The value `row` writes to `column` as a key (`Some(None)`: NULL).
+    fn column_key(&self, row: usize, column: &str) -> Option<Option<KeyValue>>;
+    /// The SQL names of the columns the model writes.
+    fn columns(&self) -> &'static [&'static str];
     fn own_key(&self, row: usize) -> Option<KeyValue>;
     fn parent_sql(&self, relation: usize) -> diesel::QueryResult<Option<ParentSql>>;
     fn table_sql(&self) -> diesel::QueryResult<String>;
@@ -202,6 +284,7 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
         &self,
         keys: Vec<KeyValue>,
         found: Vec<KeyValue>,
+        existed: Vec<bool>,
         ids: &mut Ids,
     ) -> Result<(), KeyValue>;
     /// Where this model's rows are found by natural key.
@@ -230,6 +313,7 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn parse_key(&self, text: &str) -> Option<KeyValue>;
     fn keys_in_insert_order(&self) -> bool;
     fn key_column(&self) -> &'static str;
+    fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
@@ -241,11 +325,19 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
 /// not linked keeps its field's value: the id of a row that already exists,
 /// or the key of a row of this graph whose key the client chooses (a tag's
 /// code), which is then written first.
+///
+/// [`insert_graph`] borrows the graph, so that its rows can be read back
+/// afterwards: [`Graph::get`] by handle, [`Graph::row`] for the input row a
+/// violation points at.
+///
+/// A link the graph cannot honour (a handle of another graph, a foreign key
+/// linked twice to different parents) is never dropped: [`insert_graph`]
+/// refuses the graph with a [`GraphError`] before any SQL.
 pub struct Graph<DB: Backend> {
     /// Tells this graph's handles from another graph's.
     id: u64,
-    /// A handle of another graph was used; reported before any SQL.
-    foreign_handle: Option<&'static str>,
+    /// The first link that could not be made; reported before any SQL.
+    misuse: Option<GraphError>,
     slots: Vec<Box<dyn AnySlot<DB>>>,
     slot_of: HashMap<TypeId, usize>,
     /// `lookups[slot]`: natural keys of existing rows of that slot's model.
@@ -257,7 +349,7 @@ impl<DB: Backend> Default for Graph<DB> {
         static NEXT_GRAPH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Graph {
             id: NEXT_GRAPH.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            foreign_handle: None,
+            misuse: None,
             slots: Vec::new(),
             slot_of: HashMap::new(),
             lookups: Vec::new(),
@@ -332,20 +424,20 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
 
     /// A row that already exists, found by its natural key inside the
     /// insert's transaction ("Alice's real id, by her email"). Link children
-    /// to the handle like to any other; read its key from the [`Ids`].
-    /// Look-ups that find nothing are reported together with every other
-    /// missing parent, before anything is written.
-    pub fn lookup<M>(&mut self, key: M::NaturalKey) -> Handle<M>
+    /// to the [`Lookup`] like to any [`Handle`]; read its key from the
+    /// [`Ids`]. Look-ups that find nothing are reported together with every
+    /// other missing parent, before anything is written. A composite natural
+    /// key is given as a tuple, in `natural_key(..)` order.
+    pub fn lookup<M>(&mut self, key: M::NaturalKey) -> Lookup<M>
     where
         M: WriteRow<DB> + WriteNaturalKey<DB>,
     {
         let slot = self.slot_index::<M>();
         let lookups = &mut self.lookups[slot];
         lookups.push(Box::new(LookupOf::<M>(key)));
-        Handle {
+        Lookup {
             graph: self.id,
-            row: lookups.len() - 1,
-            lookup: true,
+            index: lookups.len() - 1,
             _model: PhantomData,
         }
     }
@@ -356,31 +448,150 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
     /// them with that foreign key NULL (the relation must allow NULL) and
     /// sets it with an `UPDATE` once both rows exist, in the same
     /// transaction.
-    pub fn link<M, P>(
+    ///
+    /// `relation` is one of the constants the derive generates on the model,
+    /// named after the foreign-key field in upper case (`NewEmployee::MANAGER_ID`
+    /// for `manager_id`). The child must be a row of this graph
+    /// ([`Handle`]); a looked-up row is not written, so it cannot be one (a
+    /// compile error). The parent may be either. A handle of another graph,
+    /// or a foreign key linked twice to different parents, makes
+    /// [`insert_graph`] refuse the graph before any SQL. A row that
+    /// [`Graph::get_or_insert`] finds existing keeps the foreign keys it has;
+    /// [`Ids::existed`] tells which rows those were.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use diesel::prelude::*;
+    /// use fk_safe::graph::{insert_graph, Graph};
+    /// use fk_safe::{FkConnection, FkOrdered};
+    ///
+    /// diesel::table! { employees (id) { id -> BigInt, name -> Text, manager_id -> Nullable<BigInt> } }
+    ///
+    /// #[derive(Identifiable)]
+    /// #[diesel(table_name = employees)]
+    /// struct Employee { id: i64 }
+    ///
+    /// #[derive(Insertable, FkOrdered)]
+    /// #[diesel(table_name = employees)]
+    /// #[diesel(belongs_to(Employee, foreign_key = manager_id))]
+    /// struct NewEmployee { name: String, manager_id: Option<i64> }
+    ///
+    /// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    /// conn.enforce_foreign_keys().unwrap();
+    /// diesel::sql_query("CREATE TABLE employees (id INTEGER PRIMARY KEY, name TEXT NOT NULL, manager_id BIGINT REFERENCES employees (id))")
+    ///     .execute(&mut conn).unwrap();
+    ///
+    /// let mut graph = Graph::new();
+    /// let boss = graph.add(NewEmployee { name: "Ada".into(), manager_id: None }).handle();
+    /// // Ada manages herself: a cycle, closed with an UPDATE after the insert.
+    /// graph.link(boss, NewEmployee::MANAGER_ID, boss);
+    /// let ids = insert_graph(&mut conn, &graph).unwrap();
+    /// let manager: Option<i64> = employees::table.find(ids[boss]).select(employees::manager_id)
+    ///     .first(&mut conn).unwrap();
+    /// assert_eq!(manager, Some(ids[boss]));
+    /// # }
+    /// ```
+    pub fn link<M, H>(
         &mut self,
         child: Handle<M>,
-        relation: Relation<M, P::Table>,
-        parent: Handle<P>,
+        relation: Relation<M, <H::Model as FkOrdered>::Table>,
+        parent: H,
     ) where
         M: WriteRow<DB>,
-        P: WriteRow<DB>,
+        H: GraphRow,
+        H::Model: WriteRow<DB>,
     {
         if child.graph != self.id {
-            self.foreign_handle.get_or_insert(M::MODEL);
+            self.refuse(GraphError::ForeignHandle { model: M::MODEL });
             return;
         }
         let Some(&slot) = self.slot_of.get(&TypeId::of::<M>()) else {
+            self.refuse(GraphError::UnknownRow {
+                model: M::MODEL,
+                row: child.row,
+            });
             return;
         };
-        let node = Node::<M, DB> {
+        Node::<M, DB> {
             graph: self,
             slot,
             row: child.row,
             _model: PhantomData,
-        };
-        if !child.lookup {
-            node.parent_via(relation, parent);
         }
+        .link_to(relation.index(), parent);
+    }
+
+    /// The row `handle` stands for, as it was added; `None` for a handle of
+    /// another graph.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use fk_safe::graph::Graph;
+    /// use fk_safe::FkOrdered;
+    ///
+    /// diesel::table! { authors (id) { id -> BigInt, name -> Text } }
+    ///
+    /// #[derive(diesel::Insertable, FkOrdered)]
+    /// #[diesel(table_name = authors)]
+    /// struct NewAuthor { name: String }
+    ///
+    /// let mut graph = Graph::<diesel::sqlite::Sqlite>::new();
+    /// let ada = graph.add(NewAuthor { name: "Ada".into() }).handle();
+    /// assert_eq!(graph.get(ada).map(|a| a.name.as_str()), Some("Ada"));
+    /// # }
+    /// ```
+    pub fn get<M: WriteRow<DB>>(&self, handle: Handle<M>) -> Option<&M> {
+        if handle.graph != self.id {
+            return None;
+        }
+        self.rows::<M>().get(handle.row)
+    }
+
+    /// Every row of model `M`, in the order they were added.
+    pub fn rows<M: WriteRow<DB>>(&self) -> &[M] {
+        self.slot_of
+            .get(&TypeId::of::<M>())
+            .and_then(|&slot| self.slots[slot].as_any().downcast_ref::<Slot<M>>())
+            .map_or(&[], |slot| slot.rows.as_slice())
+    }
+
+    /// The input row a violation points at ([`FkViolation::origin`](crate::FkViolation::origin)),
+    /// when it is a row of model `M`: what a handler shows the client.
+    /// `None` when the origin names another model or no row, or when two
+    /// models of the graph share `M`'s name (the origin would not say which).
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "sqlite")] {
+    /// # use diesel::prelude::*;
+    /// # use fk_safe::graph::{insert_graph, Graph};
+    /// # use fk_safe::FkOrdered;
+    /// # diesel::table! { authors (id) { id -> BigInt } }
+    /// # diesel::table! { posts (id) { id -> BigInt, author_id -> BigInt, title -> Text } }
+    /// # #[derive(Identifiable)] #[diesel(table_name = authors)] struct Author { id: i64 }
+    /// # #[derive(Insertable, FkOrdered)] #[diesel(table_name = posts)]
+    /// # #[diesel(belongs_to(Author, foreign_key = author_id))]
+    /// # struct NewPost { author_id: i64, title: String }
+    /// # let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    /// let mut graph = Graph::new();
+    /// graph.add(NewPost { author_id: 999, title: "Hello".into() });
+    /// if let Err(fk_safe::Error::MissingParents(missing)) = insert_graph(&mut conn, &graph) {
+    ///     for violation in &missing {
+    ///         if let Some(post) = violation.origin().and_then(|o| graph.row::<NewPost>(o)) {
+    ///             println!("\"{}\" names an author that does not exist", post.title);
+    ///         }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn row<M: WriteRow<DB>>(&self, origin: &crate::RowOrigin) -> Option<&M> {
+        if origin.model != M::MODEL {
+            return None;
+        }
+        let namesakes = self.slots.iter().filter(|s| s.model() == M::MODEL).count();
+        if namesakes > 1 {
+            return None;
+        }
+        self.rows::<M>().get(origin.row?)
     }
 
     /// How many rows the graph holds.
@@ -417,8 +628,48 @@ impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
         }
     }
 
-    fn links_mut(&mut self, slot: usize, row: usize, relation: usize, link: Link) {
-        self.slots[slot].set_link(row, relation, link);
+    /// Remembers the first link that could not be made, for [`insert_graph`]
+    /// to refuse the graph with before any SQL.
+    fn refuse(&mut self, error: GraphError) {
+        self.misuse.get_or_insert(error);
+    }
+
+    /// Sets a link of row `row` of model `M`, refusing one the graph cannot
+    /// hold rather than dropping it.
+    fn set_link<M: WriteRow<DB>>(&mut self, slot: usize, row: usize, relation: usize, link: Link) {
+        let Some(info) = M::RELATIONS.get(relation) else {
+            self.refuse(GraphError::UnknownRelation {
+                model: M::MODEL,
+                relation,
+            });
+            return;
+        };
+        let Some(current) = self
+            .slot_mut::<M>(slot)
+            .links
+            .get_mut(row)
+            .and_then(|links| links.get_mut(relation))
+        else {
+            self.refuse(GraphError::UnknownRow {
+                model: M::MODEL,
+                row,
+            });
+            return;
+        };
+        if *current != Link::Field && *current != link {
+            self.refuse(GraphError::LinkedTwice {
+                model: M::MODEL,
+                relation: info.name,
+                row,
+            });
+            return;
+        }
+        *current = link;
+    }
+
+    /// The first link that could not be made, if any.
+    pub(crate) fn misuse(&self) -> Option<&GraphError> {
+        self.misuse.as_ref()
     }
 }
 
@@ -437,42 +688,61 @@ where
     DB: crate::backend::Dialect + 'static,
 {
     /// Fills the foreign key to `parent`'s table with `parent`'s generated
-    /// key. A compile error when `M` has no foreign key, or several, to that
-    /// table; for several, use [`Node::parent_via`].
-    pub fn parent<P, const RELATION: usize>(self, parent: Handle<P>) -> Self
+    /// key (or, for a [`Lookup`], the key found). A compile error when `M`
+    /// has no foreign key, or several, to that table; for several, use
+    /// [`Node::parent_via`].
+    pub fn parent<H, const RELATION: usize>(self, parent: H) -> Self
     where
-        P: WriteRow<DB>,
-        M: References<P::Table, RELATION>,
+        H: GraphRow,
+        H::Model: WriteRow<DB>,
+        M: References<<H::Model as FkOrdered>::Table, RELATION>,
     {
         self.link_to(RELATION, parent)
     }
 
-    /// Fills the foreign key of `relation` with `parent`'s generated key.
-    pub fn parent_via<P>(self, relation: Relation<M, P::Table>, parent: Handle<P>) -> Self
+    /// Fills the foreign key of `relation` (a constant the derive generates
+    /// on `M`, the field's name in upper case) with `parent`'s key.
+    pub fn parent_via<H>(
+        self,
+        relation: Relation<M, <H::Model as FkOrdered>::Table>,
+        parent: H,
+    ) -> Self
     where
-        P: WriteRow<DB>,
+        H: GraphRow,
+        H::Model: WriteRow<DB>,
     {
         self.link_to(relation.index(), parent)
     }
 
-    fn link_to<P: WriteRow<DB>>(self, relation: usize, parent: Handle<P>) -> Self {
-        if parent.graph != self.graph.id {
-            self.graph.foreign_handle.get_or_insert(P::MODEL);
+    fn link_to<H>(self, relation: usize, parent: H) -> Self
+    where
+        H: GraphRow,
+        H::Model: WriteRow<DB>,
+    {
+        let model = <H::Model as FkOrdered>::MODEL;
+        if parent.graph_id() != self.graph.id {
+            self.graph.refuse(GraphError::ForeignHandle { model });
             return self;
         }
-        let slot = self.graph.slot_index::<P>();
-        let link = if parent.lookup {
-            Link::Lookup {
-                slot,
-                index: parent.row,
-            }
+        let slot = self.graph.slot_index::<H::Model>();
+        let (at, lookup) = parent.position();
+        let (link, exists) = if lookup {
+            (
+                Link::Lookup { slot, index: at },
+                at < self.graph.lookups[slot].len(),
+            )
         } else {
-            Link::Row {
-                slot,
-                row: parent.row,
-            }
+            (
+                Link::Row { slot, row: at },
+                at < self.graph.slots[slot].len(),
+            )
         };
-        self.graph.links_mut(self.slot, self.row, relation, link);
+        if !exists {
+            self.graph.refuse(GraphError::UnknownRow { model, row: at });
+            return self;
+        }
+        self.graph
+            .set_link::<M>(self.slot, self.row, relation, link);
         self
     }
 
@@ -481,19 +751,22 @@ where
         Handle {
             graph: self.graph.id,
             row: self.row,
-            lookup: false,
             _model: PhantomData,
         }
     }
 }
 
-/// The generated keys of a graph's rows, indexed by their [`Handle`]s:
-/// `ids[handle]` or [`Ids::get`].
+/// The keys of a graph's rows, indexed by their [`Handle`]s and
+/// [`Lookup`]s: `ids[handle]` or [`Ids::get`]; and which rows added with
+/// [`Graph::get_or_insert`] existed already ([`Ids::existed`]).
 #[derive(Default)]
 pub struct Ids {
     graph: u64,
     keys: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
     lookups: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    /// By model, for each row: whether it existed (get-or-insert) rather
+    /// than being inserted.
+    existed: HashMap<TypeId, Vec<bool>>,
 }
 
 impl std::fmt::Debug for Ids {
@@ -512,28 +785,80 @@ impl Ids {
         }
     }
 
-    pub(crate) fn insert<M: FkOrdered>(&mut self, keys: Vec<M::Key>, found: Vec<M::Key>) {
+    pub(crate) fn insert<M: FkOrdered>(
+        &mut self,
+        keys: Vec<M::Key>,
+        found: Vec<M::Key>,
+        existed: Vec<bool>,
+    ) {
         self.keys.insert(TypeId::of::<M>(), Box::new(keys));
         self.lookups.insert(TypeId::of::<M>(), Box::new(found));
+        self.existed.insert(TypeId::of::<M>(), existed);
     }
 
-    /// The key of `handle`'s row (generated, or found by a look-up); `None`
-    /// for a handle of another graph.
-    pub fn get<M: FkOrdered>(&self, handle: Handle<M>) -> Option<&M::Key> {
-        if handle.graph != self.graph {
+    /// The key of `row`'s row (generated, chosen by the client, or found by
+    /// a look-up); `None` for a handle of another graph.
+    pub fn get<H: GraphRow>(&self, row: H) -> Option<&<H::Model as FkOrdered>::Key> {
+        if row.graph_id() != self.graph {
             return None;
         }
-        let keys = if handle.lookup {
-            &self.lookups
-        } else {
-            &self.keys
-        };
-        keys.get(&TypeId::of::<M>())?
-            .downcast_ref::<Vec<M::Key>>()?
-            .get(handle.row)
+        let (at, lookup) = row.position();
+        let keys = if lookup { &self.lookups } else { &self.keys };
+        keys.get(&TypeId::of::<H::Model>())?
+            .downcast_ref::<Vec<<H::Model as FkOrdered>::Key>>()?
+            .get(at)
     }
 
-    /// All generated keys of model `M`, in the order its rows were added.
+    /// Whether `row`'s row existed before the insert: `Some(true)` for a row
+    /// [`Graph::get_or_insert`] found (its columns were left as they were,
+    /// links included) and for a [`Lookup`], `Some(false)` for a row that
+    /// was inserted; `None` for a handle of another graph.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use diesel::prelude::*;
+    /// use fk_safe::graph::{insert_graph, Graph};
+    /// use fk_safe::FkOrdered;
+    ///
+    /// diesel::table! { tags (id) { id -> BigInt, name -> Text } }
+    ///
+    /// #[derive(Insertable, FkOrdered)]
+    /// #[diesel(table_name = tags)]
+    /// #[fk(natural_key(name))]
+    /// struct NewTag { name: String }
+    ///
+    /// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    /// diesel::sql_query("CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+    ///     .execute(&mut conn).unwrap();
+    /// let mut graph = Graph::new();
+    /// let rust = graph.get_or_insert(NewTag { name: "rust".into() }).handle();
+    /// assert_eq!(insert_graph(&mut conn, &graph).unwrap().existed(rust), Some(false));
+    /// // The same graph again: the tag is found, not inserted.
+    /// assert_eq!(insert_graph(&mut conn, &graph).unwrap().existed(rust), Some(true));
+    /// # }
+    /// ```
+    pub fn existed<H: GraphRow>(&self, row: H) -> Option<bool> {
+        self.get(row)?;
+        match row.position() {
+            (_, true) => Some(true),
+            (at, false) => self
+                .existed
+                .get(&TypeId::of::<H::Model>())
+                .and_then(|existed| existed.get(at).copied()),
+        }
+    }
+
+    /// For every row of model `M`, in the order they were added, whether it
+    /// existed ([`Ids::existed`]); parallel to [`Ids::all`].
+    pub fn all_existed<M: FkOrdered>(&self) -> &[bool] {
+        self.existed
+            .get(&TypeId::of::<M>())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// All generated keys of model `M`, in the order its rows were added
+    /// (empty for a model the graph has no rows of).
     pub fn all<M: FkOrdered>(&self) -> &[M::Key] {
         self.keys
             .get(&TypeId::of::<M>())
@@ -543,16 +868,19 @@ impl Ids {
     }
 }
 
-impl<M: FkOrdered> std::ops::Index<Handle<M>> for Ids {
-    type Output = M::Key;
+impl<H: GraphRow> std::ops::Index<H> for Ids {
+    type Output = <H::Model as FkOrdered>::Key;
 
     /// # Panics
     /// For a handle that does not belong to the graph these ids came from;
     /// [`Ids::get`] returns `None` instead.
-    fn index(&self, handle: Handle<M>) -> &M::Key {
-        match self.get(handle) {
+    fn index(&self, row: H) -> &Self::Output {
+        match self.get(row) {
             Some(key) => key,
-            None => panic!("{handle:?} does not belong to the graph these ids came from"),
+            None => panic!(
+                "a handle of {} does not belong to the graph these ids came from",
+                <H::Model as FkOrdered>::MODEL
+            ),
         }
     }
 }
@@ -586,18 +914,16 @@ where
         self.links.get(row).map(Vec::as_slice).unwrap_or_default()
     }
 
-    fn set_link(&mut self, row: usize, relation: usize, link: Link) {
-        if let Some(slot) = self
-            .links
-            .get_mut(row)
-            .and_then(|links| links.get_mut(relation))
-        {
-            *slot = link;
-        }
-    }
-
     fn foreign_key(&self, row: usize, relation: usize) -> Option<KeyValue> {
         self.rows.get(row)?.foreign_key(relation)
+    }
+
+    fn column_key(&self, row: usize, column: &str) -> Option<Option<KeyValue>> {
+        self.rows.get(row)?.column_key(column)
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        M::COLUMNS
     }
 
     fn batch<'a>(
@@ -659,7 +985,7 @@ where
         lookup::Target {
             table: lookup::MatchTable::Model(M::write_table),
             columns: M::NATURAL_KEY.iter().map(|c| c.to_string()).collect(),
-            key_column: M::KEY_COLUMN.to_string(),
+            key_columns: M::KEY_COLUMNS.iter().map(|c| c.to_string()).collect(),
             model: M::MODEL,
         }
     }
@@ -687,6 +1013,7 @@ where
         &self,
         keys: Vec<KeyValue>,
         found: Vec<KeyValue>,
+        existed: Vec<bool>,
         ids: &mut Ids,
     ) -> Result<(), KeyValue> {
         let typed = |keys: Vec<KeyValue>| {
@@ -694,7 +1021,7 @@ where
                 .map(|key| M::Key::from_key_value(&key).ok_or(key))
                 .collect::<Result<Vec<_>, _>>()
         };
-        ids.insert::<M>(typed(keys)?, typed(found)?);
+        ids.insert::<M>(typed(keys)?, typed(found)?, existed);
         Ok(())
     }
 
@@ -709,6 +1036,10 @@ where
             key_column: M::KEY_COLUMN,
             links,
         }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

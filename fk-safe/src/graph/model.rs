@@ -138,8 +138,12 @@ macro_rules! tuple_keys {
                     _ => None,
                 }
             }
+            /// The parts as fk-safe reads a composite key back (see
+            /// [`split_key_text`]), so that no part's text can be taken for
+            /// another's.
             fn parse_returned(text: &str) -> Option<KeyValue> {
-                let mut parts = text.split(NATURAL_KEY_SEPARATOR);
+                let parts = split_key_text(text, [$($index),+].len())?;
+                let mut parts = parts.into_iter();
                 let values = vec![$($part::parse_returned(parts.next()?)?),+];
                 Some(KeyValue::Composite(values))
             }
@@ -169,6 +173,31 @@ impl GraphKey for uuid::Uuid {
     }
 }
 
+/// A composite key as fk-safe's SQL reads it back: each part's text
+/// prefixed by its length in characters and a colon (`1:7` `4:rust` ->
+/// `1:74:rust`), the database's `CAST(part AS TEXT)` and `LENGTH(..)` doing
+/// the writing. Unlike a separator, a length cannot be forged by a part's
+/// text. `None` unless `text` holds exactly `parts` parts.
+pub(crate) fn split_key_text(text: &str, parts: usize) -> Option<Vec<&str>> {
+    let mut rest = text;
+    let mut out = Vec::with_capacity(parts);
+    for _ in 0..parts {
+        let (length, tail) = rest.split_once(':')?;
+        if length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let length: usize = length.parse().ok()?;
+        let end = match tail.char_indices().nth(length) {
+            Some((end, _)) => end,
+            None if tail.chars().count() == length => tail.len(),
+            None => return None,
+        };
+        out.push(&tail[..end]);
+        rest = &tail[end..];
+    }
+    rest.is_empty().then_some(out)
+}
+
 /// A foreign-key field's value as a key, `None` for SQL NULL. Implemented
 /// for the field types a foreign key can have.
 #[diagnostic::on_unimplemented(
@@ -190,6 +219,40 @@ impl<K: GraphKey> ForeignKeyField for K {
 impl<K: GraphKey> ForeignKeyField for Option<K> {
     fn key_value(&self) -> Option<KeyValue> {
         self.as_ref().map(GraphKey::to_key_value)
+    }
+}
+
+/// Reads a field as a key when its type can be one, for
+/// [`FkOrdered::column_key`]: `(&KeyProbe(&field)).probe_key()` resolves
+/// to [`ProbeKey`] for a [`ForeignKeyField`] type and falls back to
+/// [`ProbeAny`] (no value) for any other, so that a model with fields of
+/// any type still derives.
+#[doc(hidden)]
+pub struct KeyProbe<'a, T>(pub &'a T);
+
+/// The value of a field whose type can hold a key.
+#[doc(hidden)]
+pub trait ProbeKey {
+    /// `Some(None)` for NULL.
+    fn probe_key(&self) -> Option<Option<KeyValue>>;
+}
+
+impl<T: ForeignKeyField> ProbeKey for KeyProbe<'_, T> {
+    fn probe_key(&self) -> Option<Option<KeyValue>> {
+        Some(self.0.key_value())
+    }
+}
+
+/// The fallback for a field whose type cannot hold a key: no value.
+#[doc(hidden)]
+pub trait ProbeAny {
+    /// Always `None`.
+    fn probe_key(&self) -> Option<Option<KeyValue>>;
+}
+
+impl<T> ProbeAny for &KeyProbe<'_, T> {
+    fn probe_key(&self) -> Option<Option<KeyValue>> {
+        None
     }
 }
 
@@ -221,8 +284,12 @@ pub trait FkOrdered: Sized + Send + Sync + 'static {
     const MODEL: &'static str;
     /// The SQL names of the inserted columns, in the order their values are written.
     const COLUMNS: &'static [&'static str];
-    /// The SQL name of the key column read back with `RETURNING`.
+    /// The SQL name of the key column read back with `RETURNING` (the
+    /// first one of a composite key).
     const KEY_COLUMN: &'static str;
+    /// The SQL names of all key columns, in key order: several for a
+    /// composite key chosen by the client.
+    const KEY_COLUMNS: &'static [&'static str] = &[Self::KEY_COLUMN];
     /// The model's foreign keys, in declaration order.
     const RELATIONS: &'static [RelationInfo];
     /// The SQL names of the natural-key columns (`#[fk(natural_key(..))]`),
@@ -238,6 +305,16 @@ pub trait FkOrdered: Sized + Send + Sync + 'static {
     /// The row's own key when the model carries its key column as a field
     /// (keys chosen by the client); `None` when the database generates it.
     fn own_key(&self) -> Option<KeyValue> {
+        None
+    }
+
+    /// The value this row writes to `column` (an SQL name of
+    /// [`COLUMNS`](FkOrdered::COLUMNS)) as a key, `Some(None)` for NULL;
+    /// `None` when the model writes no such column or its field's type
+    /// cannot be a key. Finds the input row behind a violation of a foreign
+    /// key the model does not declare.
+    fn column_key(&self, column: &str) -> Option<Option<KeyValue>> {
+        let _ = column;
         None
     }
 
@@ -432,6 +509,34 @@ impl<M, T> Copy for Relation<M, T> {}
 impl<M, T> std::fmt::Debug for Relation<M, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Relation({})", self.index)
+    }
+}
+
+/// The table a type names as a relation's parent in `belongs_to(Parent)` or
+/// `#[fk(relation(parent = Parent, ..))]`: a type with Diesel's `HasTable`
+/// (an `Identifiable` struct, or a table type such as `authors::table`).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot name a relation's parent",
+    label = "not a Diesel table type or `Identifiable` struct",
+    note = "help: name the parent's table as in `table_name` (#[fk(relation(parent = authors, foreign_key = author_id))]), or an `Identifiable` struct of it"
+)]
+pub trait ParentTable {
+    /// The parent's table.
+    type Table: diesel::Table + 'static;
+    /// That table.
+    fn table() -> Self::Table;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T> ParentTable for T
+where
+    T: diesel::associations::HasTable,
+    T::Table: 'static,
+{
+    type Table = T::Table;
+    fn table() -> Self::Table {
+        T::table()
     }
 }
 

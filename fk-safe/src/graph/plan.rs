@@ -58,13 +58,13 @@ pub(crate) struct Plan {
 
 /// Orders the rows; a cycle is broken at a link whose foreign key may be
 /// NULL (that link is written afterwards), and reported when none may.
-pub(crate) fn plan<DB: Backend>(slots: &[Box<dyn AnySlot<DB>>]) -> Result<Plan, GraphError> {
-    order(slots)
+pub(crate) fn plan<R: Rows + ?Sized>(graph: &R) -> Result<Plan, GraphError> {
+    order(graph)
 }
 
 /// What planning reads of a graph: its rows, their links, and whether each
 /// relation's foreign key may be NULL.
-trait Rows {
+pub(crate) trait Rows {
     fn slots(&self) -> usize;
     fn len(&self, slot: usize) -> usize;
     fn links(&self, slot: usize, row: usize) -> &[Link];

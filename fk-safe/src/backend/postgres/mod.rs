@@ -1,6 +1,8 @@
 //! PostgreSQL: the catalog is `pg_constraint`, looked up by the constraint
 //! name and table that the error reports (both untranslated).
 
+mod key_order;
+
 use std::sync::Arc;
 
 use diesel::connection::LoadConnection;
@@ -378,38 +380,14 @@ fn key_values_from_detail(
 /// PostgreSQL's wire protocol counts bind parameters in 16 bits.
 const BIND_LIMIT: usize = 65_535;
 
-#[derive(QueryableByName)]
-struct InOrderRow {
-    #[diesel(sql_type = Bool)]
-    in_order: bool,
-}
-
 impl Dialect for Pg {
-    const GENERATED_KEYS_CONSECUTIVE: bool = false;
-
-    fn keys_grow_in_insert_order<C: LoadConnection<Backend = Self>>(
+    fn table_keys<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
-        catalog: &FkCatalog,
         table: &str,
         key_column: &str,
-    ) -> QueryResult<bool> {
-        let key = (table.to_string(), key_column.to_string());
-        if let Some(&known) = catalog.lock().keys_in_order.get(&key) {
-            return Ok(known);
-        }
-        // nextval() hands out increasing values only from a sequence that
-        // increases and never wraps around.
-        let rows: Vec<InOrderRow> = diesel::sql_query(
-            "SELECT COALESCE((SELECT s.seqincrement > 0 AND NOT s.seqcycle \
-               FROM pg_catalog.pg_sequence s \
-              WHERE s.seqrelid = pg_catalog.pg_get_serial_sequence($1, $2)::regclass), false) AS in_order",
-        )
-        .bind::<Text, _>(table)
-        .bind::<Text, _>(key_column)
-        .load(conn)?;
-        let in_order = rows.first().is_some_and(|r| r.in_order);
-        catalog.lock().keys_in_order.insert(key, in_order);
-        Ok(in_order)
+        _rows: usize,
+    ) -> QueryResult<crate::backend::key_order::TableKeys> {
+        key_order::table_keys(conn, table, key_column)
     }
 
     const KIND: BackendKind = BackendKind::Postgres;

@@ -4,6 +4,7 @@
 //! exist, so a failed write is replayed with the constraints deferred inside
 //! a savepoint that is always rolled back (see `transaction`).
 
+mod key_order;
 mod transaction;
 
 use std::sync::Arc;
@@ -250,18 +251,13 @@ fn explain_restrict<C: LoadConnection<Backend = Sqlite>>(
 const BIND_LIMIT: usize = 32_766;
 
 impl Dialect for Sqlite {
-    const GENERATED_KEYS_CONSECUTIVE: bool = true;
-
-    /// Rowids grow with insert order until the largest rowid is taken, after
-    /// which SQLite picks free ones at random; the consecutive-keys check
-    /// after each statement catches that.
-    fn keys_grow_in_insert_order<C: LoadConnection<Backend = Self>>(
-        _conn: &mut C,
-        _catalog: &FkCatalog,
-        _table: &str,
-        _key_column: &str,
-    ) -> QueryResult<bool> {
-        Ok(true)
+    fn table_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        table: &str,
+        key_column: &str,
+        rows: usize,
+    ) -> QueryResult<crate::backend::key_order::TableKeys> {
+        key_order::table_keys(conn, table, key_column, rows)
     }
 
     const KIND: BackendKind = BackendKind::Sqlite;

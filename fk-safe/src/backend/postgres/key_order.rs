@@ -1,0 +1,261 @@
+//! PostgreSQL: whether the keys of a multi-row `INSERT .. SELECT .. FROM
+//! (VALUES ..) ORDER BY ord` follow its rows, decided from what the server
+//! will evaluate for the key column in that INSERT, never from the sequence
+//! a column happens to own (a default can be changed to anything while the
+//! old sequence stays owned).
+//!
+//! Keys follow the rows only when all of this holds:
+//! - the target is a table or a partitioned table (not a view, not a
+//!   foreign table);
+//! - the key column is an identity column, or its DEFAULT is exactly
+//!   `nextval('<seq>'::regclass)` (possibly behind the implicit cast of a
+//!   `serial` or `smallserial` column), checked on the expression tree and
+//!   on its text, so a user function named `nextval` does not pass;
+//! - that sequence increases and does not cycle;
+//! - no `BEFORE` or `INSTEAD OF` row trigger on insert, on the table or on
+//!   any of its partitions, can replace the key, and no `ON INSERT` rule
+//!   rewrites the statement;
+//! - nothing else the INSERT evaluates for each row (a default, a generated
+//!   column, a CHECK constraint of the table or of a column's domain, a row
+//!   security policy) calls a function of the user's, or `setval()`, which
+//!   could move the sequence between two rows.
+//!
+//! What the catalog cannot show is another session calling `setval()` on
+//! the sequence while the statement runs; where rows have a natural key,
+//! the pairing is checked against it afterwards (see `graph/execute.rs`).
+//!
+//! The table is locked (`ROW EXCLUSIVE`, what the INSERT takes anyway)
+//! before the answer is read, so that no default, trigger or rule can change
+//! between the answer and the INSERT. The answer is therefore only good for
+//! the transaction that read it. Its statements open with the comment
+//! [`KEY_ORDER_MARK`](crate::backend::key_order::KEY_ORDER_MARK).
+
+use diesel::connection::LoadConnection;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text};
+
+use crate::backend::key_order::{KeyOrder, TableKeys};
+
+/// One row of facts about `$1` (a rendered table name) and its column `$2`.
+/// Never raises an error for a table or column that does not exist.
+const KEY_FACTS: &str = r#"/* fk-safe: key order */
+WITH target AS (
+    SELECT c.oid, c.relkind
+      FROM pg_catalog.pg_class c
+     WHERE c.oid = pg_catalog.to_regclass($1)
+), key_column AS (
+    SELECT a.attrelid, a.attnum, a.attidentity, a.attgenerated
+      FROM pg_catalog.pg_attribute a
+      JOIN target ON a.attrelid = target.oid
+     WHERE a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+), key_default AS (
+    SELECT d.oid, d.adbin, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS expr
+      FROM pg_catalog.pg_attrdef d
+      JOIN key_column k ON d.adrelid = k.attrelid AND d.adnum = k.attnum
+), identity_sequence AS (
+    SELECT dep.objid AS seq
+      FROM pg_catalog.pg_depend dep
+      JOIN key_column k ON dep.refobjid = k.attrelid AND dep.refobjsubid = k.attnum
+     WHERE k.attidentity <> ''
+       AND dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND dep.deptype = 'i'
+), default_sequence AS (
+    SELECT s.oid AS seq
+      FROM key_default d
+      JOIN pg_catalog.pg_depend dep
+        ON dep.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+       AND dep.objid = d.oid
+       AND dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      JOIN pg_catalog.pg_class s ON s.oid = dep.refobjid AND s.relkind = 'S'
+     WHERE d.expr = pg_catalog.format('nextval(%L::regclass)', s.oid::pg_catalog.regclass::text)
+       -- pg_catalog.nextval(regclass) is oid 1574; int4(bigint) 480 and
+       -- int2(bigint) 714 are the implicit casts of serial and smallserial.
+       AND d.adbin::text ~ '^\{FUNCEXPR :funcid (1574|480|714) '
+       AND pg_catalog.strpos(d.adbin::text, ':funcid 1574 ') > 0
+), key_sequence AS (
+    SELECT seq FROM identity_sequence
+    UNION ALL
+    SELECT seq FROM default_sequence
+), relations AS (
+    SELECT oid FROM target
+    UNION
+    SELECT relid FROM pg_catalog.pg_partition_tree((SELECT oid FROM target))
+)
+SELECT (SELECT relkind::text FROM target) AS relkind,
+       -- LOCK TABLE .. ROW EXCLUSIVE needs one of these on the whole table;
+       -- INSERT privilege on some columns only is not enough.
+       COALESCE((SELECT pg_catalog.has_table_privilege(oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+                   FROM target), false) AS can_lock,
+       EXISTS (SELECT 1 FROM key_column) AS has_column,
+       COALESCE((SELECT attidentity::text FROM key_column), '') AS identity,
+       COALESCE((SELECT attgenerated::text FROM key_column), '') AS generated,
+       (SELECT expr FROM key_default) AS default_expr,
+       (SELECT pg_catalog.string_agg(seq::pg_catalog.regclass::text, ', ') FROM key_sequence) AS sequence,
+       (SELECT pg_catalog.count(*) = 1 FROM key_sequence) AS one_sequence,
+       COALESCE((SELECT pg_catalog.bool_and(s.seqincrement > 0 AND NOT s.seqcycle)
+                   FROM pg_catalog.pg_sequence s
+                  WHERE s.seqrelid IN (SELECT seq FROM key_sequence)), false) AS ascending,
+       -- Row triggers (bit 0) on INSERT (bit 2) that run BEFORE (bit 1) or
+       -- INSTEAD OF (bit 6) it can replace the key; disabled ones count too,
+       -- since session_replication_role can bring them back.
+       (SELECT pg_catalog.min(tg.tgname::text || ' on ' || tg.tgrelid::pg_catalog.regclass::text)
+          FROM pg_catalog.pg_trigger tg
+         WHERE tg.tgrelid IN (SELECT oid FROM relations)
+           AND (tg.tgtype & 1) = 1 AND (tg.tgtype & 4) = 4 AND (tg.tgtype & 66) <> 0) AS row_trigger,
+       (SELECT pg_catalog.min(r.rulename::text)
+          FROM pg_catalog.pg_rewrite r
+         WHERE r.ev_class = (SELECT oid FROM target) AND r.ev_type = '3') AS insert_rule,
+       -- What else the INSERT evaluates row by row (defaults, generated
+       -- columns, CHECK constraints of the table and of its columns'
+       -- domains, row security policies) could move the sequence between
+       -- two rows: a function of the user's (built-in functions are pinned
+       -- and have no pg_depend entries), or setval() itself (1576, 1765).
+       (SELECT pg_catalog.min(x.what) FROM (
+            SELECT dep.refobjid::pg_catalog.regprocedure::text AS what
+              FROM pg_catalog.pg_depend dep
+             WHERE dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+               AND ((dep.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                     AND dep.objid IN (SELECT d.oid FROM pg_catalog.pg_attrdef d
+                                        WHERE d.adrelid IN (SELECT oid FROM relations)))
+                 OR (dep.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                     AND dep.objid IN (SELECT c.oid FROM pg_catalog.pg_constraint c
+                                        WHERE c.conrelid IN (SELECT oid FROM relations)
+                                           OR c.contypid IN (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                                              WHERE a.attrelid IN (SELECT oid FROM relations))))
+                 OR (dep.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
+                     AND dep.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p
+                                        WHERE p.polrelid IN (SELECT oid FROM relations))))
+            UNION ALL
+            SELECT 'setval()' FROM pg_catalog.pg_attrdef d
+             WHERE d.adrelid IN (SELECT oid FROM relations) AND d.adbin::text ~ ':funcid (1576|1765) '
+            UNION ALL
+            SELECT 'setval()' FROM pg_catalog.pg_constraint c
+             WHERE c.conrelid IN (SELECT oid FROM relations) AND c.conbin::text ~ ':funcid (1576|1765) '
+        ) x) AS user_function"#;
+
+#[derive(QueryableByName, Debug)]
+struct KeyFacts {
+    #[diesel(sql_type = Nullable<Text>)]
+    relkind: Option<String>,
+    #[diesel(sql_type = Bool)]
+    can_lock: bool,
+    #[diesel(sql_type = Bool)]
+    has_column: bool,
+    #[diesel(sql_type = Text)]
+    identity: String,
+    #[diesel(sql_type = Text)]
+    generated: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    default_expr: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    sequence: Option<String>,
+    #[diesel(sql_type = Bool)]
+    one_sequence: bool,
+    #[diesel(sql_type = Bool)]
+    ascending: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    row_trigger: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    insert_rule: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    user_function: Option<String>,
+}
+
+fn read_facts<C: LoadConnection<Backend = Pg>>(
+    conn: &mut C,
+    table: &str,
+    key_column: &str,
+) -> QueryResult<Option<KeyFacts>> {
+    let rows: Vec<KeyFacts> = diesel::sql_query(KEY_FACTS)
+        .bind::<Text, _>(table)
+        .bind::<Text, _>(key_column)
+        .load(conn)?;
+    Ok(rows.into_iter().next())
+}
+
+/// Reads, with `table` (as Diesel renders it) locked, how the keys of its
+/// `key_column` follow the rows of one statement.
+pub(crate) fn table_keys<C: LoadConnection<Backend = Pg>>(
+    conn: &mut C,
+    table: &str,
+    key_column: &str,
+) -> QueryResult<TableKeys> {
+    let Some(mut facts) = read_facts(conn, table, key_column)? else {
+        return Ok(TableKeys::row_by_row(format!(
+            "the catalog says nothing about {table}"
+        )));
+    };
+    if matches!(facts.relkind.as_deref(), Some("r" | "p")) {
+        if !facts.can_lock {
+            // Unlocked, the answer could change before the INSERT runs.
+            return Ok(TableKeys::row_by_row(format!(
+                "this role may not lock {table} (it has INSERT on some columns only)"
+            )));
+        }
+        // Read again under the lock: what was read before it could have
+        // changed before the lock was granted.
+        diesel::sql_query(format!(
+            "/* fk-safe: key order */ LOCK TABLE {table} IN ROW EXCLUSIVE MODE"
+        ))
+        .execute(conn)?;
+        match read_facts(conn, table, key_column)? {
+            Some(locked) => facts = locked,
+            None => {
+                return Ok(TableKeys::row_by_row(format!(
+                    "the catalog says nothing about {table}"
+                )))
+            }
+        }
+    }
+    Ok(decide(&facts, table, key_column))
+}
+
+fn decide(facts: &KeyFacts, table: &str, key_column: &str) -> TableKeys {
+    let replaced_by = match (&facts.relkind, &facts.row_trigger, &facts.insert_rule) {
+        (None, _, _) => Some(format!("{table} is not visible to this session")),
+        (Some(kind), _, _) if kind != "r" && kind != "p" => Some(format!(
+            "{table} is not a table (relkind {kind}): a view or foreign table decides its keys itself"
+        )),
+        (_, Some(trigger), _) => Some(format!(
+            "trigger {trigger} runs before each inserted row and can replace its key"
+        )),
+        (_, _, Some(rule)) => Some(format!("rule {rule} rewrites inserts into {table}")),
+        _ => None,
+    };
+    if let Some(why) = replaced_by {
+        return TableKeys::row_by_row(why);
+    }
+    let generated = if !facts.has_column {
+        KeyOrder::RowByRow(format!("{table} has no column {key_column}"))
+    } else if !facts.generated.is_empty() {
+        KeyOrder::RowByRow(format!(
+            "{key_column} is a generated column, computed from the row"
+        ))
+    } else if !facts.one_sequence {
+        KeyOrder::RowByRow(match (&facts.default_expr, facts.identity.is_empty()) {
+            (Some(expr), true) => format!(
+                "the default of {key_column} is {expr}, not exactly nextval() of a sequence"
+            ),
+            (None, true) => format!("{key_column} has no default and is not an identity column"),
+            (_, false) => format!("the identity sequence of {key_column} was not found"),
+        })
+    } else if let Some(function) = &facts.user_function {
+        KeyOrder::RowByRow(format!(
+            "inserting into {table} calls {function} for each row (a default, a CHECK \
+             constraint or a policy), which could move the sequence between two rows"
+        ))
+    } else if !facts.ascending {
+        KeyOrder::RowByRow(format!(
+            "sequence {} of {key_column} decreases or cycles",
+            facts.sequence.as_deref().unwrap_or("?")
+        ))
+    } else {
+        KeyOrder::Ascending
+    };
+    TableKeys {
+        generated,
+        given_may_change: None,
+    }
+}

@@ -1,0 +1,33 @@
+// Two relations to one table, its parent named two ways (an Identifiable
+// struct and the table): `.parent` cannot tell which is meant, and says so
+// at compile time; `.parent_via(NewTransfer::TO_ID, alice)` names it.
+use diesel::prelude::*;
+use fk_safe::FkOrdered;
+
+diesel::table! { customers (id) { id -> BigInt, email -> Text } }
+diesel::table! { transfers (id) { id -> BigInt, from_id -> BigInt, to_id -> BigInt } }
+
+#[derive(Identifiable)]
+#[diesel(table_name = customers)]
+struct Customer { id: i64 }
+
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = customers)]
+struct NewCustomer { email: String }
+
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = transfers)]
+#[diesel(belongs_to(Customer, foreign_key = from_id))]
+#[fk(relation(parent = customers, foreign_key = to_id))]
+struct NewTransfer { from_id: i64, to_id: i64 }
+
+fn link<DB: fk_safe::Dialect + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
+where
+    NewCustomer: fk_safe::graph::WriteRow<DB>,
+    NewTransfer: fk_safe::graph::WriteRow<DB>,
+{
+    let alice = graph.add(NewCustomer { email: "a@example.com".into() }).handle();
+    graph.add(NewTransfer { from_id: 0, to_id: 0 }).parent(alice);
+}
+
+fn main() {}
