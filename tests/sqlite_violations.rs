@@ -435,6 +435,9 @@ fn errors_through_an_r2d2_pool() {
     };
     assert_eq!(v.parent_table(), Some("customers"));
     assert_eq!(values(&v), Some(vec![Some("999")]));
+    // The pooled connection is left outside any transaction.
+    conn.immediate_transaction(|_| Ok::<_, diesel::result::Error>(()))
+        .unwrap();
 }
 
 #[test]
@@ -515,4 +518,200 @@ fn a_column_named_rowid_does_not_hide_the_row() {
     assert_eq!(v.kind(), ViolationKind::MissingParent);
     assert_eq!(v.child_table(), Some("legacy_orders"));
     assert_eq!(values(&v), Some(vec![Some("999")]));
+}
+
+fn flag(conn: &mut SqliteConnection, pragma: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Flag {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        flag: i64,
+    }
+    diesel::sql_query(format!("SELECT {pragma} AS flag FROM pragma_{pragma}"))
+        .get_result::<Flag>(conn)
+        .unwrap()
+        .flag
+}
+
+fn insert_orphan_order(conn: &mut SqliteConnection) -> Result<(), Error> {
+    diesel::insert_into(orders::table)
+        .values(orders::customer_id.eq(999))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[test]
+fn a_replay_that_fails_says_why_and_invents_no_cause() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let mut runs = 0;
+    let v = violation_of(&mut conn, |c| {
+        runs += 1;
+        if runs == 2 {
+            diesel::sql_query("INSERT INTO no_such_table VALUES (1)").execute(c)?;
+        }
+        insert_orphan_order(c)
+    });
+    assert_eq!(runs, 2);
+    assert_eq!(v.kind(), ViolationKind::Undetermined);
+    assert_eq!(v.child_table(), None);
+    let note = v.note().expect("the replay's failure is told");
+    assert!(note.contains("no such table: no_such_table"), "{note}");
+    let text = v.to_string();
+    assert!(text.contains("Replaying the work"), "{text}");
+    assert!(!text.contains("later statement"), "{text}");
+    // The replay's error is not the catalog's.
+    assert_eq!(v.catalog_error(), None);
+    let orders: i64 = orders::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(orders, 0);
+}
+
+#[test]
+fn a_replay_failing_on_a_foreign_key_again_names_nothing() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let mut runs = 0;
+    let v = violation_of(&mut conn, |c| {
+        runs += 1;
+        // Work that checks its keys at once, whatever the caller deferred.
+        diesel::sql_query("PRAGMA defer_foreign_keys = OFF").execute(c)?;
+        insert_orphan_order(c)
+    });
+    assert_eq!(runs, 2);
+    assert_eq!(v.kind(), ViolationKind::Undetermined);
+    assert_eq!(v.child_table(), None);
+    let note = v.note().expect("the replay's failure is told");
+    assert!(note.contains("foreign key"), "{note}");
+    assert!(note.contains("FOREIGN KEY constraint failed"), "{note}");
+    assert!(!v.to_string().contains("later statement"), "{v}");
+    assert_eq!(flag(&mut conn, "defer_foreign_keys"), 0);
+}
+
+#[test]
+fn no_other_writer_gets_in_between_the_failure_and_the_replay() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    // Does not wait for the lock: it either writes at once or fails.
+    let mut other = db.conn();
+    let mut attempts = Vec::new();
+    let mut runs = 0;
+    let v = violation_of(&mut conn, |c| {
+        runs += 1;
+        if runs == 2 {
+            // Another session supplies the missing parent just before the
+            // replay: were it let in, the replay would see no orphan.
+            attempts.push(
+                diesel::sql_query(
+                    "INSERT INTO customers (id, email, name) VALUES (999, 'late@example.com', 'Late')",
+                )
+                .execute(&mut other)
+                .map_err(|e| e.to_string()),
+            );
+        }
+        insert_orphan_order(c)
+    });
+    assert_eq!(attempts.len(), 1);
+    let refused = attempts[0]
+        .as_ref()
+        .expect_err("the other session must not write between the failure and the replay");
+    assert!(refused.contains("database is locked"), "{refused}");
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("orders"));
+    assert_eq!(values(&v), Some(vec![Some("999")]));
+    let customers: i64 = customers::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(customers, 0);
+}
+
+#[test]
+fn a_deferred_failure_at_commit_is_explained_without_running_the_work_again() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let mut runs = 0;
+    let v = violation_of(&mut conn, |c| {
+        runs += 1;
+        diesel::insert_into(departments::table)
+            .values((
+                departments::name.eq("R&D"),
+                departments::head_employee_id.eq(555),
+            ))
+            .execute(c)?;
+        Ok(())
+    });
+    assert_eq!(runs, 1, "the rows that broke the key were still there");
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(v.child_table(), Some("departments"));
+    assert_eq!(values(&v), Some(vec![Some("555")]));
+    let departments: i64 = departments::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(departments, 0);
+}
+
+#[test]
+fn after_a_failure_the_connection_is_as_it_was() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let v = violation_of(&mut conn, insert_orphan_order);
+    assert_eq!(v.kind(), ViolationKind::MissingParent);
+    assert_eq!(flag(&mut conn, "defer_foreign_keys"), 0);
+    // Diesel's transaction state is back at the top: a transaction of the
+    // caller's own begins, and constraints are immediate in it.
+    conn.immediate_transaction(|c| {
+        let raw = diesel::insert_into(orders::table)
+            .values(orders::customer_id.eq(998))
+            .execute(c);
+        assert!(raw.is_err(), "constraints must be immediate again");
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn nested_the_replay_leaves_the_callers_deferral_as_it_was() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let catalog = FkCatalog::new();
+    conn.immediate_transaction::<_, Error, _>(|c| {
+        let failed = catalog.transaction(c, insert_orphan_order).unwrap_err();
+        assert_eq!(failed.as_violation().unwrap().child_table(), Some("orders"));
+        assert_eq!(flag(c, "defer_foreign_keys"), 0);
+        sql(c, "PRAGMA defer_foreign_keys = ON");
+        // Deferred by the caller: the work does not fail (that is for the
+        // caller's COMMIT), and the deferral stays as the caller set it.
+        catalog.transaction(c, insert_orphan_order)?;
+        assert_eq!(flag(c, "defer_foreign_keys"), 1);
+        diesel::delete(orders::table).execute(c)?;
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_failure_nested_in_an_fk_safe_transaction_is_explained_once_and_the_outer_work_goes_on() {
+    let db = SqliteDb::new();
+    let mut conn = db.conn();
+    let catalog = FkCatalog::new();
+    let mut inner_runs = 0;
+    let kept = catalog
+        .transaction(&mut conn, |c| {
+            sql(c, "INSERT INTO customers (id, email, name) VALUES (1, 'kept@example.com', 'Kept')");
+            let failed = catalog
+                .transaction(c, |c| {
+                    inner_runs += 1;
+                    sql(c, "INSERT INTO customers (id, email, name) VALUES (2, 'dropped@example.com', 'Dropped')");
+                    insert_orphan_order(c)
+                })
+                .unwrap_err();
+            let v = failed.as_violation().unwrap();
+            assert_eq!(v.child_table(), Some("orders"));
+            assert_eq!(values(v), Some(vec![Some("999")]));
+            let emails: Vec<String> = customers::table.select(customers::email).load(c)?;
+            Ok(emails)
+        })
+        .unwrap();
+    // Once, and its replay once: the outer work did not fail.
+    assert_eq!(inner_runs, 2);
+    assert_eq!(kept, ["kept@example.com"]);
+    let emails: Vec<String> = customers::table
+        .select(customers::email)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(emails, ["kept@example.com"]);
 }

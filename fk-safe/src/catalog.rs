@@ -154,7 +154,21 @@ impl FkCatalog {
     /// replay runs past the statement that failed: when the rows it leaves
     /// behind break several foreign keys, none is named (SQLite does not say
     /// which failed first) and [`FkViolation::note`](crate::FkViolation::note)
-    /// says so.
+    /// says so; a replay that fails itself is told there too, with its error,
+    /// and names nothing.
+    ///
+    /// On SQLite the transaction begins with `BEGIN IMMEDIATE`, taking the
+    /// write lock at once (waiting for it as long as the connection's
+    /// `PRAGMA busy_timeout` allows): a transaction that reads before it
+    /// writes would otherwise fail with "database is locked", without
+    /// waiting, once another connection has committed. Inside a caller's
+    /// transaction the work runs in a savepoint, under the caller's lock:
+    /// begin yours with `SqliteConnection::immediate_transaction` when it
+    /// reads before it writes. A failure is explained before the transaction
+    /// ends, so the replay sees the data the failing work saw and no other
+    /// connection writes in between; a deferred key that fails the `COMMIT`
+    /// is checked with the work's rows still in place, without running the
+    /// work again.
     pub fn transaction<C, T, F>(&self, conn: &mut C, work: F) -> Result<T, Error>
     where
         C: FkConnection,

@@ -2,9 +2,10 @@
 //! nothing. The catalog is `PRAGMA foreign_key_list`; which rows broke which
 //! key is `PRAGMA foreign_key_check`, which only sees violations that still
 //! exist, so a failed write is replayed with the constraints deferred inside
-//! a savepoint that is always rolled back.
+//! a savepoint that is always rolled back (see `transaction`).
 
 mod key_order;
+mod transaction;
 
 use std::sync::Arc;
 
@@ -215,88 +216,6 @@ fn parent_exists<C: LoadConnection<Backend = Sqlite>>(
     Ok(rows.first().is_some_and(|r| r.found))
 }
 
-/// A row that broke a key while the failed work was replayed.
-struct Orphan {
-    fk: ForeignKey,
-    rowid: Option<i64>,
-    values: Option<Vec<Option<String>>>,
-}
-
-/// How the replay ended: it is always rolled back, carrying what it saw.
-enum ReplayEnd {
-    Seen(Vec<Orphan>),
-    Failed(DieselError),
-}
-
-impl From<DieselError> for ReplayEnd {
-    fn from(error: DieselError) -> Self {
-        ReplayEnd::Failed(error)
-    }
-}
-
-/// Replays `work` with every constraint deferred and lists the rows that
-/// broke a key. Nothing it does survives.
-fn replay<C, T, F>(conn: &mut C, catalog: &FkCatalog, work: &mut F) -> QueryResult<Vec<Orphan>>
-where
-    C: LoadConnection<Backend = Sqlite>,
-    F: FnMut(&mut C) -> Result<T, Error>,
-{
-    let deferred_before = read_flag(conn, "defer_foreign_keys")?;
-    let ended = conn.transaction::<(), ReplayEnd, _>(|conn| {
-        diesel::sql_query("PRAGMA defer_foreign_keys = ON").execute(conn)?;
-        // The replay's own outcome does not matter, only what it left behind.
-        let _ = work(conn);
-        let broken: Vec<CheckRow> = diesel::sql_query("PRAGMA foreign_key_check").load(conn)?;
-        let mut orphans = Vec::with_capacity(broken.len());
-        for row in broken {
-            let keys = table_foreign_keys(conn, catalog, &row.table)?;
-            let Some((_, fk)) = keys.iter().find(|(id, _)| *id == row.fkid) else {
-                continue;
-            };
-            let values = match row.rowid {
-                Some(rowid) => row_values(conn, &fk.table, &fk.columns, rowid)?,
-                None => None,
-            };
-            orphans.push(Orphan {
-                fk: fk.clone(),
-                rowid: row.rowid,
-                values,
-            });
-        }
-        Err(ReplayEnd::Seen(orphans))
-    });
-    if !deferred_before {
-        diesel::sql_query("PRAGMA defer_foreign_keys = OFF").execute(conn)?;
-    }
-    match ended {
-        Err(ReplayEnd::Seen(orphans)) => Ok(orphans),
-        Err(ReplayEnd::Failed(error)) => Err(error),
-        Ok(()) => Ok(Vec::new()),
-    }
-}
-
-/// Decides, in the state before the work, which side an orphan broke:
-/// the same row with the same key existed and its parent did too, so the
-/// parent went away (still referenced); the row is new or was re-pointed
-/// (missing parent); or it was an orphan already (`None`: not ours).
-fn side_of<C: LoadConnection<Backend = Sqlite>>(
-    conn: &mut C,
-    orphan: &Orphan,
-) -> QueryResult<Option<ViolationKind>> {
-    let (Some(rowid), Some(values)) = (orphan.rowid, &orphan.values) else {
-        return Ok(Some(ViolationKind::Undetermined));
-    };
-    let before = row_values(conn, &orphan.fk.table, &orphan.fk.columns, rowid)?;
-    if before.as_ref() != Some(values) {
-        return Ok(Some(ViolationKind::MissingParent));
-    }
-    if parent_exists(conn, &orphan.fk, rowid)? {
-        Ok(Some(ViolationKind::StillReferenced))
-    } else {
-        Ok(None)
-    }
-}
-
 /// Every foreign key with a RESTRICT action, the only kind SQLite raises as
 /// extended code 1811.
 fn restrict_keys<C: LoadConnection<Backend = Sqlite>>(
@@ -326,75 +245,6 @@ fn explain_restrict<C: LoadConnection<Backend = Sqlite>>(
         Ok(_) => {}
         Err(error) => violation.catalog_error = Some(error.to_string()),
     }
-}
-
-fn explain_replay<C, T, F>(
-    conn: &mut C,
-    catalog: &FkCatalog,
-    work: &mut F,
-    violation: &mut FkViolation,
-) -> QueryResult<()>
-where
-    C: LoadConnection<Backend = Sqlite>,
-    F: FnMut(&mut C) -> Result<T, Error>,
-{
-    let mut broken: Vec<(ViolationKind, Orphan)> = Vec::new();
-    for orphan in replay(conn, catalog, work)? {
-        if let Some(kind) = side_of(conn, &orphan)? {
-            broken.push((kind, orphan));
-        }
-    }
-    let mut keys: Vec<&ForeignKey> = Vec::new();
-    for (_, orphan) in &broken {
-        if !keys.contains(&&orphan.fk) {
-            keys.push(&orphan.fk);
-        }
-    }
-    match keys.as_slice() {
-        [] if violation.kind == ViolationKind::StillReferenced => {
-            explain_restrict(conn, catalog, violation);
-        }
-        [] => {
-            violation.note = Some(
-                "replaying the work with the constraints deferred left no row without its parent: \
-                 a later statement of the same work supplied what the failing one lacked (a child \
-                 written before its parent?). Write parents first, or let insert_graph order the rows"
-                    .to_string(),
-            );
-        }
-        [fk] => {
-            let fk = (*fk).clone();
-            let kinds: Vec<ViolationKind> = broken.iter().map(|(kind, _)| *kind).collect();
-            let values: Vec<&Option<Vec<Option<String>>>> =
-                broken.iter().map(|(_, orphan)| &orphan.values).collect();
-            violation.kind = if kinds.iter().all(|k| *k == kinds[0]) {
-                kinds[0]
-            } else {
-                ViolationKind::Undetermined
-            };
-            // Several rows broke the key: their values are named only when
-            // they agree, since SQLite does not say which row failed first.
-            violation.key_values = if values.iter().all(|v| *v == values[0]) {
-                values[0].clone()
-            } else {
-                None
-            };
-            apply_foreign_key(violation, &fk);
-        }
-        several => {
-            let names: Vec<String> = several
-                .iter()
-                .map(|fk| format!("{}.({})", fk.table, fk.columns.join(", ")))
-                .collect();
-            violation.note = Some(format!(
-                "replaying the work found rows breaking {} foreign keys ({}); SQLite does not say \
-                 which statement failed first, so none is named",
-                several.len(),
-                names.join(", ")
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite (3.32 and later).
@@ -521,25 +371,11 @@ impl Dialect for Sqlite {
         }
     }
 
-    fn transaction<C, T, F>(conn: &mut C, catalog: &FkCatalog, mut work: F) -> Result<T, Error>
+    fn transaction<C, T, F>(conn: &mut C, catalog: &FkCatalog, work: F) -> Result<T, Error>
     where
         C: LoadConnection<Backend = Self>,
         F: FnMut(&mut C) -> Result<T, Error>,
     {
-        let outcome = conn.transaction(|conn| work(conn));
-        let Err(Error::ForeignKey(mut violation)) = outcome else {
-            return outcome;
-        };
-        // Already explained by a transaction nested inside `work`.
-        if violation.child_table.is_some() {
-            return Err(Error::ForeignKey(violation));
-        }
-        if let Err(error) = explain_replay(conn, catalog, &mut work, &mut violation) {
-            violation.catalog_error = Some(error.to_string());
-        }
-        if violation.schema.is_none() {
-            violation.schema = Some(SCHEMA.to_string());
-        }
-        Err(Error::ForeignKey(violation))
+        transaction::run(conn, catalog, work)
     }
 }
