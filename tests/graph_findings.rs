@@ -223,6 +223,7 @@ where
         .collect()
 }
 
+#[cfg(feature = "sqlite")]
 const SQLITE: &str = r#"
     CREATE TABLE authors (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
     CREATE TABLE posts (id INTEGER PRIMARY KEY, author_id BIGINT NOT NULL REFERENCES authors (id),
@@ -240,6 +241,7 @@ const SQLITE: &str = r#"
         boss_id BIGINT REFERENCES "fk_safe links" (id));
 "#;
 
+#[cfg(feature = "postgres")]
 const POSTGRES: &str = r#"
     CREATE TABLE authors (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
     CREATE TABLE posts (id BIGSERIAL PRIMARY KEY, author_id BIGINT NOT NULL REFERENCES authors (id),

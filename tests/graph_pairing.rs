@@ -16,7 +16,7 @@ use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection
 use diesel::prelude::*;
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use fk_safe::graph::{insert_graph, Graph, Handle, WriteRow};
 use fk_safe::{FkConnection, FkOrdered};
 
@@ -446,7 +446,7 @@ mod postgres {
         let mover = std::thread::spawn(move || {
             #[derive(QueryableByName)]
             struct Waiting {
-                #[diesel(sql_type = BigInt)]
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
                 n: i64,
             }
             // Wait (bounded) until the insert is stuck on row "post 10".
@@ -481,7 +481,7 @@ mod postgres {
         }
         #[derive(QueryableByName)]
         struct Count {
-            #[diesel(sql_type = BigInt)]
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
         let left: Vec<Count> = diesel::sql_query("SELECT count(*) AS n FROM posts")

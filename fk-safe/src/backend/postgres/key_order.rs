@@ -218,7 +218,11 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Pg>>(
         // changed before the lock was granted.
         // Inheritance children play no part in an INSERT into the parent;
         // partitions do, and are locked with it.
-        let only = if facts.relkind.as_deref() == Some("r") { "ONLY " } else { "" };
+        let only = if facts.relkind.as_deref() == Some("r") {
+            "ONLY "
+        } else {
+            ""
+        };
         diesel::sql_query(format!(
             "/* fk-safe: key order */ LOCK TABLE {only}{table} IN ROW EXCLUSIVE MODE"
         ))
