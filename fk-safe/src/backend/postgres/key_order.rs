@@ -40,7 +40,7 @@ use crate::backend::key_order::{KeyOrder, TableKeys};
 /// One row of facts about `$1` (a rendered table name) and its column `$2`.
 /// Never raises an error for a table or column that does not exist.
 const KEY_FACTS: &str = r#"/* fk-safe: key order */
-WITH RECURSIVE target AS (
+WITH target AS (
     SELECT c.oid, c.relkind
       FROM pg_catalog.pg_class c
      WHERE c.oid = pg_catalog.to_regclass($1)
@@ -79,43 +79,66 @@ WITH RECURSIVE target AS (
     UNION ALL
     SELECT seq FROM default_sequence
 ), relations AS (
-    SELECT oid FROM target
-    UNION
-    SELECT relid FROM pg_catalog.pg_partition_tree((SELECT oid FROM target))
+    -- Arrays, not row sets, from here on: the planner's guesses for a
+    -- function scan or a recursive union are large enough to make it JIT
+    -- compile this query, which costs far more than running it.
+    SELECT ARRAY(SELECT oid FROM target
+                 UNION
+                 SELECT relid FROM pg_catalog.pg_partition_tree((SELECT oid FROM target))) AS oids
+), types_0 AS (
+    SELECT ARRAY(SELECT DISTINCT a.atttypid
+                   FROM pg_catalog.pg_attribute a, relations r
+                  WHERE a.attrelid = ANY (r.oids) AND a.attnum > 0 AND NOT a.attisdropped) AS oids
+), types_1 AS (
+    SELECT ARRAY(SELECT x FROM types_0, pg_catalog.unnest(types_0.oids) x
+                 UNION SELECT p.part FROM types_0, pg_catalog.pg_type t, LATERAL (
+                     SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
+                     UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+                     UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
+                                WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0) p
+                  WHERE t.oid = ANY (types_0.oids)) AS oids
+), types_2 AS (
+    SELECT ARRAY(SELECT x FROM types_1, pg_catalog.unnest(types_1.oids) x
+                 UNION SELECT p.part FROM types_1, pg_catalog.pg_type t, LATERAL (
+                     SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
+                     UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+                     UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
+                                WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0) p
+                  WHERE t.oid = ANY (types_1.oids)) AS oids
+), types_3 AS (
+    SELECT ARRAY(SELECT x FROM types_2, pg_catalog.unnest(types_2.oids) x
+                 UNION SELECT p.part FROM types_2, pg_catalog.pg_type t, LATERAL (
+                     SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
+                     UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+                     UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
+                                WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0) p
+                  WHERE t.oid = ANY (types_2.oids)) AS oids
 ), column_types AS (
-    -- The types of the columns, then what they are made of, recursively.
-    SELECT a.atttypid AS typ
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid IN (SELECT oid FROM relations) AND a.attnum > 0 AND NOT a.attisdropped
-    UNION
-    SELECT u.part
-      FROM column_types c
-      JOIN pg_catalog.pg_type t ON t.oid = c.typ
-      CROSS JOIN LATERAL (
-          SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
-          UNION ALL SELECT t.typelem WHERE t.typelem <> 0
-          UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
-                     WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0
-      ) u
+    -- Three levels of domains over domains, arrays and composite fields;
+    -- a type made of more than that is not followed (see too_deep).
+    SELECT types_3.oids, (pg_catalog.cardinality(types_3.oids) > pg_catalog.cardinality(types_2.oids)) AS too_deep
+      FROM types_2, types_3
 ), evaluated AS (
-    SELECT d.adbin::text AS tree FROM pg_catalog.pg_attrdef d WHERE d.adrelid IN (SELECT oid FROM relations)
+    SELECT d.adbin::text AS tree FROM pg_catalog.pg_attrdef d, relations r WHERE d.adrelid = ANY (r.oids)
     UNION ALL
-    SELECT c.conbin::text FROM pg_catalog.pg_constraint c
-     WHERE c.conbin IS NOT NULL
-       AND (c.conrelid IN (SELECT oid FROM relations) OR c.contypid IN (SELECT typ FROM column_types))
+    SELECT c.conbin::text FROM pg_catalog.pg_constraint c, relations r
+     WHERE c.conbin IS NOT NULL AND c.conrelid = ANY (r.oids)
     UNION ALL
-    SELECT t.typdefaultbin::text FROM pg_catalog.pg_type t
-     WHERE t.typdefaultbin IS NOT NULL AND t.oid IN (SELECT typ FROM column_types)
+    SELECT c.conbin::text FROM pg_catalog.pg_constraint c, column_types ct
+     WHERE c.conbin IS NOT NULL AND c.contypid = ANY (ct.oids)
     UNION ALL
-    SELECT pg_catalog.concat(p.polqual::text, p.polwithcheck::text) FROM pg_catalog.pg_policy p
-     WHERE p.polrelid IN (SELECT oid FROM relations)
+    SELECT t.typdefaultbin::text FROM pg_catalog.pg_type t, column_types ct
+     WHERE t.typdefaultbin IS NOT NULL AND t.oid = ANY (ct.oids)
+    UNION ALL
+    SELECT pg_catalog.concat(p.polqual::text, p.polwithcheck::text) FROM pg_catalog.pg_policy p, relations r
+     WHERE p.polrelid = ANY (r.oids)
 )
 SELECT (SELECT relkind::text FROM target) AS relkind,
        -- LOCK TABLE .. ROW EXCLUSIVE needs one of these on the whole table
        -- (INSERT on some columns only is not enough), and before
        -- PostgreSQL 15 on every partition it recurses into.
-       COALESCE((SELECT pg_catalog.bool_and(pg_catalog.has_table_privilege(oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
-                   FROM relations), false) AS can_lock,
+       COALESCE((SELECT pg_catalog.bool_and(pg_catalog.has_table_privilege(rel, 'INSERT, UPDATE, DELETE, TRUNCATE'))
+                   FROM relations, pg_catalog.unnest(relations.oids) rel), false) AS can_lock,
        EXISTS (SELECT 1 FROM key_column) AS has_column,
        COALESCE((SELECT attidentity::text FROM key_column), '') AS identity,
        COALESCE((SELECT attgenerated::text FROM key_column), '') AS generated,
@@ -131,7 +154,7 @@ SELECT (SELECT relkind::text FROM target) AS relkind,
        -- session_replication_role can bring them back.
        (SELECT pg_catalog.min(tg.tgname::text || ' on ' || tg.tgrelid::pg_catalog.regclass::text)
           FROM pg_catalog.pg_trigger tg
-         WHERE tg.tgrelid IN (SELECT oid FROM relations)
+         WHERE tg.tgrelid = ANY ((SELECT r.oids FROM relations r)::pg_catalog.oid[])
            AND (tg.tgtype & 4) = 4 AND (tg.tgtype & 66) <> 0) AS row_trigger,
        (SELECT pg_catalog.min(r.rulename::text)
           FROM pg_catalog.pg_rewrite r
@@ -153,7 +176,8 @@ SELECT (SELECT relkind::text FROM target) AS relkind,
                 AND p.proname NOT IN ('gen_random_uuid', 'uuidv4', 'uuidv7', 'random', 'random_normal',
                                       'clock_timestamp', 'timeofday', 'txid_current', 'pg_current_xact_id')
                 AND p.proname !~ '^(pg_advisory|pg_try_advisory|pg_sleep)')
-       ) AS user_function"#;
+       ) AS user_function,
+       (SELECT too_deep FROM column_types) AS types_too_deep"#;
 
 #[derive(QueryableByName, Debug)]
 struct KeyFacts {
@@ -181,6 +205,8 @@ struct KeyFacts {
     insert_rule: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     user_function: Option<String>,
+    #[diesel(sql_type = Bool)]
+    types_too_deep: bool,
 }
 
 fn read_facts<C: LoadConnection<Backend = Pg>>(
@@ -268,6 +294,10 @@ fn decide(facts: &KeyFacts, table: &str, key_column: &str) -> TableKeys {
             (None, true) => format!("{key_column} has no default and is not an identity column"),
             (_, false) => format!("the identity sequence of {key_column} was not found"),
         })
+    } else if facts.types_too_deep {
+        KeyOrder::RowByRow(format!(
+            "a column of {table} has a type nested deeper than fk-safe follows (domains over domains, arrays, composites), whose checks and defaults it did not read"
+        ))
     } else if let Some(function) = &facts.user_function {
         KeyOrder::RowByRow(format!(
             "inserting into {table} calls {function} for each row (a default, a CHECK \
