@@ -69,6 +69,19 @@ pub trait Dialect: diesel::backend::Backend + Sized {
         rows: usize,
     ) -> QueryResult<key_order::TableKeys>;
 
+    /// Whether `known`, read before the first multi-row statement on
+    /// `table`, still holds now that the statement ran and holds the locks
+    /// it takes. On PostgreSQL the table lock does not cover the sequence:
+    /// an `ALTER SEQUENCE` committed between the answer and the statement's
+    /// first `nextval()` shows here, while later ones wait for this
+    /// transaction. Asked once per table and transaction.
+    fn key_order_still_holds<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        table: &str,
+        key_column: &str,
+        known: &key_order::TableKeys,
+    ) -> QueryResult<bool>;
+
     /// Binds a key with its own SQL type (BIGINT, TEXT, UUID); a composite
     /// key as a parenthesized row of its parts.
     fn push_key<'b>(

@@ -521,7 +521,7 @@ where
     let deferred: HashSet<Deferred> = plan.deferred.iter().copied().collect();
     // Read once per table and transaction: a longer-lived answer could be
     // stale after a schema change.
-    let mut table_keys: HashMap<(String, &'static str), TableKeys> = HashMap::new();
+    let mut table_keys: HashMap<(String, &'static str), KnownKeys> = HashMap::new();
     for step in &plan.steps {
         let slot = graph.slots[step.slot].as_ref();
         let (reused, inserted): (Vec<usize>, Vec<usize>) = step
@@ -699,7 +699,7 @@ impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
 /// Writes the rows of one step and records their keys.
 struct StepWriter<'s, DB: Backend> {
     /// What each table's keys do, by (rendered table, key column).
-    table_keys: &'s mut HashMap<(String, &'static str), TableKeys>,
+    table_keys: &'s mut HashMap<(String, &'static str), KnownKeys>,
     /// How many rows the whole graph holds: no table gets more from it.
     rows_in_graph: usize,
     linked: &'s Linked<'s, DB>,
@@ -770,11 +770,40 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
         let table = self.slot.table_sql()?;
         let entry = (table, self.slot.key_column());
         if let Some(known) = self.table_keys.get(&entry) {
-            return Ok(known.clone());
+            return Ok(known.keys.clone());
         }
-        let known = DB::table_keys(conn, &entry.0, entry.1, self.rows_in_graph)?;
-        self.table_keys.insert(entry, known.clone());
-        Ok(known)
+        let keys = DB::table_keys(conn, &entry.0, entry.1, self.rows_in_graph)?;
+        self.table_keys.insert(
+            entry,
+            KnownKeys {
+                keys: keys.clone(),
+                confirmed: false,
+            },
+        );
+        Ok(keys)
+    }
+
+    /// After the first multi-row statement on the table: the answer it was
+    /// written by must still hold, now that the statement holds its locks.
+    fn confirm_key_order<C>(&mut self, conn: &mut C) -> Result<(), Error>
+    where
+        C: FkConnection<Backend = DB>,
+    {
+        let entry = (self.slot.table_sql()?, self.slot.key_column());
+        let Some(known) = self.table_keys.get_mut(&entry) else {
+            return Ok(());
+        };
+        if known.confirmed {
+            return Ok(());
+        }
+        if !DB::key_order_still_holds(conn, &entry.0, entry.1, &known.keys)? {
+            return Err(GraphError::KeysOutOfOrder {
+                model: self.slot.model(),
+            }
+            .into());
+        }
+        known.confirmed = true;
+        Ok(())
     }
 
     /// Writes rows that all bring their own key (`own_keys`), or rows whose
@@ -859,6 +888,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                         })
                     })?;
                     if rows.len() > 1 {
+                        self.confirm_key_order(conn)?;
                         self.check_pairing(conn, rows, &paired)?;
                     }
                     for (&row, key) in rows.iter().zip(paired) {
@@ -1003,6 +1033,13 @@ fn parse_key<DB: Backend>(slot: &dyn AnySlot<DB>, text: &str) -> Result<KeyValue
         }
         .into()
     })
+}
+
+/// A table's answer, and whether it was confirmed after its first
+/// multi-row statement.
+struct KnownKeys {
+    keys: TableKeys,
+    confirmed: bool,
 }
 
 /// How the keys of one group of rows are known after their statements.

@@ -511,6 +511,15 @@ impl Dialect for Pg {
         key_order::table_keys(conn, table, key_column)
     }
 
+    fn key_order_still_holds<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        table: &str,
+        key_column: &str,
+        known: &crate::backend::key_order::TableKeys,
+    ) -> QueryResult<bool> {
+        Ok(key_order::table_keys(conn, table, key_column)?.generated == known.generated)
+    }
+
     const KIND: BackendKind = BackendKind::Postgres;
 
     fn rows_per_statement(columns: usize) -> usize {

@@ -5,7 +5,8 @@
 //! possible rowid is taken, SQLite picks free ones at random.
 //!
 //! Keys follow the rows only when all of this holds:
-//! - the target is a table with rowids (not a view, not `WITHOUT ROWID`);
+//! - the target is a table with rowids (not a view, not a virtual table,
+//!   not `WITHOUT ROWID`);
 //! - the key column is the rowid itself: the one `INTEGER PRIMARY KEY`
 //!   column, without `DESC` (which makes it an ordinary column with an
 //!   index of its own) and without a DEFAULT (which would be used instead);
@@ -36,6 +37,7 @@ struct KeyFacts {
     /// A trigger on the table, in its schema or a temporary one.
     #[diesel(sql_type = Nullable<Text>)]
     trigger: Option<String>,
+    /// A view, or a virtual table (its module assigns rowids).
     #[diesel(sql_type = Bool)]
     is_view: bool,
     #[diesel(sql_type = BigInt)]
@@ -100,7 +102,8 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Sqlite>>(
                    SELECT name FROM {master} WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE \
                    UNION ALL \
                    SELECT name FROM sqlite_temp_master WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE)) AS \"trigger\", \
-                EXISTS (SELECT 1 FROM {master} WHERE type = 'view' AND name = ?1 COLLATE NOCASE) AS is_view, \
+                EXISTS (SELECT 1 FROM {master} WHERE name = ?1 COLLATE NOCASE \
+                          AND (type = 'view' OR sql LIKE 'CREATE VIRTUAL TABLE%')) AS is_view, \
                 (SELECT count(*) FROM pragma_table_info(?1, ?2) WHERE pk > 0) AS key_columns, \
                 (SELECT name FROM pragma_table_info(?1, ?2) WHERE pk = 1) AS key_name, \
                 (SELECT type FROM pragma_table_info(?1, ?2) WHERE pk = 1) AS key_type, \
@@ -121,7 +124,9 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Sqlite>>(
         )));
     }
     if facts.is_view {
-        return Ok(TableKeys::row_by_row(format!("{name} is a view")));
+        return Ok(TableKeys::row_by_row(format!(
+            "{name} is a view or a virtual table, which decides its keys itself"
+        )));
     }
     let by_row = |why: String| {
         Ok(TableKeys {

@@ -260,6 +260,17 @@ impl Dialect for Sqlite {
         key_order::table_keys(conn, table, key_column, rows)
     }
 
+    /// The answer was read inside the transaction that writes, under its
+    /// write lock: no other connection can have changed the table since.
+    fn key_order_still_holds<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        _table: &str,
+        _key_column: &str,
+        _known: &crate::backend::key_order::TableKeys,
+    ) -> QueryResult<bool> {
+        Ok(true)
+    }
+
     const KIND: BackendKind = BackendKind::Sqlite;
 
     fn rows_per_statement(columns: usize) -> usize {
