@@ -51,6 +51,9 @@ pub struct TableKeys {
     /// may not be (a trigger, a rule, a view): such rows go one per
     /// statement, and the stored key must be the given one.
     pub(crate) given_may_change: Option<String>,
+    /// The sequence generated keys are drawn from, where the backend needs
+    /// to look at it again (PostgreSQL), as the database names it.
+    pub(crate) sequence: Option<String>,
 }
 
 impl TableKeys {
@@ -60,6 +63,7 @@ impl TableKeys {
         TableKeys {
             generated: KeyOrder::RowByRow(why.clone()),
             given_may_change: Some(why),
+            sequence: None,
         }
     }
 }

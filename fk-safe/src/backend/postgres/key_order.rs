@@ -26,7 +26,8 @@
 //!
 //! The table is locked (`ROW EXCLUSIVE`, what the INSERT takes anyway)
 //! before the answer is read, so that no default, trigger or rule can change
-//! between the answer and the INSERT. The answer is therefore only good for
+//! between the answer and the INSERT; the sequence, which cannot be locked,
+//! is looked at again after the first statement (which holds it then). The answer is therefore only good for
 //! the transaction that read it. Its statements open with the comment
 //! [`KEY_ORDER_MARK`](crate::backend::key_order::KEY_ORDER_MARK).
 
@@ -134,11 +135,6 @@ WITH target AS (
      WHERE p.polrelid = ANY (r.oids)
 )
 SELECT (SELECT relkind::text FROM target) AS relkind,
-       -- LOCK TABLE .. ROW EXCLUSIVE needs one of these on the whole table
-       -- (INSERT on some columns only is not enough), and before
-       -- PostgreSQL 15 on every partition it recurses into.
-       COALESCE((SELECT pg_catalog.bool_and(pg_catalog.has_table_privilege(rel, 'INSERT, UPDATE, DELETE, TRUNCATE'))
-                   FROM relations, pg_catalog.unnest(relations.oids) rel), false) AS can_lock,
        EXISTS (SELECT 1 FROM key_column) AS has_column,
        COALESCE((SELECT attidentity::text FROM key_column), '') AS identity,
        COALESCE((SELECT attgenerated::text FROM key_column), '') AS generated,
@@ -184,8 +180,6 @@ struct KeyFacts {
     #[diesel(sql_type = Nullable<Text>)]
     relkind: Option<String>,
     #[diesel(sql_type = Bool)]
-    can_lock: bool,
-    #[diesel(sql_type = Bool)]
     has_column: bool,
     #[diesel(sql_type = Text)]
     identity: String,
@@ -223,46 +217,92 @@ fn read_facts<C: LoadConnection<Backend = Pg>>(
 
 /// Reads, with `table` (as Diesel renders it) locked, how the keys of its
 /// `key_column` follow the rows of one statement.
+/// What decides how `$1` (a rendered table name) is locked: its kind, and
+/// whether this role may lock it and every partition it recurses into
+/// (`ROW EXCLUSIVE` needs INSERT, UPDATE, DELETE or TRUNCATE on the whole
+/// table; INSERT on some columns only is not enough, and before PostgreSQL
+/// 15 the partitions are checked too).
+const LOCKING: &str = r#"/* fk-safe: key order */
+SELECT c.relkind::text AS relkind,
+       COALESCE((SELECT pg_catalog.bool_and(pg_catalog.has_table_privilege(rel, 'INSERT, UPDATE, DELETE, TRUNCATE'))
+                   FROM (SELECT c.oid AS rel
+                         UNION SELECT relid FROM pg_catalog.pg_partition_tree(c.oid)) r), false) AS can_lock
+  FROM pg_catalog.pg_class c
+ WHERE c.oid = pg_catalog.to_regclass($1)"#;
+
+#[derive(QueryableByName)]
+struct Locking {
+    #[diesel(sql_type = Text)]
+    relkind: String,
+    #[diesel(sql_type = Bool)]
+    can_lock: bool,
+}
+
+/// Whether the sequence `$1` still increases and does not cycle.
+const SEQUENCE_ASCENDS: &str = r#"/* fk-safe: key order */
+SELECT COALESCE((SELECT s.seqincrement > 0 AND NOT s.seqcycle
+                   FROM pg_catalog.pg_sequence s
+                  WHERE s.seqrelid = pg_catalog.to_regclass($1)), false) AS ascends"#;
+
+#[derive(QueryableByName)]
+struct Ascends {
+    #[diesel(sql_type = Bool)]
+    ascends: bool,
+}
+
+/// Reads, with `table` (as Diesel renders it) locked, how the keys of its
+/// `key_column` follow the rows of one statement.
 pub(crate) fn table_keys<C: LoadConnection<Backend = Pg>>(
     conn: &mut C,
     table: &str,
     key_column: &str,
 ) -> QueryResult<TableKeys> {
-    let Some(mut facts) = read_facts(conn, table, key_column)? else {
+    let locking: Vec<Locking> = diesel::sql_query(LOCKING)
+        .bind::<Text, _>(table)
+        .load(conn)?;
+    let Some(locking) = locking.into_iter().next() else {
         return Ok(TableKeys::row_by_row(format!(
-            "the catalog says nothing about {table}"
+            "{table} is not visible to this session"
         )));
     };
-    if matches!(facts.relkind.as_deref(), Some("r" | "p")) {
-        if !facts.can_lock {
+    if locking.relkind == "r" || locking.relkind == "p" {
+        if !locking.can_lock {
             // Unlocked, the answer could change before the INSERT runs.
             return Ok(TableKeys::row_by_row(format!(
                 "this role may not lock {table} and its partitions (INSERT on some columns or on the parent only)"
             )));
         }
-        // Read again under the lock: what was read before it could have
-        // changed before the lock was granted.
         // Inheritance children play no part in an INSERT into the parent;
         // partitions do, and are locked with it.
-        let only = if facts.relkind.as_deref() == Some("r") {
-            "ONLY "
-        } else {
-            ""
-        };
+        let only = if locking.relkind == "r" { "ONLY " } else { "" };
         diesel::sql_query(format!(
             "/* fk-safe: key order */ LOCK TABLE {only}{table} IN ROW EXCLUSIVE MODE"
         ))
         .execute(conn)?;
-        match read_facts(conn, table, key_column)? {
-            Some(locked) => facts = locked,
-            None => {
-                return Ok(TableKeys::row_by_row(format!(
-                    "the catalog says nothing about {table}"
-                )))
-            }
-        }
     }
-    Ok(decide(&facts, table, key_column))
+    // Read under the lock: no default, trigger or rule can change now.
+    match read_facts(conn, table, key_column)? {
+        Some(facts) => Ok(decide(&facts, table, key_column)),
+        None => Ok(TableKeys::row_by_row(format!(
+            "the catalog says nothing about {table}"
+        ))),
+    }
+}
+
+/// Whether keys read as ascending still are: the table lock does not cover
+/// the sequence, whose `ALTER SEQUENCE` may have slipped in before the
+/// statement's first `nextval()` (which later ones wait for).
+pub(crate) fn still_ascending<C: LoadConnection<Backend = Pg>>(
+    conn: &mut C,
+    known: &TableKeys,
+) -> QueryResult<bool> {
+    let (KeyOrder::Ascending, Some(sequence)) = (&known.generated, &known.sequence) else {
+        return Ok(true);
+    };
+    let rows: Vec<Ascends> = diesel::sql_query(SEQUENCE_ASCENDS)
+        .bind::<Text, _>(sequence)
+        .load(conn)?;
+    Ok(rows.first().is_some_and(|r| r.ascends))
 }
 
 fn decide(facts: &KeyFacts, table: &str, key_column: &str) -> TableKeys {
@@ -311,8 +351,13 @@ fn decide(facts: &KeyFacts, table: &str, key_column: &str) -> TableKeys {
     } else {
         KeyOrder::Ascending
     };
+    let sequence = match generated {
+        KeyOrder::Ascending => facts.sequence.clone(),
+        _ => None,
+    };
     TableKeys {
         generated,
         given_may_change: None,
+        sequence,
     }
 }

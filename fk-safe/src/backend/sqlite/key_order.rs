@@ -132,6 +132,7 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Sqlite>>(
         Ok(TableKeys {
             generated: KeyOrder::RowByRow(why),
             given_may_change: None,
+            sequence: None,
         })
     };
     let key_name = facts.key_name.as_deref().unwrap_or_default();
@@ -173,5 +174,6 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Sqlite>>(
     Ok(TableKeys {
         generated: KeyOrder::Consecutive,
         given_may_change: None,
+        sequence: None,
     })
 }
