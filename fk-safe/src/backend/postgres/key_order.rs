@@ -34,7 +34,8 @@
 use diesel::connection::LoadConnection;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Bool, Nullable, Text, Untyped};
 
 use crate::backend::key_order::{KeyOrder, TableKeys};
 
@@ -203,15 +204,55 @@ struct KeyFacts {
     types_too_deep: bool,
 }
 
+/// A catalog query whose text never changes, sent so that Diesel keeps it
+/// prepared on the connection (`sql_query` never does): read once per table
+/// and transaction, it is then planned once per connection, not each time.
+/// `sql` holds `$1`, `$2`, .. once each, in order, for the `binds`.
+struct PreparedCatalogQuery<'a> {
+    sql: &'static str,
+    binds: &'a [&'a str],
+}
+
+impl QueryId for PreparedCatalogQuery<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for PreparedCatalogQuery<'_> {
+    type SqlType = Untyped;
+}
+
+impl<C> RunQueryDsl<C> for PreparedCatalogQuery<'_> {}
+
+impl QueryFragment<Pg> for PreparedCatalogQuery<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let mut rest = self.sql;
+        for (i, bind) in self.binds.iter().enumerate() {
+            let marker = format!("${}", i + 1);
+            let Some(at) = rest.find(&marker) else {
+                return Err(diesel::result::Error::QueryBuilderError(
+                    format!("fk-safe: a catalog query has no {marker}").into(),
+                ));
+            };
+            out.push_sql(&rest[..at]);
+            out.push_bind_param::<Text, str>(bind)?;
+            rest = &rest[at + marker.len()..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
 fn read_facts<C: LoadConnection<Backend = Pg>>(
     conn: &mut C,
     table: &str,
     key_column: &str,
 ) -> QueryResult<Option<KeyFacts>> {
-    let rows: Vec<KeyFacts> = diesel::sql_query(KEY_FACTS)
-        .bind::<Text, _>(table)
-        .bind::<Text, _>(key_column)
-        .load(conn)?;
+    let rows: Vec<KeyFacts> = PreparedCatalogQuery {
+        sql: KEY_FACTS,
+        binds: &[table, key_column],
+    }
+    .load(conn)?;
     Ok(rows.into_iter().next())
 }
 
@@ -257,9 +298,11 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Pg>>(
     table: &str,
     key_column: &str,
 ) -> QueryResult<TableKeys> {
-    let locking: Vec<Locking> = diesel::sql_query(LOCKING)
-        .bind::<Text, _>(table)
-        .load(conn)?;
+    let locking: Vec<Locking> = PreparedCatalogQuery {
+        sql: LOCKING,
+        binds: &[table],
+    }
+    .load(conn)?;
     let Some(locking) = locking.into_iter().next() else {
         return Ok(TableKeys::row_by_row(format!(
             "{table} is not visible to this session"
@@ -299,9 +342,11 @@ pub(crate) fn still_ascending<C: LoadConnection<Backend = Pg>>(
     let (KeyOrder::Ascending, Some(sequence)) = (&known.generated, &known.sequence) else {
         return Ok(true);
     };
-    let rows: Vec<Ascends> = diesel::sql_query(SEQUENCE_ASCENDS)
-        .bind::<Text, _>(sequence)
-        .load(conn)?;
+    let rows: Vec<Ascends> = PreparedCatalogQuery {
+        sql: SEQUENCE_ASCENDS,
+        binds: &[sequence],
+    }
+    .load(conn)?;
     Ok(rows.first().is_some_and(|r| r.ascends))
 }
 
