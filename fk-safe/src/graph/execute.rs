@@ -822,6 +822,9 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
             KeyWriting::Given {
                 checked: self.table_keys(conn)?.given_may_change.is_some(),
             }
+        } else if rows.len() == 1 {
+            // One row, one statement, one returned key: nothing to pair.
+            KeyWriting::Generated(KeyOrder::RowByRow("a single row".to_string()))
         } else if self.slot.keys_in_insert_order() {
             KeyWriting::Generated(self.table_keys(conn)?.generated)
         } else {

@@ -120,20 +120,30 @@ WITH target AS (
     -- a type made of more than that is not followed (see too_deep).
     SELECT types_3.oids, (pg_catalog.cardinality(types_3.oids) > pg_catalog.cardinality(types_2.oids)) AS too_deep
       FROM types_2, types_3
+), domains AS (
+    SELECT ARRAY(SELECT t.oid FROM pg_catalog.pg_type t
+                  WHERE t.oid = ANY ((SELECT ct.oids FROM column_types ct)::pg_catalog.oid[])
+                    AND t.typtype = 'd') AS oids
 ), evaluated AS (
-    SELECT d.adbin::text AS tree FROM pg_catalog.pg_attrdef d, relations r WHERE d.adrelid = ANY (r.oids)
+    -- Scalar arrays on the right of `= ANY`, so the catalogs' indexes serve.
+    SELECT d.adbin::text AS tree FROM pg_catalog.pg_attrdef d
+     WHERE d.adrelid = ANY ((SELECT r.oids FROM relations r)::pg_catalog.oid[])
     UNION ALL
-    SELECT c.conbin::text FROM pg_catalog.pg_constraint c, relations r
-     WHERE c.conbin IS NOT NULL AND c.conrelid = ANY (r.oids)
+    SELECT c.conbin::text FROM pg_catalog.pg_constraint c
+     WHERE c.conbin IS NOT NULL AND c.conrelid = ANY ((SELECT r.oids FROM relations r)::pg_catalog.oid[])
     UNION ALL
-    SELECT c.conbin::text FROM pg_catalog.pg_constraint c, column_types ct
-     WHERE c.conbin IS NOT NULL AND c.contypid = ANY (ct.oids)
+    SELECT c.conbin::text FROM pg_catalog.pg_constraint c
+     WHERE pg_catalog.cardinality((SELECT d.oids FROM domains d)) > 0
+       AND c.conbin IS NOT NULL AND c.contypid = ANY ((SELECT d.oids FROM domains d)::pg_catalog.oid[])
     UNION ALL
-    SELECT t.typdefaultbin::text FROM pg_catalog.pg_type t, column_types ct
-     WHERE t.typdefaultbin IS NOT NULL AND t.oid = ANY (ct.oids)
+    SELECT t.typdefaultbin::text FROM pg_catalog.pg_type t
+     WHERE t.typdefaultbin IS NOT NULL AND t.oid = ANY ((SELECT d.oids FROM domains d)::pg_catalog.oid[])
     UNION ALL
-    SELECT pg_catalog.concat(p.polqual::text, p.polwithcheck::text) FROM pg_catalog.pg_policy p, relations r
-     WHERE p.polrelid = ANY (r.oids)
+    SELECT pg_catalog.concat(p.polqual::text, p.polwithcheck::text) FROM pg_catalog.pg_policy p
+     WHERE p.polrelid = ANY ((SELECT r.oids FROM relations r)::pg_catalog.oid[])
+), called AS (
+    SELECT ARRAY(SELECT DISTINCT (pg_catalog.regexp_matches(e.tree, ':(?:op)?funcid (\d+)', 'g'))[1]::pg_catalog.oid
+                   FROM evaluated e) AS oids
 )
 SELECT (SELECT relkind::text FROM target) AS relkind,
        EXISTS (SELECT 1 FROM key_column) AS has_column,
@@ -165,14 +175,13 @@ SELECT (SELECT relkind::text FROM target) AS relkind,
        -- that is not known to leave sequences alone (setval, query_to_xml
        -- running SQL text, ..) makes the answer row by row.
        (SELECT pg_catalog.min(p.oid::pg_catalog.regprocedure::text)
-          FROM (SELECT (pg_catalog.regexp_matches(e.tree, ':(?:op)?funcid (\d+)', 'g'))[1]::pg_catalog.oid AS fn
-                  FROM evaluated e) f
-          JOIN pg_catalog.pg_proc p ON p.oid = f.fn
-         WHERE p.oid >= 16384
+          FROM pg_catalog.pg_proc p
+         WHERE p.oid = ANY ((SELECT c.oids FROM called c)::pg_catalog.oid[])
+           AND (p.oid >= 16384
             OR (p.provolatile = 'v' AND p.oid <> 1574
                 AND p.proname NOT IN ('gen_random_uuid', 'uuidv4', 'uuidv7', 'random', 'random_normal',
                                       'clock_timestamp', 'timeofday', 'txid_current', 'pg_current_xact_id')
-                AND p.proname !~ '^(pg_advisory|pg_try_advisory|pg_sleep)')
+                AND p.proname !~ '^(pg_advisory|pg_try_advisory|pg_sleep)'))
        ) AS user_function,
        (SELECT too_deep FROM column_types) AS types_too_deep"#;
 
