@@ -39,9 +39,10 @@ use diesel::sql_types::{Bool, Nullable, Text, Untyped};
 
 use crate::backend::key_order::{KeyOrder, TableKeys};
 
-/// One row of facts about `$1` (a rendered table name) and its column `$2`.
-/// Never raises an error for a table or column that does not exist.
-const KEY_FACTS: &str = r#"/* fk-safe: key order */
+/// One row of facts about `$1` (a rendered table name) and its column `$2`,
+/// with `{TYPE_LEVELS}` standing for the levels of [`type_level`]. Never
+/// raises an error for a table or column that does not exist.
+const KEY_FACTS_TEMPLATE: &str = r#"/* fk-safe: key order */
 WITH target AS (
     SELECT c.oid, c.relkind
       FROM pg_catalog.pg_class c
@@ -91,31 +92,7 @@ WITH target AS (
     SELECT ARRAY(SELECT DISTINCT a.atttypid
                    FROM pg_catalog.pg_attribute a, relations r
                   WHERE a.attrelid = ANY (r.oids) AND a.attnum > 0 AND NOT a.attisdropped) AS oids
-), types_1 AS (
-    SELECT ARRAY(SELECT x FROM types_0, pg_catalog.unnest(types_0.oids) x
-                 UNION SELECT p.part FROM types_0, pg_catalog.pg_type t, LATERAL (
-                     SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
-                     UNION ALL SELECT t.typelem WHERE t.typelem <> 0
-                     UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
-                                WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0) p
-                  WHERE t.oid = ANY (types_0.oids)) AS oids
-), types_2 AS (
-    SELECT ARRAY(SELECT x FROM types_1, pg_catalog.unnest(types_1.oids) x
-                 UNION SELECT p.part FROM types_1, pg_catalog.pg_type t, LATERAL (
-                     SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
-                     UNION ALL SELECT t.typelem WHERE t.typelem <> 0
-                     UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
-                                WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0) p
-                  WHERE t.oid = ANY (types_1.oids)) AS oids
-), types_3 AS (
-    SELECT ARRAY(SELECT x FROM types_2, pg_catalog.unnest(types_2.oids) x
-                 UNION SELECT p.part FROM types_2, pg_catalog.pg_type t, LATERAL (
-                     SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
-                     UNION ALL SELECT t.typelem WHERE t.typelem <> 0
-                     UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
-                                WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0) p
-                  WHERE t.oid = ANY (types_2.oids)) AS oids
-), column_types AS (
+{TYPE_LEVELS}), column_types AS (
     -- Three levels of domains over domains, arrays and composite fields;
     -- a type made of more than that is not followed (see too_deep).
     SELECT types_3.oids, (pg_catalog.cardinality(types_3.oids) > pg_catalog.cardinality(types_2.oids)) AS too_deep
@@ -184,6 +161,32 @@ SELECT (SELECT relkind::text FROM target) AS relkind,
                 AND p.proname !~ '^(pg_advisory|pg_try_advisory|pg_sleep)'))
        ) AS user_function,
        (SELECT too_deep FROM column_types) AS types_too_deep"#;
+
+/// `types_<n>`: the types of `types_<n-1>` and what they are made of (a
+/// domain's base type, an array's element type, a composite's field types).
+fn type_level(n: usize) -> String {
+    let below = n - 1;
+    format!(
+        r#"), types_{n} AS (
+    SELECT ARRAY(SELECT x FROM types_{below}, pg_catalog.unnest(types_{below}.oids) x
+                 UNION SELECT p.part FROM types_{below}, pg_catalog.pg_type t, LATERAL (
+                     SELECT t.typbasetype AS part WHERE t.typbasetype <> 0
+                     UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+                     UNION ALL SELECT fa.atttypid FROM pg_catalog.pg_attribute fa
+                                WHERE t.typrelid <> 0 AND fa.attrelid = t.typrelid AND fa.attnum > 0) p
+                  WHERE t.oid = ANY (types_{below}.oids)) AS oids
+"#
+    )
+}
+
+/// The facts query, built once.
+fn key_facts_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let levels: String = (1..=3).map(type_level).collect();
+        KEY_FACTS_TEMPLATE.replace("{TYPE_LEVELS}", &levels)
+    })
+}
 
 #[derive(QueryableByName, Debug)]
 struct KeyFacts {
@@ -258,7 +261,7 @@ fn read_facts<C: LoadConnection<Backend = Pg>>(
     key_column: &str,
 ) -> QueryResult<Option<KeyFacts>> {
     let rows: Vec<KeyFacts> = PreparedCatalogQuery {
-        sql: KEY_FACTS,
+        sql: key_facts_sql(),
         binds: &[table, key_column],
     }
     .load(conn)?;
@@ -413,5 +416,28 @@ fn decide(facts: &KeyFacts, table: &str, key_column: &str) -> TableKeys {
         generated,
         given_may_change: None,
         sequence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_facts_sql, LOCKING, SEQUENCE_ASCENDS};
+
+    /// PreparedCatalogQuery binds `$1`, `$2`, .. in order, once each.
+    #[test]
+    fn catalog_queries_name_each_bind_once() {
+        let facts = key_facts_sql();
+        assert!(!facts.contains("{TYPE_LEVELS}"));
+        assert_eq!(facts.matches("$1").count(), 1);
+        assert_eq!(facts.matches("$2").count(), 1);
+        assert!(facts.find("$1") < facts.find("$2"));
+        assert!(facts.contains("types_3 AS ("));
+        for single in [LOCKING, SEQUENCE_ASCENDS] {
+            assert_eq!(single.matches("$1").count(), 1);
+            assert!(!single.contains("$2"));
+        }
+        for sql in [facts, LOCKING, SEQUENCE_ASCENDS] {
+            assert!(sql.starts_with(crate::backend::key_order::KEY_ORDER_MARK));
+        }
     }
 }
