@@ -1,7 +1,7 @@
 //! What a small graph (an author and two posts, as an API handler writes
 //! one) costs on PostgreSQL, side by side with the same rows written by hand
 //! in one transaction, and how much of it is reading each table's key order
-//! (once per table and transaction, see `fk_safe::KEY_ORDER_MARK`).
+//! (once per table and transaction, see `fk_safe::CATALOG_READ_MARK`).
 //!
 //!     cargo run --release --example small_graph_latency
 //!     DATABASE_URL=postgres://127.0.0.1/test cargo run --release --example small_graph_latency
@@ -58,7 +58,7 @@ mod run {
         fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
             if let InstrumentationEvent::StartQuery { query, .. } = event {
                 self.all.fetch_add(1, Ordering::Relaxed);
-                if query.to_string().starts_with(fk_safe::KEY_ORDER_MARK) {
+                if query.to_string().starts_with(fk_safe::CATALOG_READ_MARK) {
                     self.key_order.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -29,7 +29,7 @@ impl Instrumentation for StatementCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         // The reads of each table's key order are counted apart.
         if let InstrumentationEvent::StartQuery { query, .. } = event {
-            if !query.to_string().starts_with(fk_safe::KEY_ORDER_MARK) {
+            if !query.to_string().starts_with(fk_safe::CATALOG_READ_MARK) {
                 self.0.fetch_add(1, Ordering::SeqCst);
             }
         }

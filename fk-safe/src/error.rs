@@ -220,6 +220,28 @@ pub enum GraphError {
         /// The key the database stored.
         stored: String,
     },
+    /// A row was linked to a parent through a foreign key that, in the
+    /// database, references other columns of the parent than its key (a
+    /// UNIQUE column, or the key's columns in another order): the link
+    /// would fill it with the parent's key, a value of another column.
+    /// Nothing was written.
+    #[error(
+        "{model}.{relation} references ({}) of {parent}'s table in the database, not its key ({}), so linking it to a {parent} row would fill it with the wrong value; nothing was written. Set the field to the referenced value instead of linking, or make the foreign key reference the key",
+        referenced.join(", "),
+        key.join(", ")
+    )]
+    LinkNotToKey {
+        /// The model of the linked row.
+        model: &'static str,
+        /// The relation it was linked through.
+        relation: &'static str,
+        /// The parent's model.
+        parent: &'static str,
+        /// The parent columns the database's constraint references.
+        referenced: Vec<String>,
+        /// The parent's key columns, which a link fills in.
+        key: Vec<String>,
+    },
     /// A generated key does not fit the model's key type.
     #[error("the generated key {key} of {model} does not fit its key type")]
     KeyType {

@@ -73,7 +73,6 @@ mod r2d2;
 pub mod sql;
 mod violation;
 
-pub use backend::key_order::KEY_ORDER_MARK;
 #[doc(hidden)]
 pub use backend::Dialect;
 pub use backend::FkConnection;
@@ -84,6 +83,7 @@ pub use graph::insert_graph;
 pub use graph::FkOrdered;
 #[cfg(feature = "r2d2")]
 pub use r2d2::EnforceForeignKeys;
+pub use sql::CATALOG_READ_MARK;
 pub use violation::{BackendKind, Deferrability, FkAction, FkViolation, RowOrigin, ViolationKind};
 
 #[doc(hidden)]

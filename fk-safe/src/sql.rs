@@ -1,6 +1,17 @@
 //! Building SQL text safely: every identifier that reaches SQL goes through
 //! [`quote_ident`].
 
+/// How every statement opens that fk-safe sends to read the catalog (the
+/// foreign keys, how a table's keys follow its rows, the lock that keeps
+/// that answer true), so that a statement log, or a test counting
+/// statements, can tell those reads from the writes.
+///
+/// ```
+/// assert!("/* fk-safe: catalog */ LOCK TABLE \"t\" IN ROW EXCLUSIVE MODE"
+///     .starts_with(fk_safe::CATALOG_READ_MARK));
+/// ```
+pub const CATALOG_READ_MARK: &str = "/* fk-safe: catalog */";
+
 /// Quotes an identifier for PostgreSQL and SQLite: wrapped in double quotes,
 /// inner double quotes doubled. Both databases accept this form for any name,
 /// whatever its case, spaces or script.
@@ -55,4 +66,13 @@ pub(crate) fn split_identifiers(rendered: &str) -> Vec<String> {
         parts.push(name);
     }
     parts
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_catalog_mark_is_a_comment() {
+        let mark = super::CATALOG_READ_MARK;
+        assert!(mark.starts_with("/*") && mark.ends_with("*/"));
+    }
 }

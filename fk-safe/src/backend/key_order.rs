@@ -13,17 +13,6 @@
 
 use crate::graph::KeyValue;
 
-/// How every statement opens that [`insert_graph`](crate::insert_graph)
-/// sends to read how a table's keys follow its rows (once per table and
-/// transaction), so that a statement log, or a test counting statements,
-/// can tell those reads from the writes.
-///
-/// ```
-/// assert!("/* fk-safe: key order */ LOCK TABLE \"t\" IN ROW EXCLUSIVE MODE"
-///     .starts_with(fk_safe::KEY_ORDER_MARK));
-/// ```
-pub const KEY_ORDER_MARK: &str = "/* fk-safe: key order */";
-
 /// How the keys a multi-row statement generates follow its rows. Not
 /// public API: part of what a backend answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,13 +128,5 @@ mod tests {
         assert_eq!(order.pair(ints(&[5, 6]), 2), None);
         assert!(!order.multi_row());
         assert!(KeyOrder::Ascending.multi_row());
-    }
-}
-
-#[cfg(test)]
-mod mark_tests {
-    #[test]
-    fn the_mark_is_a_comment() {
-        assert!(super::KEY_ORDER_MARK.starts_with("/*") && super::KEY_ORDER_MARK.ends_with("*/"));
     }
 }

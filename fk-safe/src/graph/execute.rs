@@ -203,6 +203,7 @@ fn check_existing_parents<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
     linked: &Linked<'_, C::Backend>,
+    off_key: &OffKey,
 ) -> Result<Vec<FkViolation>, Error>
 where
     C: FkConnection,
@@ -224,10 +225,15 @@ where
             let mut keys: Vec<&KeyValue> = referenced.iter().map(|(_, key)| key).collect();
             keys.sort_unstable();
             keys.dedup();
-            let parent_key: Vec<String> = split_rendered_list(&parent.key)
-                .iter()
-                .filter_map(|part| split_identifiers(part).pop())
-                .collect();
+            // The parent columns the database compares the field with: its
+            // key, or what the constraint references instead.
+            let parent_key: Vec<String> = match off_key.get(&(slot_index, relation)) {
+                Some(referenced) => referenced.clone(),
+                None => split_rendered_list(&parent.key)
+                    .iter()
+                    .filter_map(|part| split_identifiers(part).pop())
+                    .collect(),
+            };
             let target = lookup::Target {
                 table: lookup::MatchTable::Rendered(parent.table.clone()),
                 columns: parent_key.clone(),
@@ -467,7 +473,9 @@ where
     // Keys are typed inside the transaction, so that a key that does not fit
     // its type rolls everything back instead of failing after the commit.
     let outcome = catalog.transaction(conn, |conn| {
-        let keys = write_steps(conn, graph, &linked, &plan, &mut failure)?;
+        let off_key = relations_off_key(conn, catalog, graph)?;
+        check_links_reach_keys(graph, &linked, &off_key)?;
+        let keys = write_steps(conn, graph, &linked, &off_key, &plan, &mut failure)?;
         collect_ids(graph, keys)
     });
     match outcome {
@@ -492,10 +500,112 @@ pub(crate) struct Keys {
     pub(crate) existing: HashSet<(usize, usize)>,
 }
 
+/// The relations whose constraint, as the database declares it, pairs the
+/// foreign-key columns with other columns of the parent than its key (a
+/// UNIQUE column, or the key's columns in another order), with the parent
+/// columns it references, in the relation's column order.
+type OffKey = HashMap<(usize, usize), Vec<String>>;
+
+fn relations_off_key<C>(
+    conn: &mut C,
+    catalog: &FkCatalog,
+    graph: &Graph<C::Backend>,
+) -> Result<OffKey, Error>
+where
+    C: FkConnection,
+    C::Backend: Dialect + 'static,
+{
+    let mut off_key = OffKey::new();
+    if graph.slots.iter().all(|slot| slot.relations().is_empty()) {
+        return Ok(off_key);
+    }
+    let declared = catalog.foreign_keys(conn)?;
+    for (slot_index, slot) in graph.slots.iter().enumerate() {
+        let child_table = split_identifiers(&slot.table_sql()?);
+        let Some(child_name) = child_table.last() else {
+            continue;
+        };
+        for (relation, info) in slot.relations().iter().enumerate() {
+            let Some(parent) = slot.parent_sql(relation)? else {
+                continue;
+            };
+            let parent_table = split_identifiers(&parent.table);
+            let Some(parent_name) = parent_table.last() else {
+                continue;
+            };
+            let key: Vec<String> = split_rendered_list(&parent.key)
+                .iter()
+                .filter_map(|part| split_identifiers(part).pop())
+                .collect();
+            for fk in declared.iter() {
+                let same_columns = fk.columns.len() == info.columns.len()
+                    && info
+                        .columns
+                        .iter()
+                        .all(|c| fk.columns.iter().any(|f| f == c));
+                if &fk.table != child_name || &fk.parent_table != parent_name || !same_columns {
+                    continue;
+                }
+                // Column i of the relation is paired with the column the
+                // constraint pairs it with.
+                let referenced: Vec<String> = info
+                    .columns
+                    .iter()
+                    .filter_map(|column| {
+                        fk.columns
+                            .iter()
+                            .position(|c| c == column)
+                            .and_then(|j| fk.parent_columns.get(j).cloned())
+                    })
+                    .collect();
+                if referenced != key {
+                    off_key.insert((slot_index, relation), referenced);
+                }
+            }
+        }
+    }
+    Ok(off_key)
+}
+
+/// A link fills a foreign key with the parent's key, which is only right
+/// when the constraint references that key: each relation that some row
+/// links is refused before any write when the database pairs it with other
+/// columns of the parent.
+fn check_links_reach_keys<DB>(
+    graph: &Graph<DB>,
+    linked: &Linked<'_, DB>,
+    off_key: &OffKey,
+) -> Result<(), Error>
+where
+    DB: Dialect + 'static,
+{
+    for (&(slot_index, relation), referenced) in off_key {
+        let slot = graph.slots[slot_index].as_ref();
+        let parent =
+            (0..slot.len()).find_map(|row| match linked.links(slot_index, row).get(relation) {
+                Some(Link::Row { slot, .. } | Link::Lookup { slot, .. }) => Some(*slot),
+                _ => None,
+            });
+        let Some(parent) = parent.and_then(|p| graph.slots.get(p)) else {
+            continue;
+        };
+        return Err(GraphError::LinkNotToKey {
+            model: slot.model(),
+            relation: slot.relations().get(relation).map_or("?", |r| r.name),
+            parent: parent.model(),
+            referenced: referenced.clone(),
+            key: parent.key_columns().iter().map(|c| c.to_string()).collect(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 fn write_steps<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
     linked: &Linked<'_, C::Backend>,
+    off_key: &OffKey,
     plan: &Plan,
     failure: &mut Option<Failure>,
 ) -> Result<Keys, Error>
@@ -503,7 +613,7 @@ where
     C: FkConnection,
     C::Backend: Dialect + 'static,
 {
-    let mut missing = check_existing_parents(conn, graph, linked)?;
+    let mut missing = check_existing_parents(conn, graph, linked, off_key)?;
     let (found, missing_lookups) = resolve_lookups(conn, graph)?;
     missing.extend(missing_lookups);
     if !missing.is_empty() {
@@ -873,11 +983,16 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
             }
             match written {
                 KeyWriting::Given { checked } => {
+                    let given: Vec<Option<KeyValue>> = rows
+                        .iter()
+                        .zip(links)
+                        .map(|(&row, links)| own_key_as_written(self.slot, row, links))
+                        .collect();
                     if *checked {
-                        self.check_given_keys(rows, &returned)?;
+                        self.check_given_keys(rows, &given, &returned)?;
                     }
-                    for &row in rows {
-                        self.keys.rows[self.slot_index][row] = self.slot.own_key(row);
+                    for (&row, key) in rows.iter().zip(given) {
+                        self.keys.rows[self.slot_index][row] = key;
                     }
                 }
                 KeyWriting::Generated(order) => {
@@ -906,9 +1021,14 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
     /// The keys a one-row statement stored must be the ones its row brought:
     /// on a table where something may replace them, a child linked to the
     /// row would otherwise point at another one.
-    fn check_given_keys(&self, rows: &[usize], returned: &[String]) -> Result<(), Error> {
-        for (&row, stored) in rows.iter().zip(returned) {
-            let Some(given) = self.slot.own_key(row) else {
+    fn check_given_keys(
+        &self,
+        rows: &[usize],
+        given: &[Option<KeyValue>],
+        returned: &[String],
+    ) -> Result<(), Error> {
+        for ((&row, given), stored) in rows.iter().zip(given).zip(returned) {
+            let Some(given) = given.clone() else {
                 continue;
             };
             let stored = parse_key(self.slot, stored)?;
@@ -1043,6 +1163,43 @@ fn parse_key<DB: Backend>(slot: &dyn AnySlot<DB>, text: &str) -> Result<KeyValue
 struct KnownKeys {
     keys: TableKeys,
     confirmed: bool,
+}
+
+/// The key `row` brings, as the statement writes it: each part that is a
+/// foreign key linked to a parent is that parent's key (the field holds a
+/// placeholder), the others are the row's own values.
+fn own_key_as_written<DB: Backend>(
+    slot: &dyn AnySlot<DB>,
+    row: usize,
+    links: &[Option<KeyValue>],
+) -> Option<KeyValue> {
+    let own = slot.own_key(row)?;
+    let key_columns = slot.key_columns();
+    let mut parts: Vec<KeyValue> = match own {
+        KeyValue::Composite(parts) => parts,
+        single => vec![single],
+    };
+    if parts.len() != key_columns.len() {
+        return Some(KeyValue::Composite(parts));
+    }
+    for (part, column) in parts.iter_mut().zip(key_columns) {
+        for (relation, info) in slot.relations().iter().enumerate() {
+            let Some(position) = info.columns.iter().position(|c| c == column) else {
+                continue;
+            };
+            if let Some(linked) = links
+                .get(relation)
+                .and_then(Option::as_ref)
+                .and_then(|parent| parent.part(position))
+            {
+                *part = linked.clone();
+            }
+        }
+    }
+    Some(match parts.len() {
+        1 => parts.remove(0),
+        _ => KeyValue::Composite(parts),
+    })
 }
 
 /// How the keys of one group of rows are known after their statements.

@@ -313,6 +313,20 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn parse_key(&self, text: &str) -> Option<KeyValue>;
     fn keys_in_insert_order(&self) -> bool;
     fn key_column(&self) -> &'static str;
+    /// Every column of the model's key (several for a composite key).
+    fn key_columns(&self) -> &'static [&'static str];
+    /// Whether some part of `row`'s own key is a foreign key linked to a
+    /// parent: that part is the parent's key, known only once it is written,
+    /// and the field holds a placeholder.
+    fn own_key_is_linked(&self, row: usize) -> bool {
+        let links = self.links(row);
+        self.key_columns().iter().any(|column| {
+            self.relations().iter().enumerate().any(|(relation, info)| {
+                info.columns.contains(column)
+                    && links.get(relation).is_some_and(|link| *link != Link::Field)
+            })
+        })
+    }
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -979,6 +993,10 @@ where
 
     fn key_column(&self) -> &'static str {
         M::KEY_COLUMN
+    }
+
+    fn key_columns(&self) -> &'static [&'static str] {
+        M::KEY_COLUMNS
     }
 
     fn natural_key_target(&self) -> lookup::Target<DB> {

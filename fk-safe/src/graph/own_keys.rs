@@ -83,6 +83,11 @@ fn link_by_value<DB: Backend>(
             continue;
         }
         for row in 0..slot.len() {
+            // A key made of a linked foreign key holds a placeholder, not
+            // the value a child could mean.
+            if slot.own_key_is_linked(row) {
+                continue;
+            }
             if let Some(key) = slot.own_key(row) {
                 own_keys
                     .entry(slot.table_type())

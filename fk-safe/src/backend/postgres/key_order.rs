@@ -29,7 +29,7 @@
 //! between the answer and the INSERT; the sequence, which cannot be locked,
 //! is looked at again after the first statement (which holds it then). The answer is therefore only good for
 //! the transaction that read it. Its statements open with the comment
-//! [`KEY_ORDER_MARK`](crate::backend::key_order::KEY_ORDER_MARK).
+//! [`CATALOG_READ_MARK`](crate::sql::CATALOG_READ_MARK).
 
 use diesel::connection::LoadConnection;
 use diesel::pg::Pg;
@@ -42,7 +42,7 @@ use crate::backend::key_order::{KeyOrder, TableKeys};
 /// One row of facts about `$1` (a rendered table name) and its column `$2`,
 /// with `{TYPE_LEVELS}` standing for the levels of [`type_level`]. Never
 /// raises an error for a table or column that does not exist.
-const KEY_FACTS_TEMPLATE: &str = r#"/* fk-safe: key order */
+const KEY_FACTS_TEMPLATE: &str = r#"/* fk-safe: catalog */
 WITH target AS (
     SELECT c.oid, c.relkind
       FROM pg_catalog.pg_class c
@@ -275,7 +275,7 @@ fn read_facts<C: LoadConnection<Backend = Pg>>(
 /// (`ROW EXCLUSIVE` needs INSERT, UPDATE, DELETE or TRUNCATE on the whole
 /// table; INSERT on some columns only is not enough, and before PostgreSQL
 /// 15 the partitions are checked too).
-const LOCKING: &str = r#"/* fk-safe: key order */
+const LOCKING: &str = r#"/* fk-safe: catalog */
 SELECT c.relkind::text AS relkind,
        COALESCE((SELECT pg_catalog.bool_and(pg_catalog.has_table_privilege(rel, 'INSERT, UPDATE, DELETE, TRUNCATE'))
                    FROM (SELECT c.oid AS rel
@@ -292,7 +292,7 @@ struct Locking {
 }
 
 /// Whether the sequence `$1` still increases and does not cycle.
-const SEQUENCE_ASCENDS: &str = r#"/* fk-safe: key order */
+const SEQUENCE_ASCENDS: &str = r#"/* fk-safe: catalog */
 SELECT COALESCE((SELECT s.seqincrement > 0 AND NOT s.seqcycle
                    FROM pg_catalog.pg_sequence s
                   WHERE s.seqrelid = pg_catalog.to_regclass($1)), false) AS ascends"#;
@@ -331,7 +331,7 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Pg>>(
         // partitions do, and are locked with it.
         let only = if locking.relkind == "r" { "ONLY " } else { "" };
         diesel::sql_query(format!(
-            "/* fk-safe: key order */ LOCK TABLE {only}{table} IN ROW EXCLUSIVE MODE"
+            "/* fk-safe: catalog */ LOCK TABLE {only}{table} IN ROW EXCLUSIVE MODE"
         ))
         .execute(conn)?;
     }
@@ -437,7 +437,7 @@ mod tests {
             assert!(!single.contains("$2"));
         }
         for sql in [facts, LOCKING, SEQUENCE_ASCENDS] {
-            assert!(sql.starts_with(crate::backend::key_order::KEY_ORDER_MARK));
+            assert!(sql.starts_with(crate::sql::CATALOG_READ_MARK));
         }
     }
 }

@@ -48,7 +48,7 @@ SELECT c.conname::text AS name,
 /// that parent can trip.
 fn lookup_sql() -> String {
     format!(
-        r#"
+        r#"/* fk-safe: catalog */
 WITH RECURSIVE hit AS (
     SELECT c.oid AS start_oid, c.oid, c.conparentid, 0 AS depth, c.confrelid AS hit_confrelid
       FROM pg_catalog.pg_constraint c
@@ -77,7 +77,7 @@ WITH RECURSIVE hit AS (
 
 fn list_sql() -> String {
     format!(
-        r#"{SELECT_FOREIGN_KEY},
+        r#"/* fk-safe: catalog */{SELECT_FOREIGN_KEY},
        false AS parent_side,
        current_setting('server_version_num')::int AS server_version
   FROM pg_catalog.pg_constraint c

@@ -16,7 +16,7 @@
 //! The answer is read inside the transaction that writes: under its write
 //! lock, no other connection can change the table in between. Its
 //! statements open with the comment
-//! [`KEY_ORDER_MARK`](crate::backend::key_order::KEY_ORDER_MARK).
+//! [`CATALOG_READ_MARK`](crate::sql::CATALOG_READ_MARK).
 
 use diesel::connection::LoadConnection;
 use diesel::prelude::*;
@@ -66,7 +66,7 @@ fn schema_of<C: LoadConnection<Backend = Sqlite>>(
     name: &str,
 ) -> QueryResult<Option<String>> {
     let found: Vec<NameRow> = diesel::sql_query(
-        "/* fk-safe: key order */ SELECT d.name FROM pragma_database_list AS d \
+        "/* fk-safe: catalog */ SELECT d.name FROM pragma_database_list AS d \
           WHERE EXISTS (SELECT 1 FROM pragma_table_info(?1, d.name)) \
           ORDER BY d.name <> 'temp', d.seq LIMIT 1",
     )
@@ -98,7 +98,7 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Sqlite>>(
     };
     let master = format!("{}.sqlite_master", quote_ident(&schema));
     let facts: Vec<KeyFacts> = diesel::sql_query(format!(
-        "/* fk-safe: key order */ SELECT (SELECT min(name) FROM (\
+        "/* fk-safe: catalog */ SELECT (SELECT min(name) FROM (\
                    SELECT name FROM {master} WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE \
                    UNION ALL \
                    SELECT name FROM sqlite_temp_master WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE)) AS \"trigger\", \
@@ -158,7 +158,7 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Sqlite>>(
         ));
     }
     let largest: Vec<LargestRow> = diesel::sql_query(format!(
-        "/* fk-safe: key order */ SELECT max({}) AS largest FROM {}.{}",
+        "/* fk-safe: catalog */ SELECT max({}) AS largest FROM {}.{}",
         quote_ident(key_column),
         quote_ident(&schema),
         quote_ident(name)

@@ -85,7 +85,7 @@ fn table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
         return Ok(Arc::clone(found));
     }
     let rows: Vec<ForeignKeyListRow> = diesel::sql_query(
-        r#"SELECT id, "table", "from", "to", on_update, on_delete
+        r#"/* fk-safe: catalog */ SELECT id, "table", "from", "to", on_update, on_delete
              FROM pragma_foreign_key_list(?) ORDER BY id, seq"#,
     )
     .bind::<Text, _>(table)
@@ -127,10 +127,11 @@ fn table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
     }
     for index in implicit_targets {
         let parent = keys[index].1.parent_table.clone();
-        let primary_key: Vec<NameRow> =
-            diesel::sql_query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk")
-                .bind::<Text, _>(&parent)
-                .load(conn)?;
+        let primary_key: Vec<NameRow> = diesel::sql_query(
+            "/* fk-safe: catalog */ SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
+        )
+        .bind::<Text, _>(&parent)
+        .load(conn)?;
         keys[index].1.parent_columns = primary_key.into_iter().map(|r| r.name).collect();
     }
     let keys = Arc::new(keys);
@@ -358,7 +359,7 @@ impl Dialect for Sqlite {
         catalog: &FkCatalog,
     ) -> QueryResult<Vec<ForeignKey>> {
         let tables: Vec<NameRow> = diesel::sql_query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+            "/* fk-safe: catalog */ SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
         )
         .load(conn)?;
         let mut all = Vec::new();
