@@ -58,7 +58,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 }
             } else {
                 let message = format!(
-                    "field `{}` holds the primary key of its table: declare it with #[diesel(primary_key({column}))] (and #[fk(key = ..)] when the key is not an i64), so that fk-safe uses it as the row's own key",
+                    "field `{}` holds the primary key of its table: declare it with #[diesel(primary_key({column}))], so that fk-safe uses it as the row's own key (its type is the field's)",
                     f.ident
                 );
                 quote_spanned! {f.ident.span()=>
