@@ -47,11 +47,11 @@ mod run {
         title: String,
     }
 
-    /// Counts statements, and those that read key order.
+    /// Counts statements, and those that read the catalog.
     #[derive(Clone, Default)]
     struct Statements {
         all: Arc<AtomicUsize>,
-        key_order: Arc<AtomicUsize>,
+        catalog: Arc<AtomicUsize>,
     }
 
     impl Instrumentation for Statements {
@@ -59,7 +59,7 @@ mod run {
             if let InstrumentationEvent::StartQuery { query, .. } = event {
                 self.all.fetch_add(1, Ordering::Relaxed);
                 if query.to_string().starts_with(fk_safe::CATALOG_READ_MARK) {
-                    self.key_order.fetch_add(1, Ordering::Relaxed);
+                    self.catalog.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -119,7 +119,7 @@ mod run {
 
         let mut by_hand = Duration::ZERO;
         let mut graph_time = Duration::ZERO;
-        let (mut graph_statements, mut key_order_statements) = (0, 0);
+        let (mut graph_statements, mut catalog_statements) = (0, 0);
         for i in 0..graphs {
             let started = Instant::now();
             conn.transaction::<_, diesel::result::Error, _>(|conn| {
@@ -151,15 +151,15 @@ mod run {
                     })
                     .parent(author);
             }
-            let (all, key_order) = (
+            let (all, catalog) = (
                 statements.all.load(Ordering::Relaxed),
-                statements.key_order.load(Ordering::Relaxed),
+                statements.catalog.load(Ordering::Relaxed),
             );
             let started = Instant::now();
             insert_graph(&mut conn, &graph)?;
             graph_time += started.elapsed();
             graph_statements = statements.all.load(Ordering::Relaxed) - all;
-            key_order_statements = statements.key_order.load(Ordering::Relaxed) - key_order;
+            catalog_statements = statements.catalog.load(Ordering::Relaxed) - catalog;
         }
         println!("fk-safe small-graph latency on PostgreSQL ({graphs} graphs of 3 rows each)");
         println!(
@@ -167,7 +167,7 @@ mod run {
             by_hand.as_secs_f64() * 1e3 / f64::from(graphs)
         );
         println!(
-            "  insert_graph:                        {:>8.3} ms per graph, {graph_statements} statements, {key_order_statements} of them reading key order",
+            "  insert_graph:                        {:>8.3} ms per graph, {graph_statements} statements, {catalog_statements} of them reading the catalog",
             graph_time.as_secs_f64() * 1e3 / f64::from(graphs)
         );
         Ok(())

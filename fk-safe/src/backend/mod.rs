@@ -36,6 +36,14 @@ pub trait Dialect: diesel::backend::Backend + Sized {
         catalog: &FkCatalog,
     ) -> QueryResult<Vec<ForeignKey>>;
 
+    /// The foreign keys declared on the tables named `table` (unquoted; on
+    /// PostgreSQL in every schema that has one).
+    fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        catalog: &FkCatalog,
+        table: &str,
+    ) -> QueryResult<Vec<ForeignKey>>;
+
     /// Completes `violation` from the catalog. Failures to read the catalog
     /// are recorded in the violation, never raised.
     fn explain<C: LoadConnection<Backend = Self>>(

@@ -519,10 +519,21 @@ where
     if graph.slots.iter().all(|slot| slot.relations().is_empty()) {
         return Ok(off_key);
     }
-    let declared = catalog.foreign_keys(conn)?;
+    // Only the graph's child tables are read, each once.
+    let mut declared_on: HashMap<String, Vec<crate::catalog::ForeignKey>> = HashMap::new();
     for (slot_index, slot) in graph.slots.iter().enumerate() {
+        if slot.relations().is_empty() {
+            continue;
+        }
         let child_table = split_identifiers(&slot.table_sql()?);
         let Some(child_name) = child_table.last() else {
+            continue;
+        };
+        if !declared_on.contains_key(child_name) {
+            let keys = <C::Backend as Dialect>::foreign_keys_of_table(conn, catalog, child_name)?;
+            declared_on.insert(child_name.clone(), keys);
+        }
+        let Some(declared) = declared_on.get(child_name) else {
             continue;
         };
         for (relation, info) in slot.relations().iter().enumerate() {

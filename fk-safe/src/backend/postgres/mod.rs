@@ -75,7 +75,9 @@ WITH RECURSIVE hit AS (
     )
 }
 
-fn list_sql() -> String {
+/// Every declared foreign key, or (with `filter` as `AND t.relname = $1`)
+/// those of the tables of one name, in every schema.
+fn list_sql(filter: &str) -> String {
     format!(
         r#"/* fk-safe: catalog */{SELECT_FOREIGN_KEY},
        false AS parent_side,
@@ -86,7 +88,7 @@ fn list_sql() -> String {
   JOIN pg_catalog.pg_class pt ON pt.oid = c.confrelid
   JOIN pg_catalog.pg_namespace pn ON pn.oid = pt.relnamespace
  WHERE c.contype = 'f' AND c.conparentid = 0
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') {filter}
  ORDER BY n.nspname, t.relname, c.conname"#
     )
 }
@@ -611,7 +613,21 @@ impl Dialect for Pg {
         conn: &mut C,
         _catalog: &FkCatalog,
     ) -> QueryResult<Vec<ForeignKey>> {
-        let rows: Vec<ConstraintRow> = diesel::sql_query(list_sql()).load(conn)?;
+        let rows: Vec<ConstraintRow> = diesel::sql_query(list_sql("")).load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(ConstraintRow::into_foreign_key)
+            .collect())
+    }
+
+    fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        _catalog: &FkCatalog,
+        table: &str,
+    ) -> QueryResult<Vec<ForeignKey>> {
+        let rows: Vec<ConstraintRow> = diesel::sql_query(list_sql("AND t.relname = $1"))
+            .bind::<Text, _>(table)
+            .load(conn)?;
         Ok(rows
             .into_iter()
             .map(ConstraintRow::into_foreign_key)

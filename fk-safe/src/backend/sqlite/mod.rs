@@ -370,6 +370,15 @@ impl Dialect for Sqlite {
         Ok(all)
     }
 
+    fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        catalog: &FkCatalog,
+        table: &str,
+    ) -> QueryResult<Vec<ForeignKey>> {
+        let keys = table_foreign_keys(conn, catalog, table)?;
+        Ok(keys.iter().map(|(_, fk)| fk.clone()).collect())
+    }
+
     fn explain<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         catalog: &FkCatalog,
