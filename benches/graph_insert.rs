@@ -322,7 +322,7 @@ fn verify<C: BenchConn>(conn: &mut C, variant: &str, n: usize, first_product: i6
 /// Builds the graph as a user would, row by row with handles.
 fn build_graph<DB>(n: usize, first_product: i64) -> Graph<DB>
 where
-    DB: fk_safe::Dialect + 'static,
+    DB: fk_safe::FkBackend + 'static,
     NewCustomer: WriteRow<DB>,
     NewOrder: WriteRow<DB>,
     NewOrderItem: WriteRow<DB>,
@@ -368,7 +368,7 @@ static GRAPH_RSS: AtomicU64 = AtomicU64::new(u64::MAX);
 fn insert_graph_variant<C>(conn: &mut C, n: usize, first_product: i64) -> Res<Duration>
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewCustomer: WriteRow<C::Backend>,
     NewOrder: WriteRow<C::Backend>,
     NewOrderItem: WriteRow<C::Backend>,

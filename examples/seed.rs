@@ -68,7 +68,7 @@ const CUSTOMERS: [(&str, &str); 6] = [
 
 fn shop<DB>() -> Graph<DB>
 where
-    DB: fk_safe::Dialect + 'static,
+    DB: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<DB>,
     NewCustomer: WriteRow<DB>,
     SeedOrder: WriteRow<DB>,
@@ -142,7 +142,7 @@ fn new_of<M: FkOrdered>(ids: &fk_safe::graph::Ids) -> (usize, usize) {
 fn run<C>(conn: &mut C) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<C::Backend>,
     NewCustomer: WriteRow<C::Backend>,
     SeedOrder: WriteRow<C::Backend>,

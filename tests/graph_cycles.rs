@@ -12,7 +12,7 @@ use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{BigInt, Text};
 use fk_safe::graph::{insert_graph, Graph, Handle, WriteRow};
-use fk_safe::{Dialect, Error, FkConnection, FkOrdered, GraphError};
+use fk_safe::{Error, FkBackend, FkConnection, FkOrdered, GraphError};
 use fk_safe_suite::models::*;
 
 /// Counts the statements a connection sends.
@@ -37,7 +37,7 @@ impl Instrumentation for StatementCounter {
 }
 
 /// The statements it takes to write `rows` rows of `columns` values each.
-fn statements<DB: Dialect>(rows: usize, columns: usize) -> usize {
+fn statements<DB: FkBackend>(rows: usize, columns: usize) -> usize {
     rows.div_ceil(DB::rows_per_statement(columns))
 }
 
@@ -61,7 +61,7 @@ where
 fn departments_headed_from_within<C>(conn: &mut C, departments: usize)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewEmployee: WriteRow<C::Backend>,
     NewDepartment: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count>,
@@ -187,7 +187,7 @@ struct LivesOn {
 fn a_composite_link_closes_cycles<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewSite: WriteRow<C::Backend>,
     NewCaretaker: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, LivesOn>,
@@ -247,7 +247,7 @@ where
 fn a_link_from_a_composite_key_is_refused<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewSite: WriteRow<C::Backend>,
     NewCaretaker: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count>,

@@ -142,7 +142,7 @@ fn accounts(prefix: &str) -> Vec<NewAccount> {
 fn none_is_default<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewAccount: WriteRow<C::Backend>,
     NewAccountNullNote: WriteRow<C::Backend>,
     NewAccountAllNull: WriteRow<C::Backend>,
@@ -359,7 +359,7 @@ struct LeadRow {
 fn cycle_broken_where_the_column_allows_null<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewTeam: WriteRow<C::Backend>,
     NewPlayer: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, LeadRow>,
@@ -446,7 +446,7 @@ struct MemoRow {
 fn three_states<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewMemo: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, MemoRow>,
 {

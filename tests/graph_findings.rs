@@ -11,7 +11,7 @@ use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use fk_safe::graph::{insert_graph, Graph, Relation, WriteNaturalKey, WriteRow};
-use fk_safe::{Dialect, Error, FkConnection, FkOrdered, GraphError, RowOrigin};
+use fk_safe::{Error, FkBackend, FkConnection, FkOrdered, GraphError, RowOrigin};
 
 diesel::table! {
     authors (id) {
@@ -273,7 +273,7 @@ fn tag(tenant_id: i64, slug: &str, label: &str) -> NewTag {
 fn composite_keys_found<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewTag: WriteNaturalKey<C::Backend>,
     NewTagging: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count> + LoadQuery<'a, C, Pair>,
@@ -361,7 +361,7 @@ where
 fn undeclared_relation_is_located<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewAuthor: WriteRow<C::Backend>,
     NewPost: WriteRow<C::Backend>,
     NewBareComment: WriteRow<C::Backend>,
@@ -427,7 +427,7 @@ where
 fn missing_parent_row_is_read_back<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewPost: WriteRow<C::Backend>,
     NewAuthor: WriteRow<C::Backend>,
 {
@@ -482,7 +482,7 @@ where
 fn links_that_cannot_be_made_are_refused<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewPost: WriteRow<C::Backend>,
     NewAuthor: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count>,
@@ -558,7 +558,7 @@ where
 fn tables_named_like_internal_sql<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewShadowInput: WriteNaturalKey<C::Backend>,
     NewShadowUse: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count> + LoadQuery<'a, C, Pair>,
@@ -630,7 +630,7 @@ where
 fn link_update_reaches_table_named_like_its_list<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
     NewShadowLink: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Pair>,
 {

@@ -81,7 +81,7 @@ where
 fn create_products<C>(conn: &mut C, n: usize) -> Vec<i64>
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<C::Backend>,
 {
     let mut graph = Graph::new();
@@ -110,7 +110,7 @@ fn shop_graph<DB>(
     products: &[i64],
 ) -> (Graph<DB>, Vec<ItemPath>)
 where
-    DB: fk_safe::Dialect + 'static,
+    DB: fk_safe::FkBackend + 'static,
     NewCustomer: WriteRow<DB>,
     NewOrder: WriteRow<DB>,
     NewOrderItem: WriteRow<DB>,
@@ -160,7 +160,7 @@ where
 fn writes_a_shop<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<C::Backend>,
     NewCustomer: WriteRow<C::Backend>,
     NewOrder: WriteRow<C::Backend>,
@@ -177,7 +177,7 @@ where
 fn batches_past_the_bind_limit<C>(conn: &mut C, items: usize)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<C::Backend>,
     NewCustomer: WriteRow<C::Backend>,
     NewOrder: WriteRow<C::Backend>,
@@ -193,7 +193,7 @@ where
     conn.set_instrumentation(StatementCounter::default());
     // BEGIN, the look-up of the existing products, 1 customer, 1 statement
     // for both orders, items split at the bind limit (3 columns each), COMMIT.
-    let per_statement = <C::Backend as fk_safe::Dialect>::rows_per_statement(3);
+    let per_statement = <C::Backend as fk_safe::FkBackend>::rows_per_statement(3);
     let item_statements = items.div_ceil(per_statement);
     assert!(item_statements >= 2, "the test must cross the limit");
     assert_eq!(statements, 2 + 1 + 1 + 1 + item_statements);
@@ -212,7 +212,7 @@ fn employee(name: &str) -> NewEmployee {
 fn self_reference<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewEmployee: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Reports>,
 {
@@ -271,7 +271,7 @@ struct Heads {
 fn mutual_references<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewEmployee: WriteRow<C::Backend>,
     NewDepartment: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Heads>,
@@ -318,7 +318,7 @@ where
 fn a_missing_existing_parent_rolls_everything_back<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<C::Backend>,
     NewCustomer: WriteRow<C::Backend>,
     NewOrder: WriteRow<C::Backend>,
@@ -413,7 +413,7 @@ where
 fn a_parent_vanishing_mid_insert_is_located<C>(conn: &mut C, trigger: &[&str])
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewOrder: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count>,
 {
@@ -453,7 +453,7 @@ where
 /// A seed script: products and customers by natural key, orders below them.
 fn seed<DB>(run: i64) -> Graph<DB>
 where
-    DB: fk_safe::Dialect + 'static,
+    DB: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<DB>,
     NewCustomer: WriteRow<DB>,
     NewOrder: WriteRow<DB>,
@@ -496,7 +496,7 @@ struct OrderOf {
 fn get_or_insert_makes_seeds_idempotent<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<C::Backend>,
     NewCustomer: WriteRow<C::Backend>,
     NewOrder: WriteRow<C::Backend>,
@@ -550,7 +550,7 @@ where
 fn lookups_of_existing_parents<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewCustomer: WriteRow<C::Backend> + fk_safe::graph::WriteNaturalKey<C::Backend>,
     NewOrder: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count> + LoadQuery<'a, C, OrderOf>,
@@ -628,7 +628,7 @@ struct Stocked {
 fn composite_foreign_keys<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewProduct: WriteRow<C::Backend>,
     NewWarehouse: WriteRow<C::Backend>,
     NewStockLevel: WriteRow<C::Backend>,
@@ -723,7 +723,7 @@ where
 fn nested_in_the_callers_transaction<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewCustomer: WriteRow<C::Backend>,
     NewOrder: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count>,
@@ -779,7 +779,7 @@ struct NewNode {
 fn a_cycle_through_not_null_keys_is_refused_before_any_sql<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewNode: WriteRow<C::Backend>,
 {
     conn.batch_execute(ddl).unwrap();
@@ -821,7 +821,7 @@ struct HeadOf {
 fn a_mutual_cycle_is_written<C>(conn: &mut C)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewEmployee: WriteRow<C::Backend>,
     NewDepartment: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, HeadOf> + LoadQuery<'a, C, Reports>,

@@ -60,7 +60,7 @@ struct Labelled {
 fn text_keys_chosen_by_the_client<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewTag: WriteRow<C::Backend>,
     NewTagging: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Labelled>,
@@ -362,7 +362,7 @@ struct PetOf {
 fn pets_find_their_owners<C>(conn: &mut C, ddl: &str, owner_ids: &[Option<i64>])
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewOwner: WriteRow<C::Backend>,
     NewPet: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, PetOf>,
@@ -548,7 +548,7 @@ struct Captain {
 fn existing_rows_keep_their_links<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewTeam: WriteRow<C::Backend>,
     NewPlayer: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Captain>,
@@ -622,7 +622,7 @@ fn existing_rows_keep_their_links_on_postgres() {
 fn parent_referenced_by_its_own_key<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewTag: WriteRow<C::Backend>,
     NewTagging: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Labelled>,
@@ -694,7 +694,7 @@ struct EventRow {
 fn key_read_from_the_schema<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewEvent: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, EventRow>,
 {
@@ -776,7 +776,7 @@ struct CatRow {
 fn rows_referencing_each_other_by_value<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewCat: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, CatRow>,
 {

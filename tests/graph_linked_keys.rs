@@ -114,7 +114,7 @@ where
 fn keys_made_of_linked_parents<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewUser: WriteRow<C::Backend>,
     NewProfile: WriteRow<C::Backend>,
     NewProfileLink: WriteRow<C::Backend>,
@@ -189,7 +189,7 @@ where
 fn a_link_to_another_column_is_refused<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewTeam: WriteRow<C::Backend>,
     NewMember: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Found>,

@@ -128,7 +128,7 @@ fn email(i: usize) -> String {
 fn many_rows<C>(conn: &mut C, ddl: &str, n: usize)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewPerson: WriteNaturalKey<C::Backend>,
     NewNote: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count> + LoadQuery<'a, C, NoteOwner>,
@@ -225,7 +225,7 @@ fn thousands_of_lookups_on_postgres() {
 fn compares_like_the_database<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewPerson: WriteNaturalKey<C::Backend>,
     NewNote: WriteRow<C::Backend>,
     NewCodeUse: WriteRow<C::Backend>,
@@ -305,7 +305,7 @@ fn nondeterministic_collation_on_postgres() {
 fn separator_inside_keys<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewPair: WriteNaturalKey<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count>,
 {
@@ -354,7 +354,7 @@ fn separator_inside_keys_on_postgres() {
 fn ambiguous_lookup<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewPerson: WriteNaturalKey<C::Backend>,
     NewNote: WriteRow<C::Backend>,
     for<'a> SqlQuery: LoadQuery<'a, C, Count>,

@@ -120,7 +120,7 @@ enum Written {
 fn write_blog<C, P>(conn: &mut C, post: fn(String) -> P) -> Result<Written, fk_safe::Error>
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewAuthor: WriteRow<C::Backend>,
     P: WriteRow<C::Backend> + FkOrdered<Key = i64, Table = posts::table>,
     P: fk_safe::graph::References<authors::table, 0>,

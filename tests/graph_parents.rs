@@ -162,7 +162,7 @@ fn diesel_associations_read_the_same_column() {
 fn blog<C>(conn: &mut C, ddl: &str)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewAuthor: WriteRow<C::Backend>,
     NewPost: WriteRow<C::Backend>,
     NewComment: WriteRow<C::Backend>,

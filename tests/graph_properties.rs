@@ -158,7 +158,7 @@ fn seed_existing<C: Connection>(conn: &mut C, customers: usize) -> (Vec<i64>, Ve
 fn check_random_graph<C>(conn: &mut C, shape: &Shape)
 where
     C: FkConnection,
-    C::Backend: fk_safe::Dialect + 'static,
+    C::Backend: fk_safe::FkBackend + 'static,
     NewCustomer: WriteRow<C::Backend>,
     NewOrder: WriteRow<C::Backend>,
     NewOrderItem: WriteRow<C::Backend>,

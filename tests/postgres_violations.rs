@@ -10,7 +10,7 @@ use common::pg::{connect_base, german_or_skip, server_version, PgDb};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
-use fk_safe::{BackendKind, Deferrability, Error, FkAction, FkCatalog, FkViolation, ViolationKind};
+use fk_safe::{Database, Deferrability, Error, FkAction, FkCatalog, FkViolation, ViolationKind};
 use fk_safe_suite::schema::*;
 
 fn sql(conn: &mut PgConnection, statement: &str) {
@@ -62,7 +62,7 @@ fn missing_parent_on_insert() {
             .map_err(Error::from)
     });
     assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.backend(), BackendKind::Postgres);
+    assert_eq!(v.database(), Database::Postgres);
     assert_eq!(v.constraint(), Some("orders_customer_id_fkey"));
     // The schema: other tests' schemas hold the same names, so it is left
     // unknown here; see `schemas_*` and `identical_schemas_*` below.

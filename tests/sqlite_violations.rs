@@ -6,7 +6,7 @@ mod common;
 use common::sqlite::SqliteDb;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
-use fk_safe::{BackendKind, Error, FkAction, FkCatalog, FkConnection, FkViolation, ViolationKind};
+use fk_safe::{Database, Error, FkAction, FkCatalog, FkConnection, FkViolation, ViolationKind};
 use fk_safe_suite::schema::*;
 
 fn sql(conn: &mut SqliteConnection, statement: &str) {
@@ -49,7 +49,7 @@ fn a_bare_error_is_classified_without_io() {
     let Error::ForeignKey(v) = Error::from(raw) else {
         panic!("not classified");
     };
-    assert_eq!(v.backend(), BackendKind::Sqlite);
+    assert_eq!(v.database(), Database::Sqlite);
     // 787 is raised for both directions and names nothing.
     assert_eq!(v.kind(), ViolationKind::Undetermined);
     assert_eq!(v.child_table(), None);

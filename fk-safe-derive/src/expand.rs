@@ -297,7 +297,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 quote! {
                     match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.part(#part)) {
                         ::core::option::Option::Some(__fk::KeyValue::Null) => { #null }
-                        ::core::option::Option::Some(key) => <__DB as __fk::Dialect>::push_key(out, key)?,
+                        ::core::option::Option::Some(key) => <__DB as __fk::FkBackend>::push_key(out, key)?,
                         ::core::option::Option::None => { #own_value }
                     }
                 }
@@ -345,8 +345,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             #i => {
                 let table = #table;
                 ::core::result::Result::Ok(::core::option::Option::Some(__fk::ParentSql {
-                    table: <__DB as __fk::Dialect>::render(&table)?,
-                    key: <__DB as __fk::Dialect>::render(&__fk::diesel::Table::primary_key(&table))?,
+                    table: <__DB as __fk::FkBackend>::render(&table)?,
+                    key: <__DB as __fk::FkBackend>::render(&__fk::diesel::Table::primary_key(&table))?,
                 }))
             }
         }
@@ -449,7 +449,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
         const _: () = {
-            use ::fk_safe::__private as __fk;
+            use ::fk_safe::__private_0_1 as __fk;
 
             impl __fk::FkOrdered for #ident {
                 type Table = #table::table;
@@ -492,7 +492,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
 
             impl<__DB> __fk::WriteRow<__DB> for #ident
             where
-                __DB: __fk::Dialect,
+                __DB: __fk::FkBackend,
                 #table::table: __fk::diesel::query_builder::QueryFragment<__DB>,
                 #(#bounds)*
                 #(#parent_bounds)*

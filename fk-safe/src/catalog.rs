@@ -186,7 +186,7 @@ impl FkCatalog {
     ) -> Result<crate::graph::Ids, Error>
     where
         C: FkConnection,
-        C::Backend: crate::backend::Dialect + 'static,
+        C::Backend: crate::backend::FkBackend + 'static,
     {
         crate::graph::execute::insert_graph_with(conn, graph, self)
     }

@@ -15,11 +15,7 @@ pub const CATALOG_READ_MARK: &str = "/* fk-safe: catalog */";
 /// Quotes an identifier for PostgreSQL and SQLite: wrapped in double quotes,
 /// inner double quotes doubled. Both databases accept this form for any name,
 /// whatever its case, spaces or script.
-///
-/// ```
-/// assert_eq!(fk_safe::sql::quote_ident(r#"Lager "Nord""#), r#""Lager ""Nord""""#);
-/// ```
-pub fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     let mut quoted = String::with_capacity(name.len() + 2);
     quoted.push('"');
     for c in name.chars() {
@@ -30,14 +26,6 @@ pub fn quote_ident(name: &str) -> String {
     }
     quoted.push('"');
     quoted
-}
-
-/// Quotes a possibly schema-qualified table name: `"schema"."table"`.
-pub fn quote_qualified(schema: Option<&str>, table: &str) -> String {
-    match schema {
-        Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(table)),
-        None => quote_ident(table),
-    }
 }
 
 /// `"schema"."table"` (or with backticks) -> `["schema", "table"]`. Reads
@@ -74,5 +62,10 @@ mod tests {
     fn the_catalog_mark_is_a_comment() {
         let mark = super::CATALOG_READ_MARK;
         assert!(mark.starts_with("/*") && mark.ends_with("*/"));
+    }
+
+    #[test]
+    fn quoting_doubles_inner_quotes() {
+        assert_eq!(super::quote_ident(r#"Lager "Nord""#), r#""Lager ""Nord""""#);
     }
 }

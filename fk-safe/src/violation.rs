@@ -24,7 +24,7 @@ pub enum ViolationKind {
 /// The database a violation came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum BackendKind {
+pub enum Database {
     /// PostgreSQL.
     Postgres,
     /// SQLite.
@@ -134,7 +134,7 @@ pub struct RowOrigin {
 #[derive(Debug)]
 pub struct FkViolation {
     pub(crate) kind: ViolationKind,
-    pub(crate) backend: BackendKind,
+    pub(crate) database: Database,
     pub(crate) constraint: Option<String>,
     pub(crate) schema: Option<String>,
     pub(crate) child_table: Option<String>,
@@ -164,12 +164,12 @@ pub struct FkViolation {
 impl FkViolation {
     pub(crate) fn new(
         kind: ViolationKind,
-        backend: BackendKind,
+        database: Database,
         source: diesel::result::Error,
     ) -> Self {
         FkViolation {
             kind,
-            backend,
+            database,
             constraint: None,
             schema: None,
             child_table: None,
@@ -191,8 +191,8 @@ impl FkViolation {
     }
 
     /// A violation fk-safe found by looking before writing.
-    pub(crate) fn found_before_writing(kind: ViolationKind, backend: BackendKind) -> Self {
-        let mut violation = FkViolation::new(kind, backend, diesel::result::Error::NotFound);
+    pub(crate) fn found_before_writing(kind: ViolationKind, database: Database) -> Self {
+        let mut violation = FkViolation::new(kind, database, diesel::result::Error::NotFound);
         violation.source = None;
         violation
     }
@@ -203,8 +203,8 @@ impl FkViolation {
     }
 
     /// The database the violation came from.
-    pub fn backend(&self) -> BackendKind {
-        self.backend
+    pub fn database(&self) -> Database {
+        self.database
     }
 
     /// The constraint's name. PostgreSQL always names it; SQLite never does.
@@ -546,7 +546,7 @@ mod tests {
     use super::*;
 
     fn violation(kind: ViolationKind) -> FkViolation {
-        FkViolation::found_before_writing(kind, BackendKind::Postgres)
+        FkViolation::found_before_writing(kind, Database::Postgres)
     }
 
     #[test]

@@ -12,7 +12,7 @@ struct Customer { id: i64 }
 #[diesel(table_name = customers)]
 struct NewCustomer { email: String }
 
-fn seed<DB: fk_safe::Dialect + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
+fn seed<DB: fk_safe::FkBackend + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
 where
     NewCustomer: fk_safe::graph::WriteRow<DB>,
 {

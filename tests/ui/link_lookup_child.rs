@@ -18,7 +18,7 @@ struct NewAuthor { email: String }
 #[fk(natural_key(slug))]
 struct NewPost { author_id: i64, slug: String }
 
-fn link<DB: fk_safe::Dialect + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
+fn link<DB: fk_safe::FkBackend + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
 where
     NewAuthor: fk_safe::graph::WriteRow<DB>,
     NewPost: fk_safe::graph::WriteNaturalKey<DB>,

@@ -21,7 +21,7 @@ struct NewCustomer { email: String }
 #[fk(relation(parent = customers, foreign_key = to_id))]
 struct NewTransfer { from_id: i64, to_id: i64 }
 
-fn link<DB: fk_safe::Dialect + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
+fn link<DB: fk_safe::FkBackend + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
 where
     NewCustomer: fk_safe::graph::WriteRow<DB>,
     NewTransfer: fk_safe::graph::WriteRow<DB>,

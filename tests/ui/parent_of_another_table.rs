@@ -19,7 +19,7 @@ struct NewProduct { sku: String }
 #[diesel(belongs_to(Customer, foreign_key = customer_id))]
 struct NewOrder { customer_id: i64, total: i64 }
 
-fn link<DB: fk_safe::Dialect + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
+fn link<DB: fk_safe::FkBackend + 'static>(graph: &mut fk_safe::graph::Graph<DB>)
 where
     NewProduct: fk_safe::graph::WriteRow<DB>,
     NewOrder: fk_safe::graph::WriteRow<DB>,

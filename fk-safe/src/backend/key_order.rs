@@ -1,7 +1,7 @@
 //! How the keys an INSERT writes are known, one answer per table and
 //! transaction, from what the database will really evaluate for the key
 //! column in that INSERT. Each backend gives the answer
-//! ([`Dialect::table_keys`](super::Dialect::table_keys)); shared code only
+//! ([`FkBackend::table_keys`](super::FkBackend::table_keys)); shared code only
 //! asks it how many rows a statement may carry and how returned keys pair
 //! with rows. It never reasons about the database itself.
 //!

@@ -1,10 +1,11 @@
 //! The backends, behind one trait. Shared code asks a connection's backend
-//! (its [`Dialect`]) for what differs between databases; no other module
+//! (its [`FkBackend`]) for what differs between databases; no other module
 //! branches on the database.
 
 pub mod key_order;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+mod sealed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -19,13 +20,36 @@ use crate::error::Error;
 use crate::graph::KeyValue;
 use crate::violation::FkViolation;
 
-/// What a database backend must provide for fk-safe. Implemented for
-/// [`diesel::pg::Pg`] and [`diesel::sqlite::Sqlite`]; not meant to be
+/// A Diesel backend fk-safe supports: [`diesel::pg::Pg`] (feature
+/// `postgres`) and [`diesel::sqlite::Sqlite`] (feature `sqlite`).
+///
+/// Name it in the bounds of code that is generic over the database, beside
+/// [`WriteRow`](crate::graph::WriteRow) for the models it writes. Its
+/// methods are fk-safe's own; the trait is sealed, so it cannot be
 /// implemented outside fk-safe.
-#[doc(hidden)]
-pub trait Dialect: diesel::backend::Backend + Sized {
+///
+/// ```
+/// use diesel::connection::LoadConnection;
+/// use fk_safe::graph::{insert_graph, Graph, Ids, WriteRow};
+/// use fk_safe::{Error, FkBackend};
+///
+/// /// Writes a graph of `M` rows on any supported database.
+/// fn write_rows<C, M>(conn: &mut C, rows: Vec<M>) -> Result<Ids, Error>
+/// where
+///     C: LoadConnection,
+///     C::Backend: FkBackend + 'static,
+///     M: WriteRow<C::Backend>,
+/// {
+///     let mut graph = Graph::new();
+///     for row in rows {
+///         graph.add(row);
+///     }
+///     insert_graph(conn, &graph)
+/// }
+/// ```
+pub trait FkBackend: diesel::backend::Backend + sealed::Sealed + Sized {
     /// Which database this is, for violations fk-safe finds itself.
-    const KIND: crate::violation::BackendKind;
+    const KIND: crate::violation::Database;
 
     /// Makes the database enforce foreign keys on this connection.
     fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(conn: &mut C) -> QueryResult<()>;
@@ -150,25 +174,25 @@ pub trait FkConnection: LoadConnection + Sized {
 impl<C> FkConnection for C
 where
     C: LoadConnection,
-    C::Backend: Dialect,
+    C::Backend: FkBackend,
 {
     fn enforce_foreign_keys(&mut self) -> QueryResult<()> {
-        <C::Backend as Dialect>::enforce_foreign_keys(self)
+        <C::Backend as FkBackend>::enforce_foreign_keys(self)
     }
 
     fn fk_list_foreign_keys(&mut self, catalog: &FkCatalog) -> QueryResult<Vec<ForeignKey>> {
-        <C::Backend as Dialect>::list_foreign_keys(self, catalog)
+        <C::Backend as FkBackend>::list_foreign_keys(self, catalog)
     }
 
     fn fk_explain(&mut self, catalog: &FkCatalog, violation: &mut FkViolation) {
-        <C::Backend as Dialect>::explain(self, catalog, violation)
+        <C::Backend as FkBackend>::explain(self, catalog, violation)
     }
 
     fn fk_transaction<T, F>(&mut self, catalog: &FkCatalog, work: F) -> Result<T, Error>
     where
         F: FnMut(&mut Self) -> Result<T, Error>,
     {
-        <C::Backend as Dialect>::transaction(self, catalog, work)
+        <C::Backend as FkBackend>::transaction(self, catalog, work)
     }
 }
 

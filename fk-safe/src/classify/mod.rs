@@ -11,7 +11,7 @@ mod sqlite;
 
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
 
-use crate::violation::{BackendKind, FkViolation, ViolationKind};
+use crate::violation::{Database, FkViolation, ViolationKind};
 
 /// What a backend can tell from an error's fields alone.
 #[derive(Debug, Default)]
@@ -24,7 +24,7 @@ pub(crate) struct Recognised {
 
 /// One backend's knowledge of what its foreign-key errors look like.
 trait ErrorShape {
-    const BACKEND: BackendKind;
+    const BACKEND: Database;
 
     /// `Some` when the error is this backend's foreign-key failure.
     fn recognise(
@@ -59,11 +59,11 @@ pub(crate) fn classify(error: DieselError) -> Result<FkViolation, DieselError> {
 fn recognise_any(
     kind: &DatabaseErrorKind,
     info: &dyn DatabaseErrorInformation,
-) -> Option<(BackendKind, Recognised)> {
+) -> Option<(Database, Recognised)> {
     fn attempt<S: ErrorShape>(
         kind: &DatabaseErrorKind,
         info: &dyn DatabaseErrorInformation,
-    ) -> Option<(BackendKind, Recognised)> {
+    ) -> Option<(Database, Recognised)> {
         S::recognise(kind, info).map(|r| (S::BACKEND, r))
     }
     attempt::<postgres::PostgresShape>(kind, info)
@@ -127,7 +127,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(v.kind(), ViolationKind::MissingParent);
-        assert_eq!(v.backend(), BackendKind::Postgres);
+        assert_eq!(v.database(), Database::Postgres);
         assert_eq!(v.child_table(), Some("orders"));
         assert_eq!(v.constraint(), Some("orders_customer_id_fkey"));
         // Columns and values need the catalog; classification never guesses them.
@@ -170,7 +170,7 @@ mod tests {
             Box::new("FOREIGN KEY constraint failed".to_string()),
         );
         let v = classify(plain).unwrap();
-        assert_eq!(v.backend(), BackendKind::Sqlite);
+        assert_eq!(v.database(), Database::Sqlite);
         assert_eq!(v.kind(), ViolationKind::Undetermined);
 
         // RESTRICT (extended code 1811) reaches Diesel 2.3 as `Unknown`.

@@ -6,7 +6,7 @@
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{ErrorShape, Recognised};
-use crate::violation::{BackendKind, ViolationKind};
+use crate::violation::{Database, ViolationKind};
 
 pub(super) struct PostgresShape;
 
@@ -17,7 +17,7 @@ const MISSING_PARENT_OPENING: &str = "insert or update on table \"";
 const STILL_REFERENCED_OPENING: &str = "update or delete on table \"";
 
 impl ErrorShape for PostgresShape {
-    const BACKEND: BackendKind = BackendKind::Postgres;
+    const BACKEND: Database = Database::Postgres;
 
     fn recognise(
         kind: &DatabaseErrorKind,

@@ -6,14 +6,14 @@
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{ErrorShape, Recognised};
-use crate::violation::{BackendKind, ViolationKind};
+use crate::violation::{Database, ViolationKind};
 
 pub(super) struct SqliteShape;
 
 const MESSAGE: &str = "FOREIGN KEY constraint failed";
 
 impl ErrorShape for SqliteShape {
-    const BACKEND: BackendKind = BackendKind::Sqlite;
+    const BACKEND: Database = Database::Sqlite;
 
     fn recognise(
         kind: &DatabaseErrorKind,

@@ -25,7 +25,7 @@ use super::own_keys::Linked;
 use super::plan::{self, Deferred, Plan};
 use super::{lookup, AnySlot, Graph, Ids, Link};
 use crate::backend::key_order::{KeyOrder, TableKeys};
-use crate::backend::{Dialect, FkConnection};
+use crate::backend::{FkBackend, FkConnection};
 use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
 use crate::sql::split_identifiers;
@@ -107,7 +107,7 @@ impl<'a, DB: Backend> Batch<'a, DB> {
     /// DO NOTHING` for get-or-insert rows, then ` RETURNING` the key as text.
     pub(crate) fn write_tail(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()>
     where
-        DB: Dialect,
+        DB: FkBackend,
     {
         if let Some(natural_key) = self.skip_existing {
             out.push_sql(" ON CONFLICT (");
@@ -171,7 +171,7 @@ impl<DB: Backend> Query for Batch<'_, DB> {
 
 impl<DB: Backend, C> diesel::RunQueryDsl<C> for Batch<'_, DB> {}
 
-impl<DB: Dialect> QueryFragment<DB> for Batch<'_, DB> {
+impl<DB: FkBackend> QueryFragment<DB> for Batch<'_, DB> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         DB::write_batch_insert(self, &mut out)
     }
@@ -207,7 +207,7 @@ fn check_existing_parents<C>(
 ) -> Result<Vec<FkViolation>, Error>
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
 {
     let mut missing = Vec::new();
     for (slot_index, slot) in graph.slots.iter().enumerate() {
@@ -261,7 +261,7 @@ where
             for (row, key) in referenced.iter().filter(|(_, key)| absent.contains(key)) {
                 let mut v = FkViolation::found_before_writing(
                     ViolationKind::MissingParent,
-                    <C::Backend as Dialect>::KIND,
+                    <C::Backend as FkBackend>::KIND,
                 );
                 v.schema = child.len().checked_sub(2).map(|i| child[i].clone());
                 v.child_table = child.last().cloned();
@@ -298,7 +298,7 @@ fn resolve_lookups<C>(
 ) -> Result<(KeyTable, Vec<FkViolation>), Error>
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
 {
     let mut found: KeyTable = graph.lookups.iter().map(|l| vec![None; l.len()]).collect();
     let mut missing = Vec::new();
@@ -325,7 +325,7 @@ where
 
 /// A look-up that found nothing, as one violation per row linked to it (or
 /// one for the look-up itself when nothing links to it).
-fn missing_lookup<DB: Dialect + 'static>(
+fn missing_lookup<DB: FkBackend + 'static>(
     graph: &Graph<DB>,
     slot_index: usize,
     index: usize,
@@ -334,7 +334,7 @@ fn missing_lookup<DB: Dialect + 'static>(
     let slot = graph.slots[slot_index].as_ref();
     let parent = split_identifiers(&slot.table_sql()?);
     let values: Vec<Option<String>> = text
-        .split(crate::graph::NATURAL_KEY_SEPARATOR)
+        .split(super::model::NATURAL_KEY_SEPARATOR)
         .map(|part| Some(part.to_string()))
         .collect();
     let blank = || {
@@ -446,7 +446,7 @@ struct Failure {
 pub fn insert_graph<C>(conn: &mut C, graph: &Graph<C::Backend>) -> Result<Ids, Error>
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
 {
     insert_graph_with(conn, graph, &FkCatalog::new())
 }
@@ -458,7 +458,7 @@ pub(crate) fn insert_graph_with<C>(
 ) -> Result<Ids, Error>
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
 {
     if let Some(misuse) = graph.misuse() {
         return Err(misuse.clone().into());
@@ -513,7 +513,7 @@ fn relations_off_key<C>(
 ) -> Result<OffKey, Error>
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
 {
     let mut off_key = OffKey::new();
     if graph.slots.iter().all(|slot| slot.relations().is_empty()) {
@@ -530,7 +530,7 @@ where
             continue;
         };
         if !declared_on.contains_key(child_name) {
-            let keys = <C::Backend as Dialect>::foreign_keys_of_table(conn, catalog, child_name)?;
+            let keys = <C::Backend as FkBackend>::foreign_keys_of_table(conn, catalog, child_name)?;
             declared_on.insert(child_name.clone(), keys);
         }
         let Some(declared) = declared_on.get(child_name) else {
@@ -588,7 +588,7 @@ fn check_links_reach_keys<DB>(
     off_key: &OffKey,
 ) -> Result<(), Error>
 where
-    DB: Dialect + 'static,
+    DB: FkBackend + 'static,
 {
     for (&(slot_index, relation), referenced) in off_key {
         let slot = graph.slots[slot_index].as_ref();
@@ -622,7 +622,7 @@ fn write_steps<C>(
 ) -> Result<Keys, Error>
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
 {
     let mut missing = check_existing_parents(conn, graph, linked, off_key)?;
     let (found, missing_lookups) = resolve_lookups(conn, graph)?;
@@ -677,7 +677,7 @@ fn write_deferred_links<C>(
 ) -> Result<(), Error>
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
 {
     // (slot, relation) -> (child key, parent key), in the plan's order.
     let mut by_relation: BTreeMap<(usize, usize), Vec<(KeyValue, KeyValue)>> = BTreeMap::new();
@@ -727,7 +727,7 @@ where
         // column. Every value is a bind parameter, so a list stays within
         // the bind limit: on SQLite half the ~65,000 values at which a
         // VALUES list slows down (see graph/lookup.rs).
-        let per_statement = <C::Backend as Dialect>::rows_per_statement(columns + 1);
+        let per_statement = <C::Backend as FkBackend>::rows_per_statement(columns + 1);
         for chunk in links.chunks(per_statement) {
             let update = slot.link_update(*relation, chunk);
             diesel::RunQueryDsl::execute(update, conn)?;
@@ -771,7 +771,7 @@ impl<DB: Backend> QueryId for LinkUpdate<'_, DB> {
 
 impl<DB: Backend, C> diesel::RunQueryDsl<C> for LinkUpdate<'_, DB> {}
 
-impl<DB: Dialect> QueryFragment<DB> for LinkUpdate<'_, DB> {
+impl<DB: FkBackend> QueryFragment<DB> for LinkUpdate<'_, DB> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let out = &mut out;
         if self.columns.is_empty() || self.links.is_empty() {
@@ -831,7 +831,7 @@ struct StepWriter<'s, DB: Backend> {
     failure: &'s mut Option<Failure>,
 }
 
-impl<DB: Dialect + 'static> StepWriter<'_, DB> {
+impl<DB: FkBackend + 'static> StepWriter<'_, DB> {
     fn links(&self, rows: &[usize]) -> Vec<Vec<Option<KeyValue>>> {
         rows.iter()
             .map(|&row| {
@@ -1145,7 +1145,7 @@ impl<DB: Dialect + 'static> StepWriter<'_, DB> {
                         .slot
                         .natural_key_text(row)
                         .unwrap_or_default()
-                        .replace(crate::graph::NATURAL_KEY_SEPARATOR, ", "),
+                        .replace(super::model::NATURAL_KEY_SEPARATOR, ", "),
                 }
                 .into());
             };

@@ -33,7 +33,7 @@ use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
-use crate::backend::{Dialect, FkConnection};
+use crate::backend::{FkBackend, FkConnection};
 use crate::error::{Error, GraphError};
 
 /// The alias of the numbered list of values.
@@ -102,7 +102,7 @@ impl<M: WriteRow<DB>, DB: Backend> MatchValues<DB> for M {
 /// A key's parts as entries of the list (a composite key part by part).
 pub(crate) struct KeyParts<'a>(pub(crate) &'a KeyValue);
 
-impl<DB: Dialect> MatchValues<DB> for KeyParts<'_> {
+impl<DB: FkBackend> MatchValues<DB> for KeyParts<'_> {
     fn write_match_values<'b>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
         match self.0 {
             KeyValue::Composite(parts) => {
@@ -206,21 +206,21 @@ pub(crate) fn find_keys<C>(
 ) -> Result<Vec<Option<String>>, Error>
 where
     C: FkConnection,
-    C::Backend: Dialect + 'static,
+    C::Backend: FkBackend + 'static,
 {
     let mut keys: Vec<Option<String>> = vec![None; values.len()];
     // The position counts as a value too. Not for the bind limit, but
     // because SQLite 3.50 slows down a thousandfold once a VALUES list holds
     // about 65,000 values (measured: 32,000 rows of a key and a position in
     // 0.2 s, 32,766 such rows in 117 s).
-    let per_statement = <C::Backend as Dialect>::rows_per_statement(target.columns.len() + 1);
+    let per_statement = <C::Backend as FkBackend>::rows_per_statement(target.columns.len() + 1);
     for (chunk_index, chunk) in values.chunks(per_statement).enumerate() {
         let offset = chunk_index * per_statement;
         let query = MatchQuery {
             target,
             values: chunk,
         };
-        let pairs = <C::Backend as Dialect>::load_pairs(conn, super::PairQuery(Box::new(query)))?;
+        let pairs = <C::Backend as FkBackend>::load_pairs(conn, super::PairQuery(Box::new(query)))?;
         for (ord, key) in pairs {
             let position = ord
                 .parse::<usize>()

@@ -44,7 +44,7 @@
 
 pub(crate) mod execute;
 mod lookup;
-mod model;
+pub(crate) mod model;
 mod own_keys;
 mod plan;
 
@@ -57,17 +57,12 @@ use diesel::backend::Backend;
 use crate::error::GraphError;
 
 pub use execute::insert_graph;
-#[doc(hidden)]
-pub use execute::{Batch, LinkUpdate, PairQuery};
+pub(crate) use execute::{Batch, PairQuery};
 pub use model::{
-    assert_same_key_type, composite_key, join_natural_key, FkOrdered, ForeignKeyField, GraphKey,
-    HasNaturalKey, KeyPart, KeyValue, NaturalKeyPart, ParentSql, References, Relation,
-    RelationInfo, SameKeyType, WriteNaturalKey, WriteRow, NATURAL_KEY_SEPARATOR,
+    FkOrdered, ForeignKeyField, GraphKey, HasNaturalKey, KeyValue, NaturalKeyPart, References,
+    Relation, WriteNaturalKey, WriteRow,
 };
-#[doc(hidden)]
-pub use model::{
-    same_name, KeyProbe, Nullability, ParentTable, ProbeAny, ProbeKey, SingleKeyColumn,
-};
+pub(crate) use model::{ParentSql, RelationInfo};
 
 /// A row added to a [`Graph`], typed by its model. Cheap to copy; indexes
 /// the [`Ids`] that [`insert_graph`] returns, and reads the row back with
@@ -381,7 +376,7 @@ impl<DB: Backend> std::fmt::Debug for Graph<DB> {
     }
 }
 
-impl<DB: crate::backend::Dialect + 'static> Graph<DB> {
+impl<DB: crate::backend::FkBackend + 'static> Graph<DB> {
     /// An empty graph.
     pub fn new() -> Self {
         Graph::default()
@@ -699,7 +694,7 @@ pub struct Node<'g, M, DB: Backend> {
 impl<'g, M, DB> Node<'g, M, DB>
 where
     M: WriteRow<DB>,
-    DB: crate::backend::Dialect + 'static,
+    DB: crate::backend::FkBackend + 'static,
 {
     /// Fills the foreign key to `parent`'s table with `parent`'s generated
     /// key (or, for a [`Lookup`], the key found). A compile error when `M`
@@ -902,7 +897,7 @@ impl<H: GraphRow> std::ops::Index<H> for Ids {
 impl<M, DB> AnySlot<DB> for Slot<M>
 where
     M: WriteRow<DB>,
-    DB: crate::backend::Dialect + 'static,
+    DB: crate::backend::FkBackend + 'static,
 {
     fn model(&self) -> &'static str {
         M::MODEL

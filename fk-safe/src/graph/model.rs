@@ -408,7 +408,7 @@ impl NaturalKeyPart for uuid::Uuid {
 
 /// The separator between the parts of a composite natural key (U+001F, the
 /// unit separator, which no sane key contains).
-pub const NATURAL_KEY_SEPARATOR: char = '\u{1f}';
+pub(crate) const NATURAL_KEY_SEPARATOR: char = '\u{1f}';
 
 /// A composite key from its parts; `None` (SQL NULL) when any part is NULL,
 /// as MATCH SIMPLE treats such a key.

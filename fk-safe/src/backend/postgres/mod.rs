@@ -12,12 +12,12 @@ use diesel::query_builder::AstPass;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, Bool, Integer, Text};
 
-use super::{apply_foreign_key, Dialect};
+use super::{apply_foreign_key, FkBackend};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::classify::detail::{self, DetailSide};
 use crate::error::Error;
 use crate::graph::Batch;
-use crate::violation::{BackendKind, Deferrability, FkAction, FkViolation, ViolationKind};
+use crate::violation::{Database, Deferrability, FkAction, FkViolation, ViolationKind};
 
 /// Columns of both queries below, in this order.
 const SELECT_FOREIGN_KEY: &str = r#"
@@ -503,7 +503,7 @@ fn key_values_from_detail(
 /// PostgreSQL's wire protocol counts bind parameters in 16 bits.
 const BIND_LIMIT: usize = 65_535;
 
-impl Dialect for Pg {
+impl FkBackend for Pg {
     fn table_keys<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         table: &str,
@@ -523,7 +523,7 @@ impl Dialect for Pg {
         key_order::still_ascending(conn, known)
     }
 
-    const KIND: BackendKind = BackendKind::Postgres;
+    const KIND: Database = Database::Postgres;
 
     fn rows_per_statement(columns: usize) -> usize {
         (BIND_LIMIT / columns.max(1)).max(1)

@@ -16,12 +16,12 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::Sqlite;
 
-use super::{apply_foreign_key, Dialect};
+use super::{apply_foreign_key, FkBackend};
 use crate::catalog::{FkCatalog, ForeignKey};
 use crate::error::Error;
 use crate::graph::Batch;
 use crate::sql::quote_ident;
-use crate::violation::{BackendKind, FkAction, FkViolation, ViolationKind};
+use crate::violation::{Database, FkAction, FkViolation, ViolationKind};
 
 const SCHEMA: &str = "main";
 
@@ -251,7 +251,7 @@ fn explain_restrict<C: LoadConnection<Backend = Sqlite>>(
 /// SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite (3.32 and later).
 const BIND_LIMIT: usize = 32_766;
 
-impl Dialect for Sqlite {
+impl FkBackend for Sqlite {
     fn table_keys<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         table: &str,
@@ -272,7 +272,7 @@ impl Dialect for Sqlite {
         Ok(true)
     }
 
-    const KIND: BackendKind = BackendKind::Sqlite;
+    const KIND: Database = Database::Sqlite;
 
     fn rows_per_statement(columns: usize) -> usize {
         // Without columns, `DEFAULT VALUES` inserts one row per statement.
