@@ -297,7 +297,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
                 quote! {
                     match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.part(#part)) {
                         ::core::option::Option::Some(__fk::KeyValue::Null) => { #null }
-                        ::core::option::Option::Some(key) => <__DB as __fk::FkBackend>::push_key(out, key)?,
+                        ::core::option::Option::Some(key) => <__DB as __fk::InsertSql>::push_key(out, key)?,
                         ::core::option::Option::None => { #own_value }
                     }
                 }
@@ -345,8 +345,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             #i => {
                 let table = #table;
                 ::core::result::Result::Ok(::core::option::Option::Some(__fk::ParentSql {
-                    table: <__DB as __fk::FkBackend>::render(&table)?,
-                    key: <__DB as __fk::FkBackend>::render(&__fk::diesel::Table::primary_key(&table))?,
+                    table: <__DB as __fk::InsertSql>::render(&table)?,
+                    key: <__DB as __fk::InsertSql>::render(&__fk::diesel::Table::primary_key(&table))?,
                 }))
             }
         }

@@ -1,39 +1,12 @@
 //! The foreign-key catalog: what the live database says about its foreign
 //! keys, cached so that explaining a repeated error costs no query.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use crate::backend::FkConnection;
+use crate::backend::{all_foreign_keys, ExplainFailure, FkConnection};
+use crate::cache::CatalogCache;
 use crate::error::Error;
-use crate::violation::{Deferrability, FkAction};
-
-/// One foreign-key constraint, as the database declares it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub struct ForeignKey {
-    /// The constraint's name (`None` on SQLite, which does not keep it).
-    pub name: Option<String>,
-    /// Schema of the referencing (child) table (`main` on SQLite).
-    pub schema: String,
-    /// The referencing (child) table. For a partition, the declared table.
-    pub table: String,
-    /// The referencing columns, in constraint order.
-    pub columns: Vec<String>,
-    /// Schema of the referenced (parent) table.
-    pub parent_schema: String,
-    /// The referenced (parent) table.
-    pub parent_table: String,
-    /// The referenced columns, in constraint order.
-    pub parent_columns: Vec<String>,
-    /// What happens to children when the parent row is deleted.
-    pub on_delete: FkAction,
-    /// What happens to children when the parent's key changes.
-    pub on_update: FkAction,
-    /// When the constraint is checked. `None` on SQLite, whose catalog
-    /// (`PRAGMA foreign_key_list`) does not record it.
-    pub deferrability: Option<Deferrability>,
-}
+use crate::fk::ForeignKey;
 
 /// A cache of the live foreign-key catalog, and the entry point for
 /// explaining foreign-key failures with it.
@@ -69,21 +42,7 @@ pub struct ForeignKey {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct FkCatalog {
-    cache: Arc<Mutex<Cache>>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Cache {
-    /// PostgreSQL: (reported table, constraint name) -> the declared
-    /// constraints those names can mean (one per schema that has them).
-    #[cfg(feature = "postgres")]
-    pub(crate) by_constraint:
-        HashMap<(String, String), Arc<Vec<crate::backend::postgres::Candidate>>>,
-    /// SQLite: child table -> its foreign keys, indexed by PRAGMA `id`.
-    #[cfg(feature = "sqlite")]
-    pub(crate) by_child_table: HashMap<String, Arc<Vec<(i64, ForeignKey)>>>,
-    /// Every foreign key of the database, once listed.
-    pub(crate) all: Option<Arc<Vec<ForeignKey>>>,
+    cache: Arc<CatalogCache>,
 }
 
 impl FkCatalog {
@@ -94,15 +53,11 @@ impl FkCatalog {
 
     /// Forgets everything cached, for use after the schema changed.
     pub fn clear(&self) {
-        *self.lock() = Cache::default();
+        self.cache.clear();
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Cache> {
-        // A panic while holding the lock cannot leave the maps half-written
-        // (every write is a single insert), so a poisoned lock is still usable.
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub(crate) fn cache(&self) -> &CatalogCache {
+        &self.cache
     }
 
     /// Every foreign key in the database (on PostgreSQL, in every schema the
@@ -112,12 +67,7 @@ impl FkCatalog {
         &self,
         conn: &mut C,
     ) -> Result<Arc<Vec<ForeignKey>>, Error> {
-        if let Some(all) = self.lock().all.clone() {
-            return Ok(all);
-        }
-        let listed = Arc::new(conn.fk_list_foreign_keys(self).map_err(Error::Database)?);
-        self.lock().all = Some(Arc::clone(&listed));
-        Ok(listed)
+        all_foreign_keys(conn, &self.cache).map_err(Error::Database)
     }
 
     /// Completes a foreign-key error from the live catalog: columns, parent,
@@ -132,7 +82,7 @@ impl FkCatalog {
     pub fn explain<C: FkConnection>(&self, conn: &mut C, error: impl Into<Error>) -> Error {
         match error.into() {
             Error::ForeignKey(mut violation) => {
-                conn.fk_explain(self, &mut violation);
+                C::Backend::explain(conn, &self.cache, &mut violation);
                 Error::ForeignKey(violation)
             }
             other => other,
@@ -174,20 +124,6 @@ impl FkCatalog {
         C: FkConnection,
         F: FnMut(&mut C) -> Result<T, Error>,
     {
-        conn.fk_transaction(self, work)
-    }
-
-    /// [`insert_graph`](crate::insert_graph), explaining failures with this
-    /// catalog (warm across calls) instead of a fresh one.
-    pub fn insert_graph<C>(
-        &self,
-        conn: &mut C,
-        graph: &crate::graph::Graph<C::Backend>,
-    ) -> Result<crate::graph::Ids, Error>
-    where
-        C: FkConnection,
-        C::Backend: crate::backend::FkBackend + 'static,
-    {
-        crate::graph::execute::insert_graph_with(conn, graph, self)
+        C::Backend::transaction(conn, &self.cache, work)
     }
 }

@@ -1,7 +1,7 @@
 //! fk-safe's error type.
 
 use crate::classify;
-use crate::violation::FkViolation;
+use crate::fk::FkViolation;
 
 /// Everything that can go wrong in fk-safe, with foreign-key failures
 /// singled out so that a handler can match on them.

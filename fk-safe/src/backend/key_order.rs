@@ -1,7 +1,7 @@
 //! How the keys an INSERT writes are known, one answer per table and
 //! transaction, from what the database will really evaluate for the key
 //! column in that INSERT. Each backend gives the answer
-//! ([`FkBackend::table_keys`](super::FkBackend::table_keys)); shared code only
+//! ([`ReadKeyOrder::table_keys`]); shared code only
 //! asks it how many rows a statement may carry and how returned keys pair
 //! with rows. It never reasons about the database itself.
 //!
@@ -11,7 +11,37 @@
 //! Anything it cannot prove is written one row per statement, where the
 //! single returned key is the row's key whatever produced it.
 
-use crate::graph::KeyValue;
+use diesel::connection::LoadConnection;
+use diesel::QueryResult;
+
+use crate::fk::KeyValue;
+
+/// How a backend knows the order of the keys its inserts generate.
+pub trait ReadKeyOrder: diesel::backend::Backend + Sized {
+    /// How the keys of `key_column` of `table` (rendered) follow the rows
+    /// of one statement, read from what the database will evaluate for that
+    /// column, for `rows` rows still to write. Good for the current
+    /// transaction only: a schema change in between would make it stale.
+    fn table_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        table: &str,
+        key_column: &str,
+        rows: usize,
+    ) -> QueryResult<TableKeys>;
+
+    /// Whether `known`, read before the first multi-row statement on
+    /// `table`, still holds now that the statement ran and holds the locks
+    /// it takes. On PostgreSQL the table lock does not cover the sequence:
+    /// an `ALTER SEQUENCE` committed between the answer and the statement's
+    /// first `nextval()` shows here, while later ones wait for this
+    /// transaction. Asked once per table and transaction.
+    fn key_order_still_holds<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        table: &str,
+        key_column: &str,
+        known: &TableKeys,
+    ) -> QueryResult<bool>;
+}
 
 /// How the keys a multi-row statement generates follow its rows. Not
 /// public API: part of what a backend answers.
@@ -93,7 +123,7 @@ impl KeyOrder {
 #[cfg(test)]
 mod tests {
     use super::KeyOrder;
-    use crate::graph::KeyValue;
+    use crate::fk::KeyValue;
 
     fn ints(values: &[i64]) -> Vec<KeyValue> {
         values.iter().copied().map(KeyValue::Int).collect()

@@ -3,15 +3,12 @@
 //! own error shapes, because a `diesel::result::Error` does not say which
 //! database produced it.
 
-// Only PostgreSQL prints key values in its errors.
-#[cfg(feature = "postgres")]
-pub(crate) mod detail;
-mod postgres;
+pub(crate) mod postgres;
 mod sqlite;
 
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
 
-use crate::violation::{Database, FkViolation, ViolationKind};
+use crate::fk::{Database, Declaration, FkViolation, ViolationKind};
 
 /// What a backend can tell from an error's fields alone.
 #[derive(Debug, Default)]
@@ -47,9 +44,12 @@ pub(crate) fn classify(error: DieselError) -> Result<FkViolation, DieselError> {
                 backend,
                 error,
             );
-            violation.constraint = found.constraint;
-            violation.child_table = found.child_table;
-            violation.detail = found.detail;
+            violation.declare(Declaration {
+                constraint: found.constraint,
+                child_table: found.child_table,
+                ..Declaration::default()
+            });
+            violation.set_detail(found.detail);
             Ok(violation)
         }
         None => Err(error),

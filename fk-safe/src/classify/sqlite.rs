@@ -6,7 +6,7 @@
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{ErrorShape, Recognised};
-use crate::violation::{Database, ViolationKind};
+use crate::fk::{Database, ViolationKind};
 
 pub(super) struct SqliteShape;
 

@@ -20,16 +20,16 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Text;
 use diesel::QueryResult;
 
-use super::model::{KeyValue, WriteRow};
+use super::model::{KeyValue, ParentSql, WriteRow};
 use super::own_keys::Linked;
 use super::plan::{self, Deferred, Plan};
+use super::table_name::{key_column_names, TableName};
 use super::{lookup, AnySlot, Graph, Ids, Link};
 use crate::backend::key_order::{KeyOrder, TableKeys};
-use crate::backend::{FkBackend, FkConnection};
+use crate::backend::{FkBackend, FkConnection, InsertRows, ReadCatalog};
 use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
-use crate::sql::split_identifiers;
-use crate::violation::{FkViolation, RowOrigin, ViolationKind};
+use crate::fk::{Declaration, FkViolation, RowOrigin, ViolationKind};
 
 /// A row, whatever its model, as a batch writes it.
 pub(crate) trait DynRow<DB: Backend>: Sync {
@@ -103,12 +103,33 @@ impl<'a, DB: Backend> Batch<'a, DB> {
         }
     }
 
+    /// The columns the batch writes: all but the omitted ones.
+    pub(crate) fn written_columns(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !is_omitted(self.omitted, i))
+            .map(|(_, column)| *column)
+    }
+}
+
+/// The pieces of the statement; the backend writes the SQL around them.
+impl<DB: FkBackend> InsertRows<DB> for Batch<'_, DB> {
+    fn write_table(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()> {
+        (self.write_table)(out)
+    }
+
+    fn column_count(&self) -> usize {
+        self.written_columns().count()
+    }
+
+    fn row_count(&self) -> usize {
+        self.rows.len()
+    }
+
     /// Writes what ends every backend's batch: ` ON CONFLICT (natural key)
     /// DO NOTHING` for get-or-insert rows, then ` RETURNING` the key as text.
-    pub(crate) fn write_tail(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()>
-    where
-        DB: FkBackend,
-    {
+    fn write_returning(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()> {
         if let Some(natural_key) = self.skip_existing {
             out.push_sql(" ON CONFLICT (");
             for (i, column) in natural_key.iter().enumerate() {
@@ -123,17 +144,8 @@ impl<'a, DB: Backend> Batch<'a, DB> {
         lookup::push_key_text(out, None, self.key_columns)
     }
 
-    /// The columns the batch writes: all but the omitted ones.
-    pub(crate) fn written_columns(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.columns
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| !is_omitted(self.omitted, i))
-            .map(|(_, column)| *column)
-    }
-
     /// Writes `(col, col, ...)`, without the omitted columns.
-    pub(crate) fn write_column_list(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()> {
+    fn write_column_list(&self, out: &mut AstPass<'_, '_, DB>) -> QueryResult<()> {
         out.push_sql("(");
         for (i, column) in self.written_columns().enumerate() {
             if i > 0 {
@@ -146,11 +158,7 @@ impl<'a, DB: Backend> Batch<'a, DB> {
     }
 
     /// Writes one row's values, without the omitted columns.
-    pub(crate) fn write_row<'b>(
-        &'b self,
-        row: usize,
-        out: &mut AstPass<'_, 'b, DB>,
-    ) -> QueryResult<()> {
+    fn write_row<'b>(&'b self, row: usize, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()> {
         match self.rows.get(row) {
             Some((values, links)) => values.write_values(links, self.omitted, out),
             None => Err(diesel::result::Error::QueryBuilderError(
@@ -173,7 +181,7 @@ impl<DB: Backend, C> diesel::RunQueryDsl<C> for Batch<'_, DB> {}
 
 impl<DB: FkBackend> QueryFragment<DB> for Batch<'_, DB> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        DB::write_batch_insert(self, &mut out)
+        DB::write_multi_row_insert(self, &mut out)
     }
 }
 
@@ -229,10 +237,7 @@ where
             // key, or what the constraint references instead.
             let parent_key: Vec<String> = match off_key.get(&(slot_index, relation)) {
                 Some(referenced) => referenced.clone(),
-                None => split_rendered_list(&parent.key)
-                    .iter()
-                    .filter_map(|part| split_identifiers(part).pop())
-                    .collect(),
+                None => key_column_names(&parent.key),
             };
             let target = lookup::Target {
                 table: lookup::MatchTable::Rendered(parent.table.clone()),
@@ -256,29 +261,29 @@ where
             if absent.is_empty() {
                 continue;
             }
-            let child = split_identifiers(&slot.table_sql()?);
-            let parent_table = split_identifiers(&parent.table);
+            let child = slot.table_name()?;
+            let parent_table = parent_table_name(&parent)?;
             for (row, key) in referenced.iter().filter(|(_, key)| absent.contains(key)) {
                 let mut v = FkViolation::found_before_writing(
                     ViolationKind::MissingParent,
-                    <C::Backend as FkBackend>::KIND,
+                    <C::Backend as FkBackend>::DATABASE,
                 );
-                v.schema = child.len().checked_sub(2).map(|i| child[i].clone());
-                v.child_table = child.last().cloned();
-                v.child_columns = info.columns.iter().map(|c| c.to_string()).collect();
-                v.parent_schema = parent_table
-                    .len()
-                    .checked_sub(2)
-                    .map(|i| parent_table[i].clone());
-                v.parent_table = parent_table.last().cloned();
-                v.parent_columns = parent_key.clone();
-                v.key_values = Some(match key {
+                v.declare(Declaration {
+                    schema: child.schema.clone(),
+                    child_table: Some(child.table.clone()),
+                    child_columns: info.columns.iter().map(|c| c.to_string()).collect(),
+                    parent_schema: parent_table.schema.clone(),
+                    parent_table: Some(parent_table.table.clone()),
+                    parent_columns: parent_key.clone(),
+                    ..Declaration::default()
+                });
+                v.set_key_values(Some(match key {
                     KeyValue::Composite(parts) => {
                         parts.iter().map(|p| Some(p.to_string())).collect()
                     }
                     single => vec![Some(single.to_string())],
-                });
-                v.origin = Some(RowOrigin {
+                }));
+                v.set_origin(RowOrigin {
                     model: slot.model(),
                     relation: Some(info.name),
                     row: Some(*row),
@@ -332,22 +337,24 @@ fn missing_lookup<DB: FkBackend + 'static>(
     text: &str,
 ) -> Result<Vec<FkViolation>, Error> {
     let slot = graph.slots[slot_index].as_ref();
-    let parent = split_identifiers(&slot.table_sql()?);
+    let parent = slot.table_name()?;
     let values: Vec<Option<String>> = text
-        .split(super::model::NATURAL_KEY_SEPARATOR)
+        .split(crate::fk::NATURAL_KEY_SEPARATOR)
         .map(|part| Some(part.to_string()))
         .collect();
     let blank = || {
-        let mut v = FkViolation::found_before_writing(ViolationKind::MissingParent, DB::KIND);
-        v.parent_schema = parent.len().checked_sub(2).map(|i| parent[i].clone());
-        v.parent_table = parent.last().cloned();
-        v.parent_columns = slot
-            .natural_key_columns()
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
-        v.key_values = Some(values.clone());
-        v.looked_up = true;
+        let mut v = FkViolation::found_before_writing(ViolationKind::MissingParent, DB::DATABASE);
+        v.declare(Declaration {
+            parent_schema: parent.schema.clone(),
+            parent_table: Some(parent.table.clone()),
+            parent_columns: slot
+                .natural_key_columns()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            ..Declaration::default()
+        });
+        v.set_looked_up_key(values.clone());
         v
     };
     let mut violations = Vec::new();
@@ -363,16 +370,19 @@ fn missing_lookup<DB: FkBackend + 'static>(
                 {
                     continue;
                 }
-                let table = split_identifiers(&child.table_sql()?);
+                let table = child.table_name()?;
                 let mut v = blank();
-                v.schema = table.len().checked_sub(2).map(|i| table[i].clone());
-                v.child_table = table.last().cloned();
-                v.child_columns = child
-                    .relations()
-                    .get(relation)
-                    .map(|r| r.columns.iter().map(|c| c.to_string()).collect())
-                    .unwrap_or_default();
-                v.origin = Some(RowOrigin {
+                v.declare(Declaration {
+                    schema: table.schema,
+                    child_table: Some(table.table),
+                    child_columns: child
+                        .relations()
+                        .get(relation)
+                        .map(|r| r.columns.iter().map(|c| c.to_string()).collect())
+                        .unwrap_or_default(),
+                    ..Declaration::default()
+                });
+                v.set_origin(RowOrigin {
                     model: child.model(),
                     relation: child.relations().get(relation).map(|r| r.name),
                     row: Some(row),
@@ -383,7 +393,7 @@ fn missing_lookup<DB: FkBackend + 'static>(
     }
     if violations.is_empty() {
         let mut v = blank();
-        v.origin = Some(RowOrigin {
+        v.set_origin(RowOrigin {
             model: slot.model(),
             relation: None,
             row: None,
@@ -393,34 +403,17 @@ fn missing_lookup<DB: FkBackend + 'static>(
     Ok(violations)
 }
 
-/// `"t"."a", "t"."b"` -> `["\"t\".\"a\"", "\"t\".\"b\""]`: a rendered list split
-/// at the commas outside quotes. Reads only what this crate's backends
-/// rendered.
-fn split_rendered_list(rendered: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    let mut quote: Option<char> = None;
-    for c in rendered.chars() {
-        match (quote, c) {
-            (None, '"' | '`') => {
-                quote = Some(c);
-                current.push(c);
-            }
-            (Some(q), c) if c == q => {
-                quote = None;
-                current.push(c);
-            }
-            (None, ',') => {
-                parts.push(current.trim().to_string());
-                current.clear();
-            }
-            _ => current.push(c),
-        }
-    }
-    if !current.trim().is_empty() {
-        parts.push(current.trim().to_string());
-    }
-    parts
+/// The parent table a relation's rendered SQL names.
+fn parent_table_name(parent: &ParentSql) -> Result<TableName, Error> {
+    TableName::parse(&parent.table).ok_or_else(|| {
+        Error::Database(diesel::result::Error::QueryBuilderError(
+            format!(
+                "a parent table renders as {}, not as a table name",
+                parent.table
+            )
+            .into(),
+        ))
+    })
 }
 
 /// Where a statement failed: the model and the rows it was writing.
@@ -437,8 +430,8 @@ struct Failure {
 ///
 /// See the [module documentation](self) for an example.
 ///
-/// It explains failures with a fresh catalog; use
-/// [`FkCatalog::insert_graph`] to share a warm one.
+/// It explains failures with a fresh catalog; use [`insert_graph_with`] to
+/// share a warm one.
 ///
 /// The graph is only borrowed: after a failure, read the input row a
 /// violation points at with [`Graph::row`]; after a success, which
@@ -451,7 +444,35 @@ where
     insert_graph_with(conn, graph, &FkCatalog::new())
 }
 
-pub(crate) fn insert_graph_with<C>(
+/// [`insert_graph`], explaining failures with `catalog` (warm across
+/// calls, shared by the program's writes) instead of a fresh one.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
+/// use fk_safe::graph::{insert_graph_with, Graph};
+/// use fk_safe::{FkCatalog, FkConnection, FkOrdered};
+///
+/// diesel::table! { tags (id) { id -> BigInt, label -> Text } }
+///
+/// #[derive(Insertable, FkOrdered)]
+/// #[diesel(table_name = tags)]
+/// struct NewTag { label: String }
+///
+/// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+/// conn.enforce_foreign_keys().unwrap();
+/// diesel::sql_query("CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT NOT NULL)")
+///     .execute(&mut conn)
+///     .unwrap();
+///
+/// let catalog = FkCatalog::new(); // one per database, shared
+/// let mut graph = Graph::new();
+/// let tag = graph.add(NewTag { label: "rust".into() }).handle();
+/// let ids = insert_graph_with(&mut conn, &graph, &catalog).unwrap();
+/// assert_eq!(ids[tag], 1);
+/// # }
+/// ```
+pub fn insert_graph_with<C>(
     conn: &mut C,
     graph: &Graph<C::Backend>,
     catalog: &FkCatalog,
@@ -520,17 +541,14 @@ where
         return Ok(off_key);
     }
     // Only the graph's child tables are read, each once.
-    let mut declared_on: HashMap<String, Vec<crate::catalog::ForeignKey>> = HashMap::new();
+    let mut declared_on: HashMap<String, Vec<crate::fk::ForeignKey>> = HashMap::new();
     for (slot_index, slot) in graph.slots.iter().enumerate() {
         if slot.relations().is_empty() {
             continue;
         }
-        let child_table = split_identifiers(&slot.table_sql()?);
-        let Some(child_name) = child_table.last() else {
-            continue;
-        };
+        let child_name = &slot.table_name()?.table;
         if !declared_on.contains_key(child_name) {
-            let keys = <C::Backend as FkBackend>::foreign_keys_of_table(conn, catalog, child_name)?;
+            let keys = <C::Backend>::foreign_keys_of_table(conn, catalog.cache(), child_name)?;
             declared_on.insert(child_name.clone(), keys);
         }
         let Some(declared) = declared_on.get(child_name) else {
@@ -540,14 +558,8 @@ where
             let Some(parent) = slot.parent_sql(relation)? else {
                 continue;
             };
-            let parent_table = split_identifiers(&parent.table);
-            let Some(parent_name) = parent_table.last() else {
-                continue;
-            };
-            let key: Vec<String> = split_rendered_list(&parent.key)
-                .iter()
-                .filter_map(|part| split_identifiers(part).pop())
-                .collect();
+            let parent_name = &parent_table_name(&parent)?.table;
+            let key = key_column_names(&parent.key);
             for fk in declared.iter() {
                 let same_columns = fk.columns.len() == info.columns.len()
                     && info
@@ -980,7 +992,7 @@ impl<DB: FkBackend + 'static> StepWriter<'_, DB> {
     {
         for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
             let batch = self.slot.batch(rows, links, omitted);
-            let returned = match DB::load_keys(conn, batch) {
+            let returned = match DB::load_texts(conn, batch) {
                 Ok(returned) => returned,
                 Err(error) => return Err(self.failed(rows, links, error)),
             };
@@ -1120,7 +1132,7 @@ impl<DB: FkBackend + 'static> StepWriter<'_, DB> {
             for (rows, links) in rows.chunks(per_statement).zip(links.chunks(per_statement)) {
                 let mut batch = self.slot.batch(rows, links, omitted);
                 batch.skip_existing = Some(batch.natural_key);
-                match DB::load_keys(conn, batch) {
+                match DB::load_texts(conn, batch) {
                     Ok(keys) => inserted.extend(keys),
                     Err(error) => return Err(self.failed(rows, links, error)),
                 }
@@ -1145,7 +1157,7 @@ impl<DB: FkBackend + 'static> StepWriter<'_, DB> {
                         .slot
                         .natural_key_text(row)
                         .unwrap_or_default()
-                        .replace(super::model::NATURAL_KEY_SEPARATOR, ", "),
+                        .replace(crate::fk::NATURAL_KEY_SEPARATOR, ", "),
                 }
                 .into());
             };
@@ -1350,15 +1362,8 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
         let Some(table) = violation.child_table() else {
             return true;
         };
-        let Ok(rendered) = s.table_sql() else {
-            return false;
-        };
-        let parts = split_identifiers(&rendered);
-        let schema_matches = match (violation.schema(), parts.len().checked_sub(2)) {
-            (Some(schema), Some(i)) => parts[i] == schema,
-            _ => true,
-        };
-        parts.last().is_some_and(|t| t == table) && schema_matches
+        s.table_name()
+            .is_ok_and(|name| name.is(violation.schema(), table))
     };
     for (slot, rows, links) in candidates {
         let s = graph.slots[slot].as_ref();
@@ -1410,39 +1415,12 @@ fn locate<DB: Backend>(violation: &mut FkViolation, graph: &Graph<DB>, failure: 
         };
         let writes_columns = columns.iter().all(|c| s.columns().contains(&c.as_str()));
         if row.is_some() || (failing_slot && (relation.is_some() || writes_columns)) {
-            violation.origin = Some(RowOrigin {
+            violation.set_origin(RowOrigin {
                 model: s.model(),
                 relation: relation.and_then(|r| s.relations().get(r)).map(|r| r.name),
                 row,
             });
             return;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::sql::split_identifiers;
-
-    #[test]
-    fn rendered_lists() {
-        use super::split_rendered_list;
-        assert_eq!(split_rendered_list(r#""t"."a""#), [r#""t"."a""#]);
-        assert_eq!(
-            split_rendered_list(r#""t"."a", "t"."b, c""#),
-            [r#""t"."a""#, r#""t"."b, c""#]
-        );
-        assert_eq!(split_rendered_list("`a`, `b`"), ["`a`", "`b`"]);
-    }
-
-    #[test]
-    fn rendered_identifiers() {
-        assert_eq!(split_identifiers(r#""customers""#), ["customers"]);
-        assert_eq!(
-            split_identifiers(r#""s"."Lager ""Nord""""#),
-            ["s", r#"Lager "Nord""#]
-        );
-        assert_eq!(split_identifiers("`a``b`.`c`"), ["a`b", "c"]);
-        assert!(split_identifiers("").is_empty());
     }
 }

@@ -33,7 +33,7 @@ use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
 
 use super::model::{KeyValue, WriteRow};
-use crate::backend::{FkBackend, FkConnection};
+use crate::backend::{FkBackend, FkConnection, InsertSql};
 use crate::error::{Error, GraphError};
 
 /// The alias of the numbered list of values.
@@ -220,7 +220,7 @@ where
             target,
             values: chunk,
         };
-        let pairs = <C::Backend as FkBackend>::load_pairs(conn, super::PairQuery(Box::new(query)))?;
+        let pairs = <C::Backend>::load_text_pairs(conn, super::PairQuery(Box::new(query)))?;
         for (ord, key) in pairs {
             let position = ord
                 .parse::<usize>()

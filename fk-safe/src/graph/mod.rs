@@ -47,6 +47,7 @@ mod lookup;
 pub(crate) mod model;
 mod own_keys;
 mod plan;
+mod table_name;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -56,8 +57,8 @@ use diesel::backend::Backend;
 
 use crate::error::GraphError;
 
-pub use execute::insert_graph;
-pub(crate) use execute::{Batch, PairQuery};
+pub(crate) use execute::PairQuery;
+pub use execute::{insert_graph, insert_graph_with};
 pub use model::{
     FkOrdered, ForeignKeyField, GraphKey, HasNaturalKey, KeyValue, NaturalKeyPart, References,
     Relation, WriteNaturalKey, WriteRow,
@@ -253,6 +254,9 @@ pub(crate) struct Slot<M> {
     pub(crate) links: Vec<Vec<Link>>,
     /// Rows added with `get_or_insert`: reuse the row with the same natural key.
     pub(crate) get_or_insert: Vec<bool>,
+    /// The model's table, read from its rendering the first time it is
+    /// needed.
+    pub(crate) table_name: std::sync::OnceLock<table_name::TableName>,
 }
 
 /// What the planner and executor need of a slot, whatever its model.
@@ -273,6 +277,8 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn own_key(&self, row: usize) -> Option<KeyValue>;
     fn parent_sql(&self, relation: usize) -> diesel::QueryResult<Option<ParentSql>>;
     fn table_sql(&self) -> diesel::QueryResult<String>;
+    /// The model's table by name, read once.
+    fn table_name(&self) -> diesel::QueryResult<table_name::TableName>;
     /// Stores the generated and looked-up keys, typed; the key that does not
     /// fit `M::Key` otherwise.
     fn store_keys(
@@ -621,6 +627,7 @@ impl<DB: crate::backend::FkBackend + 'static> Graph<DB> {
             rows: Vec::new(),
             links: Vec::new(),
             get_or_insert: Vec::new(),
+            table_name: std::sync::OnceLock::new(),
         }));
         self.lookups.push(Vec::new());
         let slot = self.slots.len() - 1;
@@ -1020,6 +1027,23 @@ where
 
     fn table_sql(&self) -> diesel::QueryResult<String> {
         DB::render(&execute::TableOf::<M>(PhantomData))
+    }
+
+    fn table_name(&self) -> diesel::QueryResult<table_name::TableName> {
+        if let Some(known) = self.table_name.get() {
+            return Ok(known.clone());
+        }
+        let rendered = self.table_sql()?;
+        let name = table_name::TableName::parse(&rendered).ok_or_else(|| {
+            diesel::result::Error::QueryBuilderError(
+                format!(
+                    "the table of {} renders as {rendered}, not as a table name",
+                    M::MODEL
+                )
+                .into(),
+            )
+        })?;
+        Ok(self.table_name.get_or_init(|| name).clone())
     }
 
     fn store_keys(

@@ -8,58 +8,8 @@ use diesel::backend::Backend;
 use diesel::query_builder::AstPass;
 use diesel::QueryResult;
 
-/// A generated key, as fk-safe carries it from a parent's `RETURNING` to its
-/// children's foreign-key columns.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum KeyValue {
-    /// An integer key (SQLite rowid, PostgreSQL serial, identity or bigint).
-    Int(i64),
-    /// A text key (a code, a UUID kept as text).
-    Text(String),
-    /// A UUID key (PostgreSQL `uuid`; a 16-byte BLOB on SQLite).
-    #[cfg(feature = "uuid")]
-    Uuid(uuid::Uuid),
-    /// A composite key, its parts in key-column order.
-    Composite(Vec<KeyValue>),
-    /// No key yet: the foreign key is written NULL and set after the insert
-    /// (a link that closes a cycle).
-    Null,
-}
-
-impl KeyValue {
-    /// Part `index` of a composite key; a single key is its own part 0.
-    pub fn part(&self, index: usize) -> Option<&KeyValue> {
-        match self {
-            KeyValue::Composite(parts) => parts.get(index),
-            KeyValue::Null => Some(self),
-            single if index == 0 => Some(single),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for KeyValue {
-    /// The key as the database prints it with `CAST(key AS TEXT)`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeyValue::Int(value) => write!(f, "{value}"),
-            KeyValue::Text(value) => f.write_str(value),
-            #[cfg(feature = "uuid")]
-            KeyValue::Uuid(value) => write!(f, "{}", value.hyphenated()),
-            KeyValue::Null => f.write_str("NULL"),
-            KeyValue::Composite(parts) => {
-                for (i, part) in parts.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, "{NATURAL_KEY_SEPARATOR}")?;
-                    }
-                    write!(f, "{part}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
+pub use crate::fk::KeyValue;
+use crate::fk::NATURAL_KEY_SEPARATOR;
 
 /// A Rust type a key can be read as (the `Key` of a model): `i64`, `i32`,
 /// `String`, and `uuid::Uuid` with the `uuid` feature.
@@ -405,10 +355,6 @@ impl NaturalKeyPart for uuid::Uuid {
         self.hyphenated().to_string()
     }
 }
-
-/// The separator between the parts of a composite natural key (U+001F, the
-/// unit separator, which no sane key contains).
-pub(crate) const NATURAL_KEY_SEPARATOR: char = '\u{1f}';
 
 /// A composite key from its parts; `None` (SQL NULL) when any part is NULL,
 /// as MATCH SIMPLE treats such a key.

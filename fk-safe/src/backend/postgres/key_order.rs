@@ -419,6 +419,27 @@ fn decide(facts: &KeyFacts, table: &str, key_column: &str) -> TableKeys {
     }
 }
 
+impl crate::backend::ReadKeyOrder for Pg {
+    fn table_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        table: &str,
+        key_column: &str,
+        _rows: usize,
+    ) -> QueryResult<TableKeys> {
+        table_keys(conn, table, key_column)
+    }
+
+    fn key_order_still_holds<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        table: &str,
+        key_column: &str,
+        known: &TableKeys,
+    ) -> QueryResult<bool> {
+        let _ = (table, key_column);
+        still_ascending(conn, known)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{key_facts_sql, LOCKING, SEQUENCE_ASCENDS};

@@ -177,3 +177,25 @@ pub(crate) fn table_keys<C: LoadConnection<Backend = Sqlite>>(
         sequence: None,
     })
 }
+
+impl crate::backend::ReadKeyOrder for Sqlite {
+    fn table_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        table: &str,
+        key_column: &str,
+        rows: usize,
+    ) -> QueryResult<TableKeys> {
+        table_keys(conn, table, key_column, rows)
+    }
+
+    /// The answer was read inside the transaction that writes, under its
+    /// write lock: no other connection can have changed the table since.
+    fn key_order_still_holds<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        _table: &str,
+        _key_column: &str,
+        _known: &TableKeys,
+    ) -> QueryResult<bool> {
+        Ok(true)
+    }
+}

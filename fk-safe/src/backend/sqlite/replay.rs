@@ -32,13 +32,12 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sqlite::Sqlite;
 
-use super::{
-    explain_restrict, parent_exists, read_flag, row_values, table_foreign_keys, CheckRow, SCHEMA,
-};
-use crate::backend::apply_foreign_key;
-use crate::catalog::{FkCatalog, ForeignKey};
+use super::catalog::{read_flag, table_foreign_keys};
+use super::declare_main_schema;
+use super::explain::{explain_restrict, parent_exists, row_values, CheckRow};
+use crate::cache::CatalogCache;
 use crate::error::Error;
-use crate::violation::{FkViolation, ViolationKind};
+use crate::fk::{Declaration, FkViolation, ForeignKey, ViolationKind};
 
 /// The savepoint the work runs in.
 const WORK: &str = "fk_safe_work";
@@ -111,7 +110,7 @@ where
 }
 
 /// `FkCatalog::transaction` on SQLite: see the module documentation.
-pub(super) fn run<C, T, F>(conn: &mut C, catalog: &FkCatalog, mut work: F) -> Result<T, Error>
+pub(super) fn run<C, T, F>(conn: &mut C, cache: &CatalogCache, mut work: F) -> Result<T, Error>
 where
     C: LoadConnection<Backend = Sqlite>,
     F: FnMut(&mut C) -> Result<T, Error>,
@@ -124,14 +123,14 @@ where
                     .map_err(Error::Database)?;
                 Ok(value)
             }
-            Level::Top => commit(conn, catalog, value),
+            Level::Top => commit(conn, cache, value),
         },
         // Already explained by a transaction nested inside `work`.
-        Err(Error::ForeignKey(violation)) if violation.child_table.is_some() => {
+        Err(Error::ForeignKey(violation)) if violation.child_table().is_some() => {
             roll_back(conn, level, Error::ForeignKey(violation))
         }
         Err(Error::ForeignKey(mut violation)) => {
-            explain_failed_statement(conn, catalog, &mut work, &mut violation);
+            explain_failed_statement(conn, cache, &mut work, &mut violation);
             finish(&mut violation);
             roll_back(conn, level, Error::ForeignKey(violation))
         }
@@ -142,7 +141,7 @@ where
 /// Commits fk-safe's own transaction, with the work's savepoint still open,
 /// so that a deferred key that fails the `COMMIT` is explained with the
 /// work's rows in place and the state before them one `ROLLBACK TO` away.
-fn commit<C, T>(conn: &mut C, catalog: &FkCatalog, value: T) -> Result<T, Error>
+fn commit<C, T>(conn: &mut C, cache: &CatalogCache, value: T) -> Result<T, Error>
 where
     C: LoadConnection<Backend = Sqlite>,
 {
@@ -161,7 +160,7 @@ where
     }
     match Error::from(failed) {
         Error::ForeignKey(mut violation) => {
-            explain_failed_commit(conn, catalog, &mut violation);
+            explain_failed_commit(conn, cache, &mut violation);
             finish(&mut violation);
             roll_back(conn, Level::Top, Error::ForeignKey(violation))
         }
@@ -170,9 +169,7 @@ where
 }
 
 fn finish(violation: &mut FkViolation) {
-    if violation.schema.is_none() {
-        violation.schema = Some(SCHEMA.to_string());
-    }
+    declare_main_schema(violation);
 }
 
 /// A row that broke a key.
@@ -185,12 +182,12 @@ struct Orphan {
 /// The rows that break a key now, with their key values.
 fn orphans<C: LoadConnection<Backend = Sqlite>>(
     conn: &mut C,
-    catalog: &FkCatalog,
+    cache: &CatalogCache,
 ) -> QueryResult<Vec<Orphan>> {
     let broken: Vec<CheckRow> = diesel::sql_query("PRAGMA foreign_key_check").load(conn)?;
     let mut orphans = Vec::with_capacity(broken.len());
     for row in broken {
-        let keys = table_foreign_keys(conn, catalog, &row.table)?;
+        let keys = table_foreign_keys(conn, cache, &row.table)?;
         let Some((_, fk)) = keys.iter().find(|(id, _)| *id == row.fkid) else {
             continue;
         };
@@ -219,7 +216,7 @@ enum Replay {
 /// always rolled back, and lists the rows it left without their parent.
 /// Errors are the catalog's (reading the orphans); the replay's own
 /// failures are a [`Replay::Failed`].
-fn replay<C, T, F>(conn: &mut C, catalog: &FkCatalog, work: &mut F) -> QueryResult<Replay>
+fn replay<C, T, F>(conn: &mut C, cache: &CatalogCache, work: &mut F) -> QueryResult<Replay>
 where
     C: LoadConnection<Backend = Sqlite>,
     F: FnMut(&mut C) -> Result<T, Error>,
@@ -240,7 +237,7 @@ where
         return Ok(not_run(&error));
     }
     let seen = match work(conn) {
-        Ok(_) => orphans(conn, catalog).map(Replay::Seen),
+        Ok(_) => orphans(conn, cache).map(Replay::Seen),
         // Deferred, the keys are checked at COMMIT only, which the replay
         // never reaches; a foreign-key failure means the work checks keys
         // at once anyway, and stopped where the first run did.
@@ -249,8 +246,7 @@ where
              ({}), so it stopped where the work did and what it left does not show which key \
              broke (does the work turn PRAGMA defer_foreign_keys off?)",
             again
-                .source
-                .as_ref()
+                .diesel_error()
                 .map_or_else(|| again.to_string(), |error| error.to_string())
         ))),
         Err(error) => Ok(Replay::Failed(format!(
@@ -282,7 +278,7 @@ where
 /// the work, replay it deferred, and conclude from what it left.
 fn explain_failed_statement<C, T, F>(
     conn: &mut C,
-    catalog: &FkCatalog,
+    cache: &CatalogCache,
     work: &mut F,
     violation: &mut FkViolation,
 ) where
@@ -290,20 +286,20 @@ fn explain_failed_statement<C, T, F>(
     F: FnMut(&mut C) -> Result<T, Error>,
 {
     if let Err(error) = conn.batch_execute(&format!("ROLLBACK TO {WORK}")) {
-        violation.note = Some(format!(
+        violation.set_note(format!(
             "The work could not be replayed to find the broken key: going back to the state \
              before it failed: {error}"
         ));
         return;
     }
-    let orphans = match replay(conn, catalog, work) {
+    let orphans = match replay(conn, cache, work) {
         Ok(Replay::Seen(orphans)) => orphans,
         Ok(Replay::Failed(why)) => {
-            violation.note = Some(why);
+            violation.set_note(why);
             return;
         }
         Err(error) => {
-            violation.catalog_error = Some(error.to_string());
+            violation.set_catalog_error(Some(error.to_string()));
             return;
         }
     };
@@ -311,34 +307,34 @@ fn explain_failed_statement<C, T, F>(
                         row without its parent: a later statement of the same work supplied what \
                         the failing one lacked (a child written before its parent?). Write parents \
                         first, or let insert_graph order the rows";
-    if let Err(error) = conclude(conn, catalog, orphans, violation, nothing_left) {
-        violation.catalog_error = Some(error.to_string());
+    if let Err(error) = conclude(conn, cache, orphans, violation, nothing_left) {
+        violation.set_catalog_error(Some(error.to_string()));
     }
 }
 
 /// `COMMIT` failed on a deferred key: the work's rows are still there.
 fn explain_failed_commit<C: LoadConnection<Backend = Sqlite>>(
     conn: &mut C,
-    catalog: &FkCatalog,
+    cache: &CatalogCache,
     violation: &mut FkViolation,
 ) {
-    let orphans = match orphans(conn, catalog) {
+    let orphans = match orphans(conn, cache) {
         Ok(orphans) => orphans,
         Err(error) => {
-            violation.catalog_error = Some(error.to_string());
+            violation.set_catalog_error(Some(error.to_string()));
             return;
         }
     };
     if let Err(error) = conn.batch_execute(&format!("ROLLBACK TO {WORK}")) {
-        violation.note = Some(format!(
+        violation.set_note(format!(
             "The state before the work could not be restored to tell the failing side: {error}"
         ));
         return;
     }
     let nothing_left = "COMMIT failed on a deferred foreign key, but PRAGMA foreign_key_check \
                         found no row without its parent";
-    if let Err(error) = conclude(conn, catalog, orphans, violation, nothing_left) {
-        violation.catalog_error = Some(error.to_string());
+    if let Err(error) = conclude(conn, cache, orphans, violation, nothing_left) {
+        violation.set_catalog_error(Some(error.to_string()));
     }
 }
 
@@ -368,7 +364,7 @@ fn side_of<C: LoadConnection<Backend = Sqlite>>(
 /// before the work; `nothing_left` is the note when none is the work's.
 fn conclude<C: LoadConnection<Backend = Sqlite>>(
     conn: &mut C,
-    catalog: &FkCatalog,
+    cache: &CatalogCache,
     orphans: Vec<Orphan>,
     violation: &mut FkViolation,
     nothing_left: &str,
@@ -386,35 +382,35 @@ fn conclude<C: LoadConnection<Backend = Sqlite>>(
         }
     }
     match keys.as_slice() {
-        [] if violation.kind == ViolationKind::StillReferenced => {
-            explain_restrict(conn, catalog, violation);
+        [] if violation.kind() == ViolationKind::StillReferenced => {
+            explain_restrict(conn, cache, violation);
         }
-        [] => violation.note = Some(nothing_left.to_string()),
+        [] => violation.set_note(nothing_left.to_string()),
         [fk] => {
             let fk = (*fk).clone();
             let kinds: Vec<ViolationKind> = broken.iter().map(|(kind, _)| *kind).collect();
             let values: Vec<&Option<Vec<Option<String>>>> =
                 broken.iter().map(|(_, orphan)| &orphan.values).collect();
-            violation.kind = if kinds.iter().all(|k| *k == kinds[0]) {
+            violation.set_kind(if kinds.iter().all(|k| *k == kinds[0]) {
                 kinds[0]
             } else {
                 ViolationKind::Undetermined
-            };
+            });
             // Several rows broke the key: their values are named only when
             // they agree, since SQLite does not say which row failed first.
-            violation.key_values = if values.iter().all(|v| *v == values[0]) {
+            violation.set_key_values(if values.iter().all(|v| *v == values[0]) {
                 values[0].clone()
             } else {
                 None
-            };
-            apply_foreign_key(violation, &fk);
+            });
+            violation.declare(Declaration::from(&fk));
         }
         several => {
             let names: Vec<String> = several
                 .iter()
                 .map(|fk| format!("{}.({})", fk.table, fk.columns.join(", ")))
                 .collect();
-            violation.note = Some(format!(
+            violation.set_note(format!(
                 "The work left rows breaking {} foreign keys ({}); SQLite does not say which \
                  statement failed first, so none is named",
                 several.len(),

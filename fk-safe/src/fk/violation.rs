@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::foreign_key::{Deferrability, FkAction, ForeignKey};
+
 /// Which side of a foreign key a failed write was on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -31,66 +33,6 @@ pub enum Database {
     Sqlite,
 }
 
-/// What the database does to referencing rows when the referenced row is
-/// deleted or its key is updated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FkAction {
-    /// `NO ACTION`: the write fails at the end of the statement (or, for a
-    /// deferred constraint, at commit).
-    NoAction,
-    /// `RESTRICT`: the write fails at once, even if the constraint is deferred.
-    Restrict,
-    /// `CASCADE`: referencing rows are deleted or re-keyed too.
-    Cascade,
-    /// `SET NULL`: the referencing columns are set to NULL.
-    SetNull,
-    /// `SET DEFAULT`: the referencing columns are set to their defaults.
-    SetDefault,
-}
-
-impl FkAction {
-    /// The SQL spelling of the action, as in `ON DELETE CASCADE`.
-    pub fn as_sql(self) -> &'static str {
-        match self {
-            FkAction::NoAction => "NO ACTION",
-            FkAction::Restrict => "RESTRICT",
-            FkAction::Cascade => "CASCADE",
-            FkAction::SetNull => "SET NULL",
-            FkAction::SetDefault => "SET DEFAULT",
-        }
-    }
-
-    /// Parses PostgreSQL's `pg_constraint.confdeltype` code or SQLite's
-    /// `PRAGMA foreign_key_list` spelling; `None` for anything else.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_uppercase().as_str() {
-            "A" | "NO ACTION" => Some(FkAction::NoAction),
-            "R" | "RESTRICT" => Some(FkAction::Restrict),
-            "C" | "CASCADE" => Some(FkAction::Cascade),
-            "N" | "SET NULL" => Some(FkAction::SetNull),
-            "D" | "SET DEFAULT" => Some(FkAction::SetDefault),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for FkAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_sql())
-    }
-}
-
-/// When the database checks a constraint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Deferrability {
-    /// Checked at the end of every statement; `SET CONSTRAINTS` cannot move it.
-    NotDeferrable,
-    /// `DEFERRABLE INITIALLY IMMEDIATE`: checked per statement unless deferred.
-    InitiallyImmediate,
-    /// `DEFERRABLE INITIALLY DEFERRED`: checked at commit.
-    InitiallyDeferred,
-}
-
 /// Where in fk-safe's own input a violation came from, when it came from a
 /// write fk-safe made (for example a graph insert).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -103,6 +45,39 @@ pub struct RowOrigin {
     /// input, when it could be told (the database names only one failing
     /// key, and not always its values).
     pub row: Option<usize>,
+}
+
+/// What is known of the constraint behind a violation, part by part; what
+/// [`FkViolation::declare`] merges in. `Default` knows nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Declaration {
+    pub(crate) constraint: Option<String>,
+    pub(crate) schema: Option<String>,
+    pub(crate) child_table: Option<String>,
+    pub(crate) child_columns: Vec<String>,
+    pub(crate) parent_schema: Option<String>,
+    pub(crate) parent_table: Option<String>,
+    pub(crate) parent_columns: Vec<String>,
+    pub(crate) on_delete: Option<FkAction>,
+    pub(crate) on_update: Option<FkAction>,
+    pub(crate) deferrability: Option<Deferrability>,
+}
+
+impl From<&ForeignKey> for Declaration {
+    fn from(fk: &ForeignKey) -> Self {
+        Declaration {
+            constraint: fk.name.clone(),
+            schema: Some(fk.schema.clone()),
+            child_table: Some(fk.table.clone()),
+            child_columns: fk.columns.clone(),
+            parent_schema: Some(fk.parent_schema.clone()),
+            parent_table: Some(fk.parent_table.clone()),
+            parent_columns: fk.parent_columns.clone(),
+            on_delete: Some(fk.on_delete),
+            on_update: Some(fk.on_update),
+            deferrability: fk.deferrability,
+        }
+    }
 }
 
 /// A foreign-key failure, explained.
@@ -133,32 +108,32 @@ pub struct RowOrigin {
 /// ```
 #[derive(Debug)]
 pub struct FkViolation {
-    pub(crate) kind: ViolationKind,
-    pub(crate) database: Database,
-    pub(crate) constraint: Option<String>,
-    pub(crate) schema: Option<String>,
-    pub(crate) child_table: Option<String>,
-    pub(crate) child_columns: Vec<String>,
-    pub(crate) parent_schema: Option<String>,
-    pub(crate) parent_table: Option<String>,
-    pub(crate) parent_columns: Vec<String>,
-    pub(crate) key_values: Option<Vec<Option<String>>>,
-    pub(crate) on_delete: Option<FkAction>,
-    pub(crate) on_update: Option<FkAction>,
-    pub(crate) deferrability: Option<Deferrability>,
-    pub(crate) origin: Option<RowOrigin>,
+    kind: ViolationKind,
+    database: Database,
+    constraint: Option<String>,
+    schema: Option<String>,
+    child_table: Option<String>,
+    child_columns: Vec<String>,
+    parent_schema: Option<String>,
+    parent_table: Option<String>,
+    parent_columns: Vec<String>,
+    key_values: Option<Vec<Option<String>>>,
+    on_delete: Option<FkAction>,
+    on_update: Option<FkAction>,
+    deferrability: Option<Deferrability>,
+    origin: Option<RowOrigin>,
     /// The server's DETAIL line, kept verbatim (it may be translated).
-    pub(crate) detail: Option<String>,
+    detail: Option<String>,
     /// Why the catalog could not be read while explaining this violation.
-    pub(crate) catalog_error: Option<String>,
+    catalog_error: Option<String>,
     /// Why fk-safe could not say more, when the explanation is incomplete.
-    pub(crate) note: Option<String>,
+    note: Option<String>,
     /// The key values are the parent's natural key (a look-up that found
     /// nothing), not the child's foreign-key values.
-    pub(crate) looked_up: bool,
+    looked_up: bool,
     /// The database error; `None` when fk-safe found the violation itself
     /// before writing (a referenced parent that does not exist).
-    pub(crate) source: Option<diesel::result::Error>,
+    source: Option<diesel::result::Error>,
 }
 
 impl FkViolation {
@@ -195,6 +170,65 @@ impl FkViolation {
         let mut violation = FkViolation::new(kind, database, diesel::result::Error::NotFound);
         violation.source = None;
         violation
+    }
+
+    /// Completes the violation with what is known of its constraint: each
+    /// part the declaration knows replaces the violation's, each it does not
+    /// know leaves it as it was (a constraint name the error reported stays
+    /// when the declaration has none, as on SQLite).
+    pub(crate) fn declare(&mut self, declaration: Declaration) {
+        fn replace<T>(field: &mut Option<T>, known: Option<T>) {
+            if known.is_some() {
+                *field = known;
+            }
+        }
+        fn replace_list(field: &mut Vec<String>, known: Vec<String>) {
+            if !known.is_empty() {
+                *field = known;
+            }
+        }
+        replace(&mut self.constraint, declaration.constraint);
+        replace(&mut self.schema, declaration.schema);
+        replace(&mut self.child_table, declaration.child_table);
+        replace_list(&mut self.child_columns, declaration.child_columns);
+        replace(&mut self.parent_schema, declaration.parent_schema);
+        replace(&mut self.parent_table, declaration.parent_table);
+        replace_list(&mut self.parent_columns, declaration.parent_columns);
+        replace(&mut self.on_delete, declaration.on_delete);
+        replace(&mut self.on_update, declaration.on_update);
+        replace(&mut self.deferrability, declaration.deferrability);
+    }
+
+    /// Decides (or withdraws) which side failed.
+    pub(crate) fn set_kind(&mut self, kind: ViolationKind) {
+        self.kind = kind;
+    }
+
+    /// The failing key's values, or `None` when they are not known.
+    pub(crate) fn set_key_values(&mut self, values: Option<Vec<Option<String>>>) {
+        self.key_values = values;
+    }
+
+    /// The failing key is a parent's natural key that a look-up did not
+    /// find, not a child's foreign-key values.
+    pub(crate) fn set_looked_up_key(&mut self, values: Vec<Option<String>>) {
+        self.key_values = Some(values);
+        self.looked_up = true;
+    }
+
+    /// The server's DETAIL line, verbatim.
+    pub(crate) fn set_detail(&mut self, detail: Option<String>) {
+        self.detail = detail;
+    }
+
+    /// Why the explanation is incomplete.
+    pub(crate) fn set_note(&mut self, note: String) {
+        self.note = Some(note);
+    }
+
+    /// Why the catalog could not be read, or `None` once it was.
+    pub(crate) fn set_catalog_error(&mut self, error: Option<String>) {
+        self.catalog_error = error;
     }
 
     /// Which side of the foreign key failed.
@@ -319,6 +353,11 @@ impl FkViolation {
     pub fn with_origin(mut self, origin: RowOrigin) -> Self {
         self.origin = Some(origin);
         self
+    }
+
+    /// Records which model and input row caused the violation.
+    pub(crate) fn set_origin(&mut self, origin: RowOrigin) {
+        self.origin = Some(origin);
     }
 
     /// The key as `table.col = value` or `table.(a, b) = (x, y)`.

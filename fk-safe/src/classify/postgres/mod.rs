@@ -3,16 +3,22 @@
 //! RESTRICT). The error's table and constraint fields are never translated
 //! and always name the referencing (child) table.
 
+// Only the PostgreSQL backend reads key values and declarations.
+#[cfg(feature = "postgres")]
+pub(crate) mod detail;
+#[cfg(feature = "postgres")]
+pub(crate) mod fit;
+
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
 use super::{ErrorShape, Recognised};
-use crate::violation::{Database, ViolationKind};
+use crate::fk::{Database, ViolationKind};
 
 pub(super) struct PostgresShape;
 
 /// The untranslated (English, `lc_messages = C`) message openings. They are
 /// recognised as whole templates, never parsed for names; a translated
-/// message leaves the kind to the catalog (see `catalog::infer_kind`).
+/// message leaves the kind to the catalog (see [`fit::infer_kind`]).
 const MISSING_PARENT_OPENING: &str = "insert or update on table \"";
 const STILL_REFERENCED_OPENING: &str = "update or delete on table \"";
 

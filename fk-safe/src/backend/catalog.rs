@@ -1,0 +1,50 @@
+//! Reading the catalog: which foreign keys the live database declares.
+
+use std::sync::Arc;
+
+use diesel::connection::LoadConnection;
+use diesel::QueryResult;
+
+use crate::cache::CatalogCache;
+use crate::fk::ForeignKey;
+
+/// How a backend reads its catalog of foreign keys.
+pub trait ReadCatalog: diesel::backend::Backend + Sized {
+    /// What this backend remembers between calls, in a catalog's
+    /// [`CatalogCache`] (only this backend reads it).
+    type Cache: Default + Send + 'static;
+
+    /// Makes the database enforce foreign keys on this connection.
+    fn enforce_foreign_keys<C: LoadConnection<Backend = Self>>(conn: &mut C) -> QueryResult<()>;
+
+    /// Lists every foreign key of the database.
+    fn list_foreign_keys<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        cache: &CatalogCache,
+    ) -> QueryResult<Vec<ForeignKey>>;
+
+    /// The foreign keys declared on the tables named `table` (unquoted; on
+    /// PostgreSQL in every schema that has one).
+    fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        cache: &CatalogCache,
+        table: &str,
+    ) -> QueryResult<Vec<ForeignKey>>;
+}
+
+/// Every foreign key of the database, listed once per catalog.
+pub(crate) fn all_foreign_keys<DB, C>(
+    conn: &mut C,
+    cache: &CatalogCache,
+) -> QueryResult<Arc<Vec<ForeignKey>>>
+where
+    DB: ReadCatalog,
+    C: LoadConnection<Backend = DB>,
+{
+    if let Some(all) = cache.all() {
+        return Ok(all);
+    }
+    let listed = Arc::new(DB::list_foreign_keys(conn, cache)?);
+    cache.remember_all(Arc::clone(&listed));
+    Ok(listed)
+}

@@ -1,0 +1,60 @@
+//! A key value as fk-safe carries it between rows: from a parent's
+//! `RETURNING` to its children's foreign-key columns, and into the values a
+//! violation reports.
+
+/// A generated key, as fk-safe carries it from a parent's `RETURNING` to its
+/// children's foreign-key columns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum KeyValue {
+    /// An integer key (SQLite rowid, PostgreSQL serial, identity or bigint).
+    Int(i64),
+    /// A text key (a code, a UUID kept as text).
+    Text(String),
+    /// A UUID key (PostgreSQL `uuid`; a 16-byte BLOB on SQLite).
+    #[cfg(feature = "uuid")]
+    Uuid(uuid::Uuid),
+    /// A composite key, its parts in key-column order.
+    Composite(Vec<KeyValue>),
+    /// No key yet: the foreign key is written NULL and set after the insert
+    /// (a link that closes a cycle).
+    Null,
+}
+
+impl KeyValue {
+    /// Part `index` of a composite key; a single key is its own part 0.
+    pub fn part(&self, index: usize) -> Option<&KeyValue> {
+        match self {
+            KeyValue::Composite(parts) => parts.get(index),
+            KeyValue::Null => Some(self),
+            single if index == 0 => Some(single),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for KeyValue {
+    /// The key as the database prints it with `CAST(key AS TEXT)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyValue::Int(value) => write!(f, "{value}"),
+            KeyValue::Text(value) => f.write_str(value),
+            #[cfg(feature = "uuid")]
+            KeyValue::Uuid(value) => write!(f, "{}", value.hyphenated()),
+            KeyValue::Null => f.write_str("NULL"),
+            KeyValue::Composite(parts) => {
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, "{NATURAL_KEY_SEPARATOR}")?;
+                    }
+                    write!(f, "{part}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The separator between the parts of a composite natural key (U+001F, the
+/// unit separator, which no sane key contains).
+pub(crate) const NATURAL_KEY_SEPARATOR: char = '\u{1f}';
