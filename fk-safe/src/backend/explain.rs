@@ -3,7 +3,7 @@
 
 use diesel::connection::LoadConnection;
 
-use super::ReadCatalog;
+use super::catalog::ReadCatalog;
 use crate::cache::CatalogCache;
 use crate::error::Error;
 use crate::fk::FkViolation;

@@ -4,31 +4,13 @@
 //! database produced it.
 
 pub(crate) mod postgres;
+mod shape;
 mod sqlite;
 
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
 
 use crate::fk::{Database, Declaration, FkViolation, ViolationKind};
-
-/// What a backend can tell from an error's fields alone.
-#[derive(Debug, Default)]
-pub(crate) struct Recognised {
-    pub(crate) kind: Option<ViolationKind>,
-    pub(crate) constraint: Option<String>,
-    pub(crate) child_table: Option<String>,
-    pub(crate) detail: Option<String>,
-}
-
-/// One backend's knowledge of what its foreign-key errors look like.
-trait ErrorShape {
-    const BACKEND: Database;
-
-    /// `Some` when the error is this backend's foreign-key failure.
-    fn recognise(
-        kind: &DatabaseErrorKind,
-        info: &dyn DatabaseErrorInformation,
-    ) -> Option<Recognised>;
-}
+use shape::{ErrorShape, Recognised};
 
 /// Turns a foreign-key failure into an [`FkViolation`]; gives every other
 /// error back unchanged.

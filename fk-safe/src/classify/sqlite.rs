@@ -5,7 +5,7 @@
 
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
-use super::{ErrorShape, Recognised};
+use super::shape::{ErrorShape, Recognised};
 use crate::fk::{Database, ViolationKind};
 
 pub(super) struct SqliteShape;

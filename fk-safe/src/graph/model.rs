@@ -89,7 +89,7 @@ macro_rules! tuple_keys {
                 }
             }
             /// The parts as fk-safe reads a composite key back (see
-            /// [`split_key_text`]), so that no part's text can be taken for
+            /// `split_key_text`), so that no part's text can be taken for
             /// another's.
             fn parse_returned(text: &str) -> Option<KeyValue> {
                 let parts = split_key_text(text, [$($index),+].len())?;

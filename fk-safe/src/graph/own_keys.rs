@@ -14,7 +14,7 @@ use diesel::backend::Backend;
 
 use super::model::{KeyValue, RelationInfo};
 use super::plan::Rows;
-use super::{AnySlot, Link};
+use super::slot::{AnySlot, Link};
 
 /// A graph's links as `insert_graph` follows them: the links the caller
 /// made, and those to parents of the graph referenced by own key.

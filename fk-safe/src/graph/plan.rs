@@ -29,7 +29,8 @@ use std::collections::HashSet;
 
 use diesel::backend::Backend;
 
-use super::{AnySlot, Link, RelationInfo};
+use super::model::RelationInfo;
+use super::slot::{AnySlot, Link};
 use crate::error::GraphError;
 
 /// Rows of one model whose parents are all written by earlier steps (or

@@ -11,7 +11,7 @@ pub(crate) mod fit;
 
 use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
 
-use super::{ErrorShape, Recognised};
+use super::shape::{ErrorShape, Recognised};
 use crate::fk::{Database, ViolationKind};
 
 pub(super) struct PostgresShape;

@@ -32,9 +32,10 @@ use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
 
-use super::model::{KeyValue, WriteRow};
 use crate::backend::{FkBackend, FkConnection, InsertSql};
 use crate::error::{Error, GraphError};
+use crate::graph::model::{KeyValue, WriteRow};
+use crate::graph::sql::pair_query::PairQuery;
 
 /// The alias of the numbered list of values.
 const INPUT: &str = "fk_safe input";
@@ -220,7 +221,7 @@ where
             target,
             values: chunk,
         };
-        let pairs = <C::Backend>::load_text_pairs(conn, super::PairQuery(Box::new(query)))?;
+        let pairs = <C::Backend>::load_text_pairs(conn, PairQuery(Box::new(query)))?;
         for (ord, key) in pairs {
             let position = ord
                 .parse::<usize>()
@@ -250,7 +251,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::split_key_text;
+    use crate::graph::model::split_key_text;
 
     #[test]
     fn composite_key_text() {
