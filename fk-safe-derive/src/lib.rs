@@ -23,17 +23,25 @@ use syn::{parse_macro_input, DeriveInput};
 #[proc_macro_derive(FkOrdered, attributes(diesel, fk))]
 pub fn derive_fk_ordered(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
+    derive(&input).into()
+}
+
+/// The whole derive on a parsed input, as a `proc_macro2` stream so that
+/// tests can run it outside a compiler.
+fn derive(input: &DeriveInput) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::default();
-    let parsed = ast::Input::from_syn(&cx, &input);
+    let parsed = ast::Input::from_syn(&cx, input);
     let model = valid::check(&cx, &parsed);
     match (cx.check(), model) {
-        (Ok(()), Some(model)) => expand::expand(&model).into(),
-        (Err(errors), _) => errors.to_compile_error().into(),
+        (Ok(()), Some(model)) => expand::expand(&model),
+        (Err(errors), _) => errors.to_compile_error(),
         (Ok(()), None) => syn::Error::new(
             input.ident.span(),
             "#[derive(FkOrdered)] could not read this model",
         )
-        .to_compile_error()
-        .into(),
+        .to_compile_error(),
     }
 }
+
+#[cfg(test)]
+mod tests;
