@@ -329,10 +329,9 @@ fn relations<'a>(
                 let mut parts = Vec::new();
                 for column in &named.foreign_key {
                     match foreign_key_field(cx, input, fields, column, column.span()) {
-                        Some(field)
-                            if taken(&relations, field)
-                                || parts.iter().any(|f: &&Field| f.ident == field.ident) =>
-                        {
+                        // The parse stage already refused a column listed
+                        // twice in this relation.
+                        Some(field) if taken(&relations, field) => {
                             cx.error_help(
                                 column.span(),
                                 format!(
