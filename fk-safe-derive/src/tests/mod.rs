@@ -147,3 +147,19 @@ fn default_and_null_fields() {
         }
     }));
 }
+
+#[test]
+fn fallback_beside_an_error() {
+    // The error, then impls that keep the model's uses compiling: the
+    // relations resolved, so their constants and References are there too.
+    insta::assert_snapshot!(expand(syn::parse_quote! {
+        #[derive(Insertable, FkOrdered)]
+        #[diesel(table_name = posts)]
+        #[fk(natural_key(title), natural_key(title))]
+        #[fk(relation(parent = authors, foreign_key = author_id))]
+        struct NewPost {
+            author_id: i64,
+            title: String,
+        }
+    }));
+}
