@@ -12,4 +12,12 @@ diesel::table! { customers (id) { id -> BigInt, email -> Text } }
 #[fk(relation(parent = customers, foreign_key = (email)))]
 struct NewCustomer { email: String }
 
+// Diesel's keys that fk-safe reads, likewise, on the struct and on a field.
+#[derive(FkOrdered)]
+#[diesel(table_name = customers, primary_key = id)]
+struct OtherCustomer {
+    #[diesel(treat_none_as_default_value = maybe)]
+    email: Option<String>,
+}
+
 fn main() {}
