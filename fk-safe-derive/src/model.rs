@@ -57,8 +57,10 @@ impl Relation<'_> {
 
 impl<'a> Model<'a> {
     /// Resolves every name the attributes use. `None` when the input is not
-    /// a struct, has no table or key, or a name did not resolve (each such
-    /// name already reported in `cx`).
+    /// a struct or has no table or key columns. A name that does not resolve
+    /// is reported in `cx` and left out, so a model with a relation or
+    /// natural-key field missing exists only beside errors: it is then not
+    /// expanded, and serves the rules on relations and the fallback.
     pub(crate) fn from_ast(cx: &Ctxt, input: &'a Input<'a>) -> Option<Self> {
         let ident = &input.original.ident;
         let fields = input.inserted_fields()?;
@@ -78,8 +80,8 @@ impl<'a> Model<'a> {
             } else {
                 Vec::new()
             },
-            natural_key: natural_key?,
-            relations: relations?,
+            natural_key,
+            relations,
             fields,
         })
     }
@@ -142,26 +144,21 @@ pub(crate) fn default_when_none(input: &Input, fields: &[&Field]) -> Vec<bool> {
         .collect()
 }
 
-/// The fields `#[fk(natural_key(..))]` lists, or `None` after an error for
-/// each name that is not an inserted field.
+/// The fields `#[fk(natural_key(..))]` lists, each name that is not an
+/// inserted field left out after an error.
 pub(crate) fn natural_key<'a>(
     cx: &Ctxt,
     input: &Input,
     fields: &[&'a Field<'a>],
-) -> Option<Vec<&'a Field<'a>>> {
+) -> Vec<&'a Field<'a>> {
     let ident = &input.original.ident;
     let Some((_, names)) = &input.attrs.natural_key else {
-        return Some(Vec::new());
+        return Vec::new();
     };
-    let mut resolved = Some(Vec::new());
+    let mut resolved = Vec::new();
     for name in names {
         match fields.iter().copied().find(|f| f.ident == name) {
-            Some(field) => {
-                if let Some(resolved) = &mut resolved {
-                    resolved.push(field);
-                }
-                continue;
-            }
+            Some(field) => resolved.push(field),
             None => match fields.iter().find(|f| f.column() == name) {
                 // natural_key lists fields (its value is a tuple of
                 // theirs), unlike foreign_key, which names columns.
@@ -190,7 +187,6 @@ pub(crate) fn natural_key<'a>(
                 ),
             },
         }
-        resolved = None;
     }
     resolved
 }
@@ -275,15 +271,11 @@ fn foreign_key_field<'a>(
 }
 
 /// The model's relations: each `belongs_to`, then each `#[fk(relation(..))]`
-/// that declares one (with a `parent`) or names one (without). `None` after
-/// an error for each foreign key that does not resolve to a field of its own.
-fn relations<'a>(
-    cx: &Ctxt,
-    input: &'a Input<'a>,
-    fields: &[&'a Field<'a>],
-) -> Option<Vec<Relation<'a>>> {
+/// that declares one (with a `parent`) or names one (without). A relation
+/// whose foreign key does not resolve to a field of its own is left out
+/// after an error.
+fn relations<'a>(cx: &Ctxt, input: &'a Input<'a>, fields: &[&'a Field<'a>]) -> Vec<Relation<'a>> {
     let ident = &input.original.ident;
-    let mut ok = true;
     let mut relations: Vec<Relation> = Vec::new();
     let taken =
         |relations: &[Relation], field: &Field| relations.iter().any(|r| r.has_field(field));
@@ -297,7 +289,6 @@ fn relations<'a>(
             }
         };
         let Some(field) = foreign_key_field(cx, input, fields, &fk, span) else {
-            ok = false;
             continue;
         };
         if taken(&relations, field) {
@@ -306,7 +297,6 @@ fn relations<'a>(
                 format!("ambiguous relation: foreign key `{fk}` appears in two belongs_to"),
                 "a field can point at one parent only; remove one belongs_to",
             );
-            ok = false;
             continue;
         }
         relations.push(Relation {
@@ -339,10 +329,10 @@ fn relations<'a>(
                                 ),
                                 "a field can point at one parent only",
                             );
-                            ok = false;
                         }
                         Some(field) => parts.push(field),
-                        None => ok = false,
+                        // Reported by foreign_key_field.
+                        None => {}
                     }
                 }
                 if parts.len() == named.foreign_key.len() {
@@ -362,11 +352,9 @@ fn relations<'a>(
                     "a composite foreign key needs its parent",
                     "write #[fk(relation(name = .., parent = parents, foreign_key(a, b)))], the columns in the order of the parent's key",
                 );
-                ok = false;
             }
             None => {
                 let Some(field) = foreign_key_field(cx, input, fields, first, first.span()) else {
-                    ok = false;
                     continue;
                 };
                 match relations
@@ -380,7 +368,6 @@ fn relations<'a>(
                             format!("the relation of foreign key `{first}` is named twice"),
                             "a relation has one name: keep one #[fk(relation(name = .., foreign_key = ..))] for it",
                         );
-                        ok = false;
                     }
                     Some((index, relation)) => {
                         if let Some(name) = &named.name {
@@ -396,7 +383,6 @@ fn relations<'a>(
                                 "declare it first: #[diesel(belongs_to(Parent, foreign_key = {first}))], or give the relation its parent table: #[fk(relation(name = .., parent = parents, foreign_key = {first}))]"
                             ),
                         );
-                        ok = false;
                     }
                 }
             }
@@ -406,7 +392,7 @@ fn relations<'a>(
     for (i, relation) in relations.iter_mut().enumerate() {
         relation.sole_to_parent = parents.iter().filter(|p| **p == parents[i]).count() == 1;
     }
-    ok.then_some(relations)
+    relations
 }
 
 /// Diesel's default foreign key for `belongs_to(UserProfile)`: `user_profile_id`.

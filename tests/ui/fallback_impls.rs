@@ -7,6 +7,7 @@ use fk_safe::FkOrdered;
 
 diesel::table! { authors (id) { id -> BigInt, name -> Text } }
 diesel::table! { posts (id) { id -> BigInt, author_id -> BigInt, editor_id -> Nullable<BigInt>, title -> Text } }
+diesel::table! { comments (id) { id -> BigInt, post_id -> BigInt, author_id -> BigInt, body -> Text } }
 
 #[derive(Insertable, FkOrdered)]
 #[diesel(table_name = authors)]
@@ -18,6 +19,14 @@ struct NewAuthor { name: String }
 #[fk(relation(parent = authors, foreign_key = author_id, on_delete = cascade))]
 #[fk(relation(name = editor, parent = authors, foreign_key = editor_id))]
 struct NewPost { author_id: i64, editor_id: Option<i64>, title: String }
+
+// A foreign key that names no column: the other relation still has its
+// constant and `.parent(..)`.
+#[derive(Insertable, FkOrdered)]
+#[diesel(table_name = comments)]
+#[fk(relation(parent = posts, foreign_key = post_id))]
+#[fk(relation(name = author, parent = authors, foreign_key = writer_id))]
+struct NewComment { post_id: i64, author_id: i64, body: String }
 
 fn writable<M: WriteRow<diesel::sqlite::Sqlite>>() {}
 
@@ -31,6 +40,11 @@ fn main() {
         .parent_via(NewPost::AUTHOR_ID, ada)
         .handle();
     graph.link(post, NewPost::EDITOR, grace);
+    let comment = graph
+        .add(NewComment { post_id: 0, author_id: 0, body: "Hi".into() })
+        .parent(post)
+        .handle();
+    graph.link(comment, NewComment::POST_ID, post);
     writable::<NewPost>();
     let ids = insert_graph(&mut conn, &graph).unwrap();
     let _: i64 = ids[post];
