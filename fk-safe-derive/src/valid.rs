@@ -27,6 +27,7 @@ pub(crate) fn check_input(cx: &Ctxt, input: &Input) {
     not_generic(cx, input);
     table_name_given(cx, input);
     field_attributes_supported(cx, input);
+    columns_written_once(cx, input);
     primary_key_names_columns(cx, input);
     composite_key_chosen_by_the_client(cx, input);
     natural_key_names_fields(cx, input);
@@ -95,6 +96,32 @@ fn field_attributes_supported(cx: &Ctxt, input: &Input) {
                 *span,
                 format!("#[diesel({key})] is not supported by #[derive(FkOrdered)]"),
                 "insert such a model with plain Diesel, or flatten the field into the struct",
+            );
+        }
+    }
+}
+
+/// No two inserted fields are written to one column (by `column_name`, or
+/// a field named as another's column): the insert would name the column
+/// twice.
+fn columns_written_once(cx: &Ctxt, input: &Input) {
+    let Some(fields) = input.inserted_fields() else {
+        return;
+    };
+    for (position, field) in fields.iter().enumerate() {
+        if let Some(first) = fields[..position]
+            .iter()
+            .find(|f| f.column() == field.column())
+        {
+            cx.error_help(
+                field.ident.span(),
+                format!(
+                    "fields `{}` and `{}` are both written to column `{}`",
+                    first.ident,
+                    field.ident,
+                    field.column()
+                ),
+                "a column is written by one field: remove one, mark it #[diesel(skip_insertion)], or give it its own #[diesel(column_name = ..)]",
             );
         }
     }
