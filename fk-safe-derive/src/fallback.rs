@@ -32,6 +32,7 @@ pub(crate) fn expand(input: &Input, model: Option<&Model>, errors: syn::Error) -
     let natural_key = natural_key(input, &fields);
     let relation_items = model.map(relation_items);
     let impls = in_hidden_scope(quote! {
+        #[automatically_derived]
         impl __fk::FkOrdered for #ident {
             type Table = #table;
             type Key = #key_type;
@@ -50,6 +51,7 @@ pub(crate) fn expand(input: &Input, model: Option<&Model>, errors: syn::Error) -
             }
         }
 
+        #[automatically_derived]
         impl<__DB: __fk::FkBackend> __fk::WriteRow<__DB> for #ident {
             fn write_table(
                 _: &mut __fk::diesel::query_builder::AstPass<'_, '_, __DB>,
@@ -105,6 +107,7 @@ fn natural_key(input: &Input, fields: &[&crate::ast::Field]) -> Option<TokenStre
         several => quote!((#(#several,)*)),
     };
     Some(quote! {
+        #[automatically_derived]
         impl __fk::HasNaturalKey for #ident {
             type NaturalKey = #key_type;
 
@@ -113,6 +116,7 @@ fn natural_key(input: &Input, fields: &[&crate::ast::Field]) -> Option<TokenStre
             }
         }
 
+        #[automatically_derived]
         impl<__DB: __fk::FkBackend> __fk::WriteNaturalKey<__DB> for #ident {
             fn write_key_values<'__b>(
                 _: &'__b Self::NaturalKey,
