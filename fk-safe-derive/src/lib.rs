@@ -1,20 +1,20 @@
 //! `#[derive(FkOrdered)]` for [fk-safe](https://docs.rs/fk-safe): reads a
 //! Diesel model's relations and generates what `insert_graph()` needs.
-//!
-//! The derive runs in stages, each in its own module, in the shape of
-//! serde_derive and thiserror-impl:
-//!
-//! 1. parse: [`attr`] reads Diesel's `#[diesel(..)]` and fk-safe's
-//!    `#[fk(..)]` (a key given twice is an error at the repeat), [`ast`]
-//!    holds the struct, its fields and their attributes;
-//! 2. model: [`model`] resolves what the attributes name (foreign-key
-//!    columns to fields, relations, the key's columns and type);
-//! 3. check: [`valid`] holds one function per rule;
-//! 4. expand: [`expand`] generates the code, a module for each part.
-//!
-//! Every error is collected in a [`ctxt::Ctxt`] at its span with a `help:`
-//! line, so that all show at once; with errors, [`fallback`] emits impls
-//! beside them that keep the model's other uses from adding errors.
+
+// The derive runs in stages, each in its own module, in the shape of
+// serde_derive and thiserror-impl:
+//
+// 1. parse: `attr` reads Diesel's `#[diesel(..)]` and fk-safe's `#[fk(..)]`
+//    (a key given twice is an error at the repeat), `ast` holds the struct,
+//    its fields and their attributes;
+// 2. model: `model` resolves what the attributes name (foreign-key columns
+//    to fields, relations, the key's columns and type);
+// 3. check: `valid` holds one function per rule;
+// 4. expand: `expand` generates the code, a module for each part.
+//
+// Every error is collected in a `ctxt::Ctxt` at its span with a `help:`
+// line, so that all show at once; with errors, `fallback` emits impls beside
+// them that keep the model's other uses from adding errors.
 
 mod ast;
 mod attr;
