@@ -102,9 +102,30 @@ fn is_ident(c: char) -> bool {
 
 /// Every path written from `at` on (`a::b::{c::D, e}` gives `a::b::c::D`
 /// and `a::b::e`), each as its segments, prefixed by `prefix`.
-fn paths_at(code: &[char], mut at: usize, prefix: Vec<String>, out: &mut Vec<Vec<String>>) -> usize {
+fn paths_at(
+    code: &[char],
+    mut at: usize,
+    prefix: Vec<String>,
+    out: &mut Vec<Vec<String>>,
+) -> usize {
     let mut path = prefix;
     loop {
+        if code.get(at) == Some(&'{') {
+            at += 1;
+            loop {
+                while code.get(at).is_some_and(|c| c.is_whitespace()) {
+                    at += 1;
+                }
+                if code.get(at) == Some(&'}') || at >= code.len() {
+                    break;
+                }
+                at = paths_at(code, at, path.clone(), out);
+                while code.get(at).is_some_and(|c| c.is_whitespace() || *c == ',') {
+                    at += 1;
+                }
+            }
+            return at + 1;
+        }
         let start = at;
         while at < code.len() && is_ident(code[at]) {
             at += 1;
@@ -114,22 +135,6 @@ fn paths_at(code: &[char], mut at: usize, prefix: Vec<String>, out: &mut Vec<Vec
         }
         if code.get(at) == Some(&':') && code.get(at + 1) == Some(&':') {
             at += 2;
-            if code.get(at) == Some(&'{') {
-                at += 1;
-                loop {
-                    while code.get(at).is_some_and(|c| c.is_whitespace()) {
-                        at += 1;
-                    }
-                    if code.get(at) == Some(&'}') || at >= code.len() {
-                        break;
-                    }
-                    at = paths_at(code, at, path.clone(), out);
-                    while code.get(at).is_some_and(|c| c.is_whitespace() || *c == ',') {
-                        at += 1;
-                    }
-                }
-                return at + 1;
-            }
             continue;
         }
         out.push(path);
@@ -138,7 +143,12 @@ fn paths_at(code: &[char], mut at: usize, prefix: Vec<String>, out: &mut Vec<Vec
 }
 
 /// The modules a file's code names.
-fn imports(module: &Module, is_dir_module: bool, code: &str, all: &BTreeSet<Module>) -> BTreeSet<Module> {
+fn imports(
+    module: &Module,
+    is_dir_module: bool,
+    code: &str,
+    all: &BTreeSet<Module>,
+) -> BTreeSet<Module> {
     let chars: Vec<char> = code.chars().collect();
     let children: Vec<&Module> = all
         .iter()
@@ -177,7 +187,11 @@ fn imports(module: &Module, is_dir_module: bool, code: &str, all: &BTreeSet<Modu
                             paths.push(full);
                             None
                         }
-                        child if children.iter().any(|c| c.last().is_some_and(|l| l == child)) => {
+                        child
+                            if children
+                                .iter()
+                                .any(|c| c.last().is_some_and(|l| l == child)) =>
+                        {
                             let mut base = module.clone();
                             base.push(child.to_string());
                             Some(base)
@@ -221,7 +235,10 @@ fn module_graph() -> BTreeMap<Module, BTreeSet<Module>> {
         .map(|(module, file)| {
             let text = std::fs::read_to_string(file).expect("readable source file");
             let is_dir = file.file_stem().is_some_and(|s| s == "mod" || s == "lib");
-            (module.clone(), imports(module, is_dir, &code_of(&text), &all))
+            (
+                module.clone(),
+                imports(module, is_dir, &code_of(&text), &all),
+            )
         })
         .collect()
 }
@@ -250,7 +267,13 @@ fn no_file_imports_a_file_that_imports_it_back() {
         while let Some((module, path)) = stack.pop() {
             for next in graph.get(&module).into_iter().flatten() {
                 if next == start {
-                    circles.push(path.iter().chain([next]).map(name).collect::<Vec<_>>().join(" -> "));
+                    circles.push(
+                        path.iter()
+                            .chain([next])
+                            .map(name)
+                            .collect::<Vec<_>>()
+                            .join(" -> "),
+                    );
                 } else if seen.insert(next.clone()) {
                     let mut longer = path.clone();
                     longer.push(next.clone());
@@ -259,14 +282,20 @@ fn no_file_imports_a_file_that_imports_it_back() {
             }
         }
     }
-    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+    assert!(
+        circles.is_empty(),
+        "import circles:\n{}",
+        circles.join("\n")
+    );
 }
 
 #[test]
 fn layers_import_only_downward() {
     let layer_of = |module: &Module| -> Option<usize> {
         let top = module.first()?;
-        LAYERS.iter().position(|layer| layer.contains(&top.as_str()))
+        LAYERS
+            .iter()
+            .position(|layer| layer.contains(&top.as_str()))
     };
     let graph = module_graph();
     for top in graph.keys().filter(|m| m.len() == 1) {
@@ -289,7 +318,11 @@ fn layers_import_only_downward() {
             }
         }
     }
-    assert!(upward.is_empty(), "imports against the layers:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports against the layers:\n{}",
+        upward.join("\n")
+    );
 }
 
 #[test]
@@ -311,7 +344,12 @@ fn the_reader_sees_every_form_of_import() {
     let names: Vec<String> = found.iter().map(name).collect();
     assert_eq!(names, ["a::c", "d"]);
     let parent = vec!["a".to_string()];
-    let found = imports(&parent, true, "use crate::{a::b::X, d};\nfn g() { b::f(); c::g(); }", &all);
+    let found = imports(
+        &parent,
+        true,
+        "use crate::{a::b::X, d};\nfn g() { b::f(); c::g(); }",
+        &all,
+    );
     let names: Vec<String> = found.iter().map(name).collect();
     assert_eq!(names, ["a::b", "a::c", "d"]);
 }

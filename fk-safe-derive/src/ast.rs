@@ -1,5 +1,6 @@
-//! The derive's input as a small model: the struct, its fields and what the
-//! attributes say, before any check.
+//! The parse stage: the derive's input as a small model, the struct, its
+//! fields and what their attributes say ([`crate::attr`]), before any name
+//! is resolved ([`crate::model`]) or any rule checked ([`crate::valid`]).
 
 use syn::{Data, DeriveInput, Fields, Ident, Type};
 
@@ -27,6 +28,13 @@ impl Field<'_> {
 }
 
 impl<'a> Input<'a> {
+    /// The fields an insert writes (all but `skip_insertion`), in order;
+    /// `None` when the input is not a struct with named fields.
+    pub(crate) fn inserted_fields(&'a self) -> Option<Vec<&'a Field<'a>>> {
+        let fields = self.fields.as_ref()?;
+        Some(fields.iter().filter(|f| !f.attrs.skip_insertion).collect())
+    }
+
     pub(crate) fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Self {
         let fields = match &input.data {
             Data::Struct(data) => match &data.fields {

@@ -88,6 +88,15 @@ pub(crate) struct FieldAttrs {
     pub(crate) unsupported: Vec<(Span, &'static str)>,
 }
 
+/// The forms of `#[fk(..)]`, for the help of an error in one.
+const FK_FORMS: &str = "fk-safe understands #[fk(relation(name = .., parent = .., foreign_key = ..))], #[fk(natural_key(field, ..))] and #[fk(key = Type)]";
+
+/// The `#[diesel(..)]` keys fk-safe reads on a struct, likewise.
+const DIESEL_FORMS: &str = "fk-safe reads #[diesel(table_name = posts, primary_key(a, b), belongs_to(Parent, foreign_key = column), treat_none_as_default_value = false)] as Diesel writes them";
+
+/// The `#[diesel(..)]` keys fk-safe reads on a field, likewise.
+const DIESEL_FIELD_FORMS: &str = "fk-safe reads #[diesel(column_name = column, skip_insertion, treat_none_as_default_value = false)] on a field as Diesel writes them";
+
 /// Keys already read in one scope (the struct's attributes, a field's, one
 /// `relation(..)` or `belongs_to(..)`): a key given twice is an error at the
 /// second one, never a silent overwrite.
@@ -105,6 +114,24 @@ impl Seen {
             true
         }
     }
+}
+
+/// `items` with each repeat dropped after an error at it: a list of
+/// columns or fields names each once.
+fn distinct(cx: &Ctxt, items: Vec<Ident>, list: &str, help: &str) -> Vec<Ident> {
+    let mut kept: Vec<Ident> = Vec::with_capacity(items.len());
+    for item in items {
+        if kept.contains(&item) {
+            cx.error_help(
+                item.span(),
+                format!("`{item}` is listed twice in {list}"),
+                help,
+            );
+        } else {
+            kept.push(item);
+        }
+    }
+    kept
 }
 
 pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
@@ -132,6 +159,12 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
                         syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
                             .into_iter()
                             .collect();
+                    let columns = distinct(
+                        cx,
+                        columns,
+                        "#[diesel(primary_key(..))]",
+                        "a key lists each of its columns once",
+                    );
                     if seen.first(
                         cx,
                         "primary_key",
@@ -160,13 +193,13 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
                 Ok(())
             });
             if let Err(error) = parsed {
-                cx.syn_error(error);
+                cx.syn_error_help(error, DIESEL_FORMS);
             }
         } else if attr.path().is_ident("fk") {
             let parsed = attr.parse_nested_meta(|meta| {
                 let span = meta.path.span_or_call_site();
                 if meta.path.is_ident("relation") {
-                    out.relations.push(named_relation(cx, &meta)?);
+                    out.relations.extend(named_relation(cx, &meta)?);
                 } else if meta.path.is_ident("key") {
                     let key = meta.value()?.parse()?;
                     if seen.first(
@@ -181,7 +214,14 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
                 } else if meta.path.is_ident("natural_key") {
                     let content;
                     syn::parenthesized!(content in meta.input);
-                    let fields = syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                    let fields = distinct(
+                        cx,
+                        syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
+                            .into_iter()
+                            .collect(),
+                        "#[fk(natural_key(..))]",
+                        "a natural key lists each of its fields once",
+                    );
                     if seen.first(
                         cx,
                         "natural_key",
@@ -189,20 +229,20 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
                         span,
                         "a model has one natural key: list all its fields in one #[fk(natural_key(a, b))]",
                     ) {
-                        out.natural_key = Some((span, fields.into_iter().collect()));
+                        out.natural_key = Some((span, fields));
                     }
                 } else {
                     cx.error_help(
                         span,
                         format!("unknown fk-safe attribute `{}`", path_text(&meta.path)),
-                        "fk-safe understands #[fk(relation(name = .., parent = .., foreign_key = ..))], #[fk(natural_key(field, ..))] and #[fk(key = Type)]",
+                        FK_FORMS,
                     );
                     skip(&meta)?;
                 }
                 Ok(())
             });
             if let Err(error) = parsed {
-                cx.syn_error(error);
+                cx.syn_error_help(error, FK_FORMS);
             }
         }
     }
@@ -216,7 +256,7 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[syn::Attribute]) -> FieldAttrs {
         let parsed = attr.parse_nested_meta(|meta| {
             let span = meta.path.span_or_call_site();
             if meta.path.is_ident("column_name") {
-                let column = column_name(meta.value()?)?;
+                let column = column_name(cx, meta.value()?)?;
                 if seen.first(
                     cx,
                     "column_name",
@@ -224,9 +264,16 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[syn::Attribute]) -> FieldAttrs {
                     span,
                     "a field is written to one column: keep one column_name",
                 ) {
-                    out.column_name = Some(column);
+                    out.column_name = column;
                 }
             } else if meta.path.is_ident("skip_insertion") {
+                seen.first(
+                    cx,
+                    "skip_insertion",
+                    "#[diesel(skip_insertion)]",
+                    span,
+                    "one skip_insertion leaves the field out: remove the repeat",
+                );
                 out.skip_insertion = true;
             } else if meta.path.is_ident("treat_none_as_default_value") {
                 let value = meta.value()?.parse::<syn::LitBool>()?.value;
@@ -250,7 +297,7 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[syn::Attribute]) -> FieldAttrs {
             Ok(())
         });
         if let Err(error) = parsed {
-            cx.syn_error(error);
+            cx.syn_error_help(error, DIESEL_FIELD_FORMS);
         }
     }
     for attr in attrs.iter().filter(|a| a.path().is_ident("fk")) {
@@ -263,21 +310,30 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[syn::Attribute]) -> FieldAttrs {
     out
 }
 
-/// Diesel's `column_name = x` or `column_name = "x"`.
-fn column_name(input: ParseStream) -> syn::Result<Ident> {
-    if input.peek(syn::LitStr) {
-        let literal: syn::LitStr = input.parse()?;
-        // The column module Diesel's `table!` declares for a keyword is raw.
-        literal
-            .parse::<Ident>()
-            .or_else(|_| syn::parse_str::<Ident>(&format!("r#{}", literal.value())))
-            .map(|mut ident| {
-                ident.set_span(literal.span());
-                ident
-            })
-            .map_err(|_| syn::Error::new(literal.span(), "expected a column name"))
-    } else {
-        input.parse()
+/// Diesel's `column_name = x` or `column_name = "x"`; `None` after an
+/// error for a string that names no column.
+fn column_name(cx: &Ctxt, input: ParseStream) -> syn::Result<Option<Ident>> {
+    if !input.peek(syn::LitStr) {
+        return input.parse().map(Some);
+    }
+    let literal: syn::LitStr = input.parse()?;
+    // The column module Diesel's `table!` declares for a keyword is raw.
+    let column = literal
+        .parse::<Ident>()
+        .or_else(|_| syn::parse_str::<Ident>(&format!("r#{}", literal.value())));
+    match column {
+        Ok(mut ident) => {
+            ident.set_span(literal.span());
+            Ok(Some(ident))
+        }
+        Err(_) => {
+            cx.error_help(
+                literal.span(),
+                "expected a column name",
+                "write the column as Diesel's table! names it: column_name = body, or column_name = \"type\" for a keyword",
+            );
+            Ok(None)
+        }
     }
 }
 
@@ -315,7 +371,8 @@ fn belongs_to(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<BelongsTo> {
     })
 }
 
-fn named_relation(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<NamedRelation> {
+/// `relation(..)`; `None` after an error for one that lacks a key it needs.
+fn named_relation(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<NamedRelation>> {
     let span = meta.path.span_or_call_site();
     let mut name = None;
     let mut foreign_key = Vec::new();
@@ -340,9 +397,14 @@ fn named_relation(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<NamedRelatio
             } else {
                 let content;
                 syn::parenthesized!(content in inner.input);
-                syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
-                    .into_iter()
-                    .collect()
+                distinct(
+                    cx,
+                    syn::punctuated::Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
+                        .into_iter()
+                        .collect(),
+                    "the `foreign_key(..)` of one relation",
+                    "a composite foreign key lists each column once, in the order of the parent's key columns",
+                )
             };
             if seen.first(
                 cx,
@@ -375,10 +437,12 @@ fn named_relation(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<NamedRelatio
         Ok(())
     })?;
     if foreign_key.is_empty() {
-        return Err(syn::Error::new(
+        cx.error_help(
             span,
-            "#[fk(relation(..))] needs its `foreign_key`\n\n= help: write #[fk(relation(parent = authors, foreign_key = author_id))], or #[fk(relation(name = from, foreign_key = from_account_id))] to name a belongs_to",
-        ));
+            "#[fk(relation(..))] needs its `foreign_key`",
+            "write #[fk(relation(parent = authors, foreign_key = author_id))], or #[fk(relation(name = from, foreign_key = from_account_id))] to name a belongs_to",
+        );
+        return Ok(None);
     }
     if name.is_none() && (parent.is_none() || foreign_key.len() > 1) {
         let help = if parent.is_none() {
@@ -386,16 +450,14 @@ fn named_relation(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<NamedRelatio
         } else {
             "a composite foreign key names its relation: #[fk(relation(name = warehouse, parent = warehouses, foreign_key(tenant_id, warehouse_code)))]"
         };
-        return Err(syn::Error::new(
-            span,
-            format!("#[fk(relation(..))] needs a `name` here\n\n= help: {help}"),
-        ));
+        cx.error_help(span, "#[fk(relation(..))] needs a `name` here", help);
+        return Ok(None);
     }
-    Ok(NamedRelation {
+    Ok(Some(NamedRelation {
         name,
         foreign_key,
         parent,
-    })
+    }))
 }
 
 /// Consumes whatever follows a key fk-safe does not use: `= value`,

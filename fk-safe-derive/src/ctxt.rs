@@ -20,8 +20,16 @@ impl Ctxt {
         ));
     }
 
-    pub(crate) fn syn_error(&self, error: syn::Error) {
-        self.errors.borrow_mut().push(error);
+    /// A parse error of syn's (an attribute not of its form), with a
+    /// `help:` line giving the form.
+    pub(crate) fn syn_error_help(&self, error: syn::Error, help: impl Display) {
+        let mut errors = self.errors.borrow_mut();
+        for error in error {
+            errors.push(syn::Error::new(
+                error.span(),
+                format!("{error}\n\n= help: {help}"),
+            ));
+        }
     }
 
     /// All errors, combined into one.

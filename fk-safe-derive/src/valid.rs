@@ -1,62 +1,63 @@
-//! Checks: every mistake in the attributes becomes an error at its span
-//! with a `help:` line, and only a model without mistakes is expanded.
+//! The check stage: one function per rule, each reporting its mistakes in
+//! the [`Ctxt`] at their spans with a `help:` line, so that a user sees
+//! every one at once. Only a model that breaks no rule is expanded.
+//!
+//! The rules on the parsed input ([`check_input`]) run before names are
+//! resolved; the rules that need the resolved relations ([`check_model`])
+//! after.
 
 use std::collections::HashMap;
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Ident, Path, Type};
 
-use crate::ast::{is_option, option_inner, Field, Input};
-use crate::attr::Parent;
+use crate::ast::Input;
 use crate::ctxt::Ctxt;
+use crate::model::{self, Model};
 
-/// A model ready to expand.
-pub(crate) struct Model<'a> {
-    pub(crate) ident: &'a Ident,
-    pub(crate) table: Path,
-    pub(crate) key_column: Ident,
-    /// The key was named with `#[diesel(primary_key(..))]`; otherwise it is
-    /// the table's own primary key, read from the schema at compile time.
-    pub(crate) key_declared: bool,
-    pub(crate) key_type: Type,
-    /// The fields written by an insert, in order.
-    pub(crate) fields: Vec<&'a Field<'a>>,
-    pub(crate) relations: Vec<Relation<'a>>,
-    /// The key columns are fields: keys are known before the insert.
-    pub(crate) own_key: Vec<&'a Field<'a>>,
-    /// Fields that identify a row without its id (`#[fk(natural_key(..))]`).
-    pub(crate) natural_key: Vec<&'a Field<'a>>,
-    /// Per field (in `fields` order): an `Option` field whose `None` Diesel
-    /// writes as DEFAULT, so fk-safe leaves its column out for such rows.
-    pub(crate) default_when_none: Vec<bool>,
+/// Fields up to this position can be left out (DEFAULT) row by row: the
+/// runtime keeps a row's left-out columns in one `u64`.
+pub(crate) const MAX_DEFAULTED_POSITION: usize = 64;
+
+/// The rules that the parsed input alone decides.
+pub(crate) fn check_input(cx: &Ctxt, input: &Input) {
+    if !struct_with_named_fields(cx, input) {
+        return;
+    }
+    not_generic(cx, input);
+    table_name_given(cx, input);
+    field_attributes_supported(cx, input);
+    columns_written_once(cx, input);
+    primary_key_names_columns(cx, input);
+    composite_key_chosen_by_the_client(cx, input);
+    natural_key_names_fields(cx, input);
+    defaulted_fields_fit(cx, input);
 }
 
-pub(crate) struct Relation<'a> {
-    pub(crate) name: Ident,
-    pub(crate) parent: Parent,
-    /// The foreign-key fields, in the parent key's column order.
-    pub(crate) fields: Vec<&'a Field<'a>>,
-    /// Where each part was written, for errors about that part.
-    pub(crate) part_spans: Vec<Span>,
-    /// The foreign-key ident as written (or the struct's, when defaulted),
-    /// for spans.
-    pub(crate) span: Span,
-    /// No other relation of the model has this parent type, so
-    /// `.parent(handle)` can pick it.
-    pub(crate) sole_to_parent: bool,
+/// The rules on the resolved relations.
+pub(crate) fn check_model(cx: &Ctxt, model: &Model) {
+    relation_names_distinct(cx, model);
+    natural_key_not_a_foreign_key(cx, model);
 }
 
-pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
-    let ident = &input.original.ident;
-    let Some(all_fields) = &input.fields else {
-        cx.error_help(
-            ident.span(),
-            "#[derive(FkOrdered)] needs a struct with named fields",
-            "derive it on the struct you insert, e.g. `struct NewOrder { customer_id: i64, total: i64 }`",
-        );
-        return None;
-    };
+/// The model is a struct with named fields: they are the columns it writes.
+/// The other rules need them, so they run only when this one holds.
+fn struct_with_named_fields(cx: &Ctxt, input: &Input) -> bool {
+    if input.fields.is_some() {
+        return true;
+    }
+    cx.error_help(
+        input.original.ident.span(),
+        "#[derive(FkOrdered)] needs a struct with named fields",
+        "derive it on the struct you insert, e.g. `struct NewOrder { customer_id: i64, total: i64 }`",
+    );
+    false
+}
+
+/// The model has no lifetime or type parameters: a graph owns its rows
+/// (`'static`) until `insert_graph` writes them, and one model is one set of
+/// column types.
+fn not_generic(cx: &Ctxt, input: &Input) {
     let generics = &input.original.generics;
     if generics.lifetimes().next().is_some() && generics.type_params().next().is_none() {
         cx.error_help(
@@ -71,18 +72,25 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
             "derive it on a concrete struct; wrap generic data in a concrete Insertable struct",
         );
     }
-    let table = match &input.attrs.table_name {
-        Some(table) => Some(table.clone()),
-        None => {
-            cx.error_help(
-                ident.span(),
-                format!("missing #[diesel(table_name = ..)] on `{ident}`"),
-                "name the table! module this model is inserted into, e.g. #[diesel(table_name = orders)]",
-            );
-            None
-        }
-    };
-    for field in all_fields {
+}
+
+/// The model names the table it is inserted into with
+/// `#[diesel(table_name = ..)]` (fk-safe has no default for it).
+fn table_name_given(cx: &Ctxt, input: &Input) {
+    if input.attrs.table_name.is_none() {
+        let ident = &input.original.ident;
+        cx.error_help(
+            ident.span(),
+            format!("missing #[diesel(table_name = ..)] on `{ident}`"),
+            "name the table! module this model is inserted into, e.g. #[diesel(table_name = orders)]",
+        );
+    }
+}
+
+/// No field uses Diesel's `embed` or `serialize_as`: fk-safe writes each
+/// field to its own column, as its own type.
+fn field_attributes_supported(cx: &Ctxt, input: &Input) {
+    for field in input.fields.iter().flatten() {
         for (span, key) in &field.attrs.unsupported {
             cx.error_help(
                 *span,
@@ -91,56 +99,68 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
             );
         }
     }
-    let fields: Vec<&Field> = all_fields
-        .iter()
-        .filter(|f| !f.attrs.skip_insertion)
-        .collect();
+}
 
-    let key_columns: Vec<Ident> = match &input.attrs.primary_key {
-        Some((span, columns)) if columns.is_empty() => {
+/// No two inserted fields are written to one column (by `column_name`, or
+/// a field named as another's column): the insert would name the column
+/// twice.
+fn columns_written_once(cx: &Ctxt, input: &Input) {
+    let Some(fields) = input.inserted_fields() else {
+        return;
+    };
+    for (position, field) in fields.iter().enumerate() {
+        if let Some(first) = fields[..position]
+            .iter()
+            .find(|f| f.column() == field.column())
+        {
+            cx.error_help(
+                field.ident.span(),
+                format!(
+                    "fields `{}` and `{}` are both written to column `{}`",
+                    first.ident,
+                    field.ident,
+                    field.column()
+                ),
+                "a column is written by one field: remove one, mark it #[diesel(skip_insertion)], or give it its own #[diesel(column_name = ..)]",
+            );
+        }
+    }
+}
+
+/// `#[diesel(primary_key(..))]` names at least one column.
+fn primary_key_names_columns(cx: &Ctxt, input: &Input) {
+    if let Some((span, columns)) = &input.attrs.primary_key {
+        if columns.is_empty() {
             cx.error_help(
                 *span,
                 "#[diesel(primary_key())] names no column",
                 "list the key columns, e.g. #[diesel(primary_key(id))], or leave primary_key out for the table's own key",
             );
-            return None;
-        }
-        None => vec![Ident::new("id", ident.span())],
-        Some((_, columns)) => columns.clone(),
-    };
-    let key_column = key_columns.first()?.clone();
-    let own_key: Vec<&Field> = key_columns
-        .iter()
-        .filter_map(|column| fields.iter().copied().find(|f| f.column() == column))
-        .collect();
-    if key_columns.len() > 1 && own_key.len() != key_columns.len() {
-        if let Some((span, _)) = &input.attrs.primary_key {
-            cx.error_help(
-                *span,
-                "a composite primary key must be chosen by the client",
-                format!(
-                    "add every key column to `{ident}` as a field; only single-column keys can be generated by the database"
-                ),
-            );
         }
     }
-    let key_type = match (&input.attrs.key, own_key.as_slice()) {
-        (Some(key), _) => key.clone(),
-        (None, parts) if key_columns.len() > 1 && parts.len() == key_columns.len() => {
-            let types = parts.iter().map(|f| f.ty);
-            syn::parse_quote!((#(#types,)*))
-        }
-        // A single key the model carries: its field's type (without Option).
-        (None, [field]) if key_columns.len() == 1 => option_inner(field.ty).clone(),
-        (None, _) => syn::parse_quote!(i64),
-    };
+}
 
-    let own_key = if own_key.len() == key_columns.len() {
-        own_key
-    } else {
-        Vec::new()
+/// Every column of a composite primary key is an inserted field: only a
+/// single-column key can be generated by the database.
+fn composite_key_chosen_by_the_client(cx: &Ctxt, input: &Input) {
+    let (Some((span, columns)), Some(fields)) = (&input.attrs.primary_key, input.inserted_fields())
+    else {
+        return;
     };
-    let mut natural_key = Vec::new();
+    if columns.len() > 1 && model::own_key(columns, &fields).len() != columns.len() {
+        cx.error_help(
+            *span,
+            "a composite primary key must be chosen by the client",
+            format!(
+                "add every key column to `{}` as a field; only single-column keys can be generated by the database",
+                input.original.ident
+            ),
+        );
+    }
+}
+
+/// `#[fk(natural_key(..))]` names at least one field.
+fn natural_key_names_fields(cx: &Ctxt, input: &Input) {
     if let Some((span, names)) = &input.attrs.natural_key {
         if names.is_empty() {
             cx.error_help(
@@ -149,54 +169,19 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
                 "list the fields that identify a row, e.g. #[fk(natural_key(email))]",
             );
         }
-        for name in names {
-            match fields.iter().copied().find(|f| f.ident == name) {
-                Some(field) => natural_key.push(field),
-                None => match fields.iter().find(|f| f.column() == name) {
-                    // natural_key lists fields (its value is a tuple of
-                    // theirs), unlike foreign_key, which names columns.
-                    Some(field) => cx.error_help(
-                        name.span(),
-                        format!(
-                            "natural_key lists fields, and `{name}` is the column of field `{}`",
-                            field.ident
-                        ),
-                        format!("write natural_key({}): the key's value is a tuple of the fields' types", field.ident),
-                    ),
-                    None => cx.error_help(
-                        name.span(),
-                        format!("unknown natural-key field `{name}` on `{ident}`"),
-                        format!(
-                            "natural_key lists fields of `{ident}` backed by a UNIQUE constraint: {}",
-                            fields.iter().map(|f| f.ident.to_string()).collect::<Vec<_>>().join(", ")
-                        ),
-                    ),
-                },
-            }
-        }
     }
-    let relations = relations(cx, ident, input, &fields);
-    if let Some(relations) = &relations {
-        for field in &natural_key {
-            if relations
-                .iter()
-                .any(|r| r.fields.iter().any(|f| f.ident == field.ident))
-            {
-                cx.error_help(
-                    field.ident.span(),
-                    format!("natural-key field `{}` is a foreign key", field.ident),
-                    "a foreign key's value is known only once its parent is written; use fields of the row itself (an external reference, an email, a code)",
-                );
-            }
-        }
-    }
-    let none_as_default = input.attrs.none_as_default.unwrap_or(true);
-    let default_when_none: Vec<bool> = fields
-        .iter()
-        .map(|f| is_option(f.ty) && f.attrs.none_as_default.unwrap_or(none_as_default))
-        .collect();
+}
+
+/// A field whose `None` is written as DEFAULT is among the first
+/// [`MAX_DEFAULTED_POSITION`] inserted fields.
+fn defaulted_fields_fit(cx: &Ctxt, input: &Input) {
+    let Some(fields) = input.inserted_fields() else {
+        return;
+    };
+    let ident = &input.original.ident;
+    let defaulted = model::default_when_none(input, &fields);
     for (position, field) in fields.iter().enumerate() {
-        if default_when_none[position] && position >= MAX_DEFAULTED_POSITION {
+        if defaulted[position] && position >= MAX_DEFAULTED_POSITION {
             cx.error_help(
                 field.ident.span(),
                 format!(
@@ -208,291 +193,38 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a Input<'a>) -> Option<Model<'a>> {
             );
         }
     }
-    let table = table?;
-    Some(Model {
-        ident,
-        table,
-        key_column,
-        key_declared: input.attrs.primary_key.is_some(),
-        key_type,
-        fields,
-        relations: relations?,
-        own_key,
-        natural_key,
-        default_when_none,
-    })
 }
 
-/// Fields up to this position can be left out (DEFAULT) row by row: the
-/// runtime keeps a row's left-out columns in one `u64`.
-const MAX_DEFAULTED_POSITION: usize = 64;
-
-/// What a foreign-key column written in an attribute resolves to.
-enum ColumnOf<'a> {
-    /// The inserted field written to that column.
-    Field(&'a Field<'a>),
-    /// A field on that column that is `skip_insertion`.
-    Skipped,
-    /// No field is written to the column, but a field has its name (and
-    /// another column).
-    FieldName(&'a Field<'a>),
-    Unknown,
-}
-
-fn column_of<'a>(input: &'a Input<'a>, fields: &[&'a Field<'a>], column: &Ident) -> ColumnOf<'a> {
-    if let Some(field) = fields.iter().copied().find(|f| f.column() == column) {
-        return ColumnOf::Field(field);
-    }
-    let skipped = input
-        .fields
-        .iter()
-        .flatten()
-        .any(|f| f.attrs.skip_insertion && f.column() == column);
-    if skipped {
-        return ColumnOf::Skipped;
-    }
-    match fields.iter().copied().find(|f| f.ident == column) {
-        Some(field) => ColumnOf::FieldName(field),
-        None => ColumnOf::Unknown,
-    }
-}
-
-/// The field of foreign-key column `column`, or an error at `span`.
-fn foreign_key_field<'a>(
-    cx: &Ctxt,
-    ident: &Ident,
-    input: &'a Input<'a>,
-    fields: &[&'a Field<'a>],
-    column: &Ident,
-    span: Span,
-) -> Option<&'a Field<'a>> {
-    match column_of(input, fields, column) {
-        ColumnOf::Field(field) => return Some(field),
-        ColumnOf::Skipped => cx.error_help(
-            span,
-            format!("the field of foreign-key column `{column}` is marked #[diesel(skip_insertion)]"),
-            "a foreign key fk-safe fills must be inserted; remove skip_insertion",
-        ),
-        ColumnOf::FieldName(field) => cx.error_help(
-            span,
-            format!(
-                "foreign_key names a column, and field `{column}` is written to column `{}`",
-                field.column()
-            ),
-            format!(
-                "write foreign_key = {}: as in Diesel's belongs_to, a foreign key is the column's name (the field's #[diesel(column_name)], else the field's name)",
-                field.column()
-            ),
-        ),
-        ColumnOf::Unknown => {
-            let columns = fields
-                .iter()
-                .map(|f| {
-                    if f.column() == f.ident {
-                        f.ident.to_string()
-                    } else {
-                        format!("{} (field `{}`)", f.column(), f.ident)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            cx.error_help(
-                span,
-                format!("no field of `{ident}` is written to foreign-key column `{column}`"),
-                format!("foreign_key names a column of `{ident}`, as in Diesel's belongs_to: {columns}"),
-            );
-        }
-    }
-    None
-}
-
-fn relations<'a>(
-    cx: &Ctxt,
-    ident: &Ident,
-    input: &'a Input<'a>,
-    fields: &[&'a Field<'a>],
-) -> Option<Vec<Relation<'a>>> {
-    let mut ok = true;
-    let mut relations: Vec<Relation> = Vec::new();
-    let taken = |relations: &[Relation], field: &Field| {
-        relations
-            .iter()
-            .any(|r| r.fields.iter().any(|f| f.ident == field.ident))
-    };
-    for belongs in &input.attrs.belongs_to {
-        let (fk, span) = match &belongs.foreign_key {
-            Some(fk) => (fk.clone(), fk.span()),
-            None => {
-                let default = default_foreign_key(&belongs.parent);
-                let span = belongs.parent.span();
-                (Ident::new(&default, span), span)
-            }
-        };
-        let Some(field) = foreign_key_field(cx, ident, input, fields, &fk, span) else {
-            ok = false;
-            continue;
-        };
-        if taken(&relations, field) {
-            cx.error_help(
-                span,
-                format!("ambiguous relation: foreign key `{fk}` appears in two belongs_to"),
-                "a field can point at one parent only; remove one belongs_to",
-            );
-            ok = false;
-            continue;
-        }
-        relations.push(Relation {
-            name: fk.clone(),
-            parent: Parent::Type(belongs.parent.clone()),
-            fields: vec![field],
-            part_spans: vec![span],
-            span,
-            sole_to_parent: true,
-        });
-    }
-    // The belongs_to already named by a #[fk(relation(name = ..))].
-    let mut renamed: Vec<usize> = Vec::new();
-    for named in &input.attrs.relations {
-        let first = &named.foreign_key[0];
-        match &named.parent {
-            // A relation of fk-safe's own (composite, to a table, or not in
-            // belongs_to).
-            Some(parent) => {
-                let mut parts = Vec::new();
-                for column in &named.foreign_key {
-                    match foreign_key_field(cx, ident, input, fields, column, column.span()) {
-                        Some(field)
-                            if taken(&relations, field)
-                                || parts.iter().any(|f: &&Field| f.ident == field.ident) =>
-                        {
-                            cx.error_help(
-                                column.span(),
-                                format!(
-                                    "ambiguous relation: foreign key `{column}` belongs to two relations"
-                                ),
-                                "a field can point at one parent only",
-                            );
-                            ok = false;
-                        }
-                        Some(field) => parts.push(field),
-                        None => ok = false,
-                    }
-                }
-                if parts.len() == named.foreign_key.len() {
-                    relations.push(Relation {
-                        name: named.name.clone().unwrap_or_else(|| first.clone()),
-                        parent: parent.clone(),
-                        fields: parts,
-                        part_spans: named.foreign_key.iter().map(Ident::span).collect(),
-                        span: first.span(),
-                        sole_to_parent: true,
-                    });
-                }
-            }
-            None if named.foreign_key.len() > 1 => {
-                cx.error_help(
-                    first.span(),
-                    "a composite foreign key needs its parent",
-                    "write #[fk(relation(name = .., parent = parents, foreign_key(a, b)))], the columns in the order of the parent's key",
-                );
-                ok = false;
-            }
-            None => {
-                let Some(field) = foreign_key_field(cx, ident, input, fields, first, first.span())
-                else {
-                    ok = false;
-                    continue;
-                };
-                match relations
-                    .iter_mut()
-                    .enumerate()
-                    .find(|(_, r)| r.fields.len() == 1 && r.fields[0].ident == field.ident)
-                {
-                    Some((index, _)) if renamed.contains(&index) => {
-                        cx.error_help(
-                            first.span(),
-                            format!("the relation of foreign key `{first}` is named twice"),
-                            "a relation has one name: keep one #[fk(relation(name = .., foreign_key = ..))] for it",
-                        );
-                        ok = false;
-                    }
-                    Some((index, relation)) => {
-                        if let Some(name) = &named.name {
-                            relation.name = name.clone();
-                        }
-                        renamed.push(index);
-                    }
-                    None => {
-                        cx.error_help(
-                            first.span(),
-                            format!("no belongs_to of `{ident}` uses foreign key `{first}`"),
-                            format!(
-                                "declare it first: #[diesel(belongs_to(Parent, foreign_key = {first}))], or give the relation its parent table: #[fk(relation(name = .., parent = parents, foreign_key = {first}))]"
-                            ),
-                        );
-                        ok = false;
-                    }
-                }
-            }
-        }
-    }
+/// No two relations have the same name, whatever its case: each becomes an
+/// upper-case associated constant of the model.
+fn relation_names_distinct(cx: &Ctxt, model: &Model) {
     let mut names: HashMap<String, Span> = HashMap::new();
-    for relation in &relations {
+    for relation in &model.relations {
         let key = relation.name.to_string().to_uppercase();
         if names.insert(key, relation.name.span()).is_some() {
             cx.error_help(
                 relation.name.span(),
                 format!(
-                    "ambiguous relation: two relations of `{ident}` are named `{}`",
-                    relation.name
+                    "ambiguous relation: two relations of `{}` are named `{}`",
+                    model.ident, relation.name
                 ),
                 "give each relation its own name with #[fk(relation(name = .., foreign_key = ..))]",
             );
-            ok = false;
         }
     }
-    let parents: Vec<String> = relations.iter().map(|r| parent_key(&r.parent)).collect();
-    for (i, relation) in relations.iter_mut().enumerate() {
-        relation.sole_to_parent = parents.iter().filter(|p| **p == parents[i]).count() == 1;
-    }
-    ok.then_some(relations)
 }
 
-/// Diesel's default foreign key for `belongs_to(UserProfile)`: `user_profile_id`.
-fn default_foreign_key(parent: &Path) -> String {
-    let name = parent
-        .segments
-        .last()
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default();
-    let mut snake = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() {
-            if i > 0 {
-                snake.push('_');
-            }
-            snake.extend(c.to_lowercase());
-        } else {
-            snake.push(c);
+/// No natural-key field is a foreign key: a natural key finds a row before
+/// the graph is written, and a foreign key's value is known only after its
+/// parent is.
+fn natural_key_not_a_foreign_key(cx: &Ctxt, model: &Model) {
+    for field in &model.natural_key {
+        if model.relations.iter().any(|r| r.has_field(field)) {
+            cx.error_help(
+                field.ident.span(),
+                format!("natural-key field `{}` is a foreign key", field.ident),
+                "a foreign key's value is known only once its parent is written; use fields of the row itself (an external reference, an email, a code)",
+            );
         }
     }
-    snake.push_str("_id");
-    snake
-}
-
-/// The parent as written, for telling whether two relations name the same
-/// one (a table module and the `::table` in it are the same table).
-fn parent_key(parent: &Parent) -> String {
-    match parent {
-        Parent::Table(path) => format!("{}::table", path_key(path)),
-        Parent::Type(path) => path_key(path),
-    }
-}
-
-fn path_key(path: &Path) -> String {
-    path.segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
 }

@@ -7,6 +7,7 @@
 mod catalog;
 mod explain;
 mod insert;
+mod inspect;
 mod key_order;
 mod replay;
 

@@ -34,7 +34,7 @@ use diesel::sqlite::Sqlite;
 
 use super::catalog::{read_flag, table_foreign_keys};
 use super::declare_main_schema;
-use super::explain::{explain_restrict, parent_exists, row_values, CheckRow};
+use super::inspect::{explain_restrict, parent_exists, row_values, CheckRow};
 use crate::cache::CatalogCache;
 use crate::error::Error;
 use crate::fk::{Declaration, FkViolation, ForeignKey, ViolationKind};
