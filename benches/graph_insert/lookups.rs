@@ -9,7 +9,9 @@ use crate::baselines::BenchConn;
 use crate::checks::triangle;
 use crate::data::{email, SMOKE_SIZE};
 use crate::instrumentation::{duration_sub, thread_cpu, Counter};
-use crate::report::{append_jsonl, grouped, json_object, opt, secs, RunInfo, Table, J};
+use crate::report::{
+    all_seconds, append_jsonl, grouped, json_line, opt, secs, LookupLine, RunInfo, Table,
+};
 use crate::targets::Target;
 use crate::variants::{median_sample, Sample};
 use crate::{Config, Res};
@@ -180,7 +182,7 @@ pub fn run_lookups<T: Target>(
                 median,
                 walls,
             };
-            append_jsonl(jsonl, &[lookup_json(info, backend, &version, &m)])?;
+            append_jsonl(jsonl, &[lookup_json(info, backend, &version, &m)?])?;
             measurements.push(m);
         }
     }
@@ -188,44 +190,29 @@ pub fn run_lookups<T: Target>(
     Ok(())
 }
 
-pub fn lookup_json(info: &RunInfo, backend: &str, version: &str, m: &LookupMeasurement) -> String {
-    let mut fields = info.fields();
+pub fn lookup_json(
+    info: &RunInfo,
+    backend: &str,
+    version: &str,
+    m: &LookupMeasurement,
+) -> Res<String> {
     let sample = m.median.as_ref();
-    fields.extend([
-        ("backend", backend.into()),
-        ("server_version", version.into()),
-        ("section", "lookups".into()),
-        ("variant", m.variant.name().into()),
-        ("keys", m.n.into()),
-        ("rows", J::Null),
-        ("rows_per_s", J::Null),
-        ("runs", m.walls.len().into()),
-        ("seconds", secs(sample.map(|s| s.wall))),
-        (
-            "seconds_all",
-            J::S(
-                m.walls
-                    .iter()
-                    .map(|w| format!("{:.6}", w.as_secs_f64()))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-        ),
-        ("statements", sample.map(|s| s.statements).into()),
-        (
-            "in_statements_seconds",
-            secs(sample.map(|s| s.in_statements)),
-        ),
-        (
-            "client_cpu_seconds",
-            secs(sample.and_then(|s| s.client_cpu)),
-        ),
-        (
-            "server_cpu_seconds",
-            secs(sample.and_then(|s| s.server_cpu)),
-        ),
-    ]);
-    json_object(fields)
+    json_line(&info.record(LookupLine {
+        backend,
+        server_version: version,
+        section: "lookups",
+        variant: m.variant.name(),
+        keys: m.n,
+        rows: None,
+        rows_per_s: None,
+        runs: m.walls.len(),
+        seconds: secs(sample.map(|s| s.wall)),
+        seconds_all: all_seconds(&m.walls),
+        statements: sample.map(|s| s.statements),
+        in_statements_seconds: secs(sample.map(|s| s.in_statements)),
+        client_cpu_seconds: secs(sample.and_then(|s| s.client_cpu)),
+        server_cpu_seconds: secs(sample.and_then(|s| s.server_cpu)),
+    }))
 }
 
 pub fn print_lookups(backend: &str, measurements: &[LookupMeasurement]) {

@@ -328,14 +328,14 @@ fn run_graph_series<T: Target>(
                 skipped,
                 peak_rss,
             };
-            append_jsonl(jsonl, &[measurement_json(info, &version, &m)])?;
+            append_jsonl(jsonl, &[measurement_json(info, &version, &m)?])?;
             measurements.push(m);
         }
     }
     print_backend(backend, &version, &measurements);
 
     let e = error_path(target, config.error_iterations, config.error_transactions)?;
-    append_jsonl(jsonl, &error_path_json(info, backend, &version, &e))?;
+    append_jsonl(jsonl, &error_path_json(info, backend, &version, &e)?)?;
     print_error_path(backend, &e);
     Ok(())
 }

@@ -7,98 +7,117 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
+
 use crate::data::rows_of;
 use crate::error_path::ErrorPath;
 use crate::variants::{Measurement, Variant};
 use crate::{Context, Res};
 
-pub enum J {
-    S(String),
-    U(u64),
-    F(f64),
-    B(bool),
-    Null,
+/// One JSON line: what every line carries, then the fields of its kind
+/// ([`MeasurementLine`], [`ErrorPathLine`], [`LookupLine`]). The field
+/// names are those of the earlier results, so that they stay comparable.
+#[derive(Serialize)]
+pub struct Record<'a, T: Serialize> {
+    #[serde(flatten)]
+    pub run: RunFields<'a>,
+    #[serde(flatten)]
+    pub line: T,
 }
 
-impl From<&str> for J {
-    fn from(s: &str) -> J {
-        J::S(s.to_string())
-    }
+/// What every JSON line starts with; `loadavg_1m` is read for each line.
+#[derive(Serialize)]
+pub struct RunFields<'a> {
+    pub bench: &'static str,
+    pub run_id: &'a str,
+    pub timestamp: &'a str,
+    pub unix_time: u64,
+    pub git_commit: Option<&'a str>,
+    pub git_modified: Option<&'a str>,
+    pub smoke: bool,
+    pub loadavg_1m: Option<f64>,
 }
 
-impl From<String> for J {
-    fn from(s: String) -> J {
-        J::S(s)
-    }
+/// One variant of the graph-insert series at one size.
+#[derive(Serialize)]
+pub struct MeasurementLine<'a> {
+    pub backend: &'a str,
+    pub server_version: &'a str,
+    pub variant: &'a str,
+    pub customers: usize,
+    pub rows: usize,
+    pub runs: usize,
+    pub skipped: Option<&'a str>,
+    pub seconds: Option<f64>,
+    /// Every run's time, space-separated, in run order.
+    pub seconds_all: String,
+    pub rows_per_s: Option<f64>,
+    pub statements: Option<usize>,
+    pub statements_per_1000_rows: Option<f64>,
+    pub build_seconds: Option<f64>,
+    pub in_statements_seconds: Option<f64>,
+    pub client_cpu_seconds: Option<f64>,
+    pub server_cpu_seconds: Option<f64>,
+    pub peak_rss_bytes: Option<u64>,
+    pub baseline_rss_bytes: Option<u64>,
+    pub graph_built_rss_bytes: Option<u64>,
+    pub peak_rss_run_seconds: Option<f64>,
 }
 
-impl From<usize> for J {
-    fn from(n: usize) -> J {
-        J::U(n as u64)
-    }
+/// One step of the error path. `rows` and `rows_per_s` are always null, so
+/// that a reader of all lines finds them in every line.
+#[derive(Serialize)]
+pub struct ErrorPathLine<'a> {
+    pub backend: &'a str,
+    pub server_version: &'a str,
+    pub variant: &'a str,
+    pub rows: Option<usize>,
+    pub rows_per_s: Option<f64>,
+    pub iterations: usize,
+    pub seconds: f64,
+    pub ns_per_op: Option<f64>,
+    pub statements: Option<usize>,
+    pub statements_per_op: Option<f64>,
 }
 
-impl From<u64> for J {
-    fn from(n: u64) -> J {
-        J::U(n)
-    }
+/// One look-up variant at one size (`rows` and `rows_per_s` null, as in
+/// [`ErrorPathLine`]).
+#[derive(Serialize)]
+pub struct LookupLine<'a> {
+    pub backend: &'a str,
+    pub server_version: &'a str,
+    pub section: &'static str,
+    pub variant: &'a str,
+    pub keys: usize,
+    pub rows: Option<usize>,
+    pub rows_per_s: Option<f64>,
+    pub runs: usize,
+    pub seconds: Option<f64>,
+    /// Every run's time, space-separated, in run order.
+    pub seconds_all: String,
+    pub statements: Option<usize>,
+    pub in_statements_seconds: Option<f64>,
+    pub client_cpu_seconds: Option<f64>,
+    pub server_cpu_seconds: Option<f64>,
 }
 
-impl From<f64> for J {
-    fn from(x: f64) -> J {
-        J::F(x)
-    }
+/// A record as one line of JSON. serde_json writes a non-finite float as
+/// `null`.
+pub fn json_line<T: Serialize>(record: &T) -> Res<String> {
+    serde_json::to_string(record).ctx("write a JSON line")
 }
 
-impl From<bool> for J {
-    fn from(b: bool) -> J {
-        J::B(b)
-    }
+pub fn secs(d: Option<Duration>) -> Option<f64> {
+    d.map(|d| d.as_secs_f64())
 }
 
-impl<T: Into<J>> From<Option<T>> for J {
-    fn from(o: Option<T>) -> J {
-        o.map_or(J::Null, Into::into)
-    }
-}
-
-pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-pub fn json_object(fields: Vec<(&str, J)>) -> String {
-    let body: Vec<String> = fields
-        .into_iter()
-        .map(|(key, value)| {
-            let value = match value {
-                J::S(s) => json_string(&s),
-                J::U(n) => n.to_string(),
-                J::F(x) if x.is_finite() => format!("{x}"),
-                J::F(_) | J::Null => "null".into(),
-                J::B(b) => b.to_string(),
-            };
-            format!("{}:{value}", json_string(key))
-        })
-        .collect();
-    format!("{{{}}}", body.join(","))
-}
-
-pub fn secs(d: Option<Duration>) -> J {
-    d.map(|d| d.as_secs_f64()).into()
+/// `seconds_all`: `1.234567 1.345678 ..`.
+pub fn all_seconds(walls: &[Duration]) -> String {
+    walls
+        .iter()
+        .map(|w| format!("{:.6}", w.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What every JSON line carries.
@@ -152,17 +171,21 @@ impl RunInfo {
         }
     }
 
-    pub fn fields(&self) -> Vec<(&'static str, J)> {
-        vec![
-            ("bench", "graph_insert".into()),
-            ("run_id", self.run_id.clone().into()),
-            ("timestamp", self.timestamp.clone().into()),
-            ("unix_time", self.unix_time.into()),
-            ("git_commit", self.git_commit.clone().into()),
-            ("git_modified", self.git_modified.clone().into()),
-            ("smoke", self.smoke.into()),
-            ("loadavg_1m", loadavg().into()),
-        ]
+    /// The start of a JSON line of this run, `line` its own fields.
+    pub fn record<T: Serialize>(&self, line: T) -> Record<'_, T> {
+        Record {
+            run: RunFields {
+                bench: "graph_insert",
+                run_id: &self.run_id,
+                timestamp: &self.timestamp,
+                unix_time: self.unix_time,
+                git_commit: self.git_commit.as_deref(),
+                git_modified: self.git_modified.as_deref(),
+                smoke: self.smoke,
+                loadavg_1m: loadavg(),
+            },
+            line,
+        }
     }
 }
 
@@ -197,93 +220,60 @@ pub fn iso8601(unix: u64) -> String {
     )
 }
 
-pub fn measurement_json(info: &RunInfo, version: &str, m: &Measurement) -> String {
-    let mut fields = info.fields();
+pub fn measurement_json(info: &RunInfo, version: &str, m: &Measurement) -> Res<String> {
     let sample = m.median.as_ref();
-    fields.extend([
-        ("backend", m.backend.into()),
-        ("server_version", version.into()),
-        ("variant", m.variant.name().into()),
-        ("customers", m.n.into()),
-        ("rows", m.rows().into()),
-        ("runs", m.walls.len().into()),
-        ("skipped", m.skipped.clone().into()),
-        ("seconds", secs(sample.map(|s| s.wall))),
-        (
-            "seconds_all",
-            J::S(
-                m.walls
-                    .iter()
-                    .map(|w| format!("{:.6}", w.as_secs_f64()))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-        ),
-        ("rows_per_s", m.rows_per_s().into()),
-        ("statements", sample.map(|s| s.statements).into()),
-        (
-            "statements_per_1000_rows",
-            m.statements_per_1000_rows().into(),
-        ),
-        ("build_seconds", secs(sample.and_then(|s| s.build))),
-        (
-            "in_statements_seconds",
-            secs(sample.map(|s| s.in_statements)),
-        ),
-        (
-            "client_cpu_seconds",
-            secs(sample.and_then(|s| s.client_cpu)),
-        ),
-        (
-            "server_cpu_seconds",
-            secs(sample.and_then(|s| s.server_cpu)),
-        ),
-        (
-            "peak_rss_bytes",
-            m.peak_rss.as_ref().map(|r| r.peak_rss).into(),
-        ),
-        (
-            "baseline_rss_bytes",
-            m.peak_rss.as_ref().map(|r| r.baseline_rss).into(),
-        ),
-        (
-            "graph_built_rss_bytes",
-            m.peak_rss.as_ref().and_then(|r| r.graph_rss).into(),
-        ),
-        (
-            "peak_rss_run_seconds",
-            secs(m.peak_rss.as_ref().map(|r| r.wall)),
-        ),
-    ]);
-    json_object(fields)
+    let peak_rss = m.peak_rss.as_ref();
+    json_line(&info.record(MeasurementLine {
+        backend: m.backend,
+        server_version: version,
+        variant: m.variant.name(),
+        customers: m.n,
+        rows: m.rows(),
+        runs: m.walls.len(),
+        skipped: m.skipped.as_deref(),
+        seconds: secs(sample.map(|s| s.wall)),
+        seconds_all: all_seconds(&m.walls),
+        rows_per_s: m.rows_per_s(),
+        statements: sample.map(|s| s.statements),
+        statements_per_1000_rows: m.statements_per_1000_rows(),
+        build_seconds: secs(sample.and_then(|s| s.build)),
+        in_statements_seconds: secs(sample.map(|s| s.in_statements)),
+        client_cpu_seconds: secs(sample.and_then(|s| s.client_cpu)),
+        server_cpu_seconds: secs(sample.and_then(|s| s.server_cpu)),
+        peak_rss_bytes: peak_rss.map(|r| r.peak_rss),
+        baseline_rss_bytes: peak_rss.map(|r| r.baseline_rss),
+        graph_built_rss_bytes: peak_rss.and_then(|r| r.graph_rss),
+        peak_rss_run_seconds: secs(peak_rss.map(|r| r.wall)),
+    }))
 }
 
-pub fn error_path_json(info: &RunInfo, backend: &str, version: &str, e: &ErrorPath) -> Vec<String> {
+pub fn error_path_json(
+    info: &RunInfo,
+    backend: &str,
+    version: &str,
+    e: &ErrorPath,
+) -> Res<Vec<String>> {
     let per_op =
         |total: Duration, ops: usize| (ops > 0).then(|| total.as_nanos() as f64 / ops as f64);
     let line = |variant: &str, ops: usize, total: Duration, statements: Option<usize>| {
-        let mut fields = info.fields();
-        fields.extend([
-            ("backend", backend.into()),
-            ("server_version", version.into()),
-            ("variant", variant.into()),
-            ("rows", J::Null),
-            ("rows_per_s", J::Null),
-            ("iterations", ops.into()),
-            ("seconds", total.as_secs_f64().into()),
-            ("ns_per_op", per_op(total, ops).into()),
-            ("statements", statements.into()),
-            (
-                "statements_per_op",
-                statements
+        json_line(
+            &info.record(ErrorPathLine {
+                backend,
+                server_version: version,
+                variant,
+                rows: None,
+                rows_per_s: None,
+                iterations: ops,
+                seconds: total.as_secs_f64(),
+                ns_per_op: per_op(total, ops),
+                statements,
+                statements_per_op: statements
                     .filter(|_| ops > 0)
-                    .map(|s| s as f64 / ops as f64)
-                    .into(),
-            ),
-        ]);
-        json_object(fields)
+                    .map(|s| s as f64 / ops as f64),
+            }),
+        )
     };
-    vec![
+    [
         line("classify_fk_error", e.iterations + 1, e.classify, None),
         line(
             "explain_cold_cache",
@@ -310,6 +300,8 @@ pub fn error_path_json(info: &RunInfo, backend: &str, version: &str, e: &ErrorPa
             Some(e.transactions),
         ),
     ]
+    .into_iter()
+    .collect()
 }
 
 pub fn append_jsonl(path: &Path, lines: &[String]) -> Res<()> {
