@@ -1,64 +1,21 @@
-//! The variants: `insert_graph` (written the same way on both backends),
+//! The variants: `insert_graph` (the same code on both backends),
 //! and measuring one run of any variant.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use fk_safe::graph::{insert_graph, Graph, WriteRow};
+use fk_safe::graph::{insert_graph, WriteRow};
 use fk_safe::FkConnection;
 use fk_safe_suite::models::{NewCustomer, NewOrder, NewOrderItem};
 
 use crate::baselines::BenchConn;
 use crate::checks::verify;
-use crate::data::{
-    email, item_product, item_quantity, name, order_total, rows_of, ITEMS_PER_ORDER,
-    ORDERS_PER_CUSTOMER,
-};
+use crate::data::{product_ids, rows_of, shop, ITEMS_PER_ORDER, ORDERS_PER_CUSTOMER};
 use crate::instrumentation::{duration_sub, thread_cpu, vm_status, Counter};
 use crate::memory::ChildReport;
 use crate::targets::Target;
 use crate::{Context, Res};
-
-/// Builds the graph as a user would, row by row with handles.
-pub fn build_graph<DB>(n: usize, first_product: i64) -> Graph<DB>
-where
-    DB: fk_safe::FkBackend + 'static,
-    NewCustomer: WriteRow<DB>,
-    NewOrder: WriteRow<DB>,
-    NewOrderItem: WriteRow<DB>,
-{
-    let mut graph = Graph::new();
-    for c in 0..n {
-        let customer = graph
-            .add(NewCustomer {
-                email: email(c),
-                name: name(c),
-            })
-            .handle();
-        for o in 0..ORDERS_PER_CUSTOMER {
-            let g = c * ORDERS_PER_CUSTOMER + o;
-            let order = graph
-                .add(NewOrder {
-                    customer_id: 0,
-                    total_cents: order_total(g),
-                })
-                .parent(customer)
-                .handle();
-            for i in 0..ITEMS_PER_ORDER {
-                let h = g * ITEMS_PER_ORDER + i;
-                graph
-                    .add(NewOrderItem {
-                        order_id: 0,
-                        product_id: item_product(first_product, h),
-                        quantity: item_quantity(h),
-                    })
-                    .parent(order);
-            }
-        }
-    }
-    graph
-}
 
 /// The RSS right after the graph was built, recorded only in the
 /// peak-memory child: `u64::MAX` (the default) records nothing, `0` asks for
@@ -74,8 +31,12 @@ where
     NewOrder: WriteRow<C::Backend>,
     NewOrderItem: WriteRow<C::Backend>,
 {
+    let products = product_ids(first_product);
     let start = Instant::now();
-    let graph = build_graph::<C::Backend>(n, first_product);
+    // Built as a user would, row by row with handles.
+    let graph = shop(n)
+        .graph::<C::Backend>(&products)
+        .ctx("build the graph")?;
     let built = start.elapsed();
     if GRAPH_RSS.load(Ordering::Relaxed) == 0 {
         // In the peak-memory child: what the built graph holds.
