@@ -310,8 +310,8 @@ impl Shop {
 mod tests {
     use super::*;
 
-    /// The shape tests/graph_insert.rs wrote with its own loop before the
-    /// shop moved here: that loop is the oracle.
+    /// The loop of `shop_graph` in tests/graph_insert.rs, copied as the
+    /// oracle: the shop must build the shape those tests write.
     fn tests_loop(
         customers: usize,
         orders: usize,

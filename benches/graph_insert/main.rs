@@ -1,6 +1,6 @@
-//! The graph-insert benchmark (issue 4): how fast `insert_graph()` writes a
-//! graph of customers -> orders -> order items, side by side with what the
-//! database can do on its own and with the hand-written alternatives.
+//! The graph-insert benchmark: how fast `insert_graph()` writes a graph of
+//! customers -> orders -> order items, side by side with what the database
+//! can do on its own and with the hand-written alternatives.
 //!
 //! One run: for each backend and each size N, the same data (N customers,
 //! each with 5 orders of 4 items, the items referencing 200 existing
@@ -34,9 +34,9 @@
 //! a wrong result aborts the run. Times are reported, never asserted.
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/bench-target cargo bench --bench graph_insert      # full series
-//! FK_SAFE_BENCH_SMOKE=1 cargo bench --bench graph_insert                    # CI smoke run
-//! FK_SAFE_BENCH_ONLY=lookups cargo bench --bench graph_insert               # look-ups only
+//! cargo bench --bench graph_insert                            # full series
+//! FK_SAFE_BENCH_SMOKE=1 cargo bench --bench graph_insert       # CI smoke run
+//! FK_SAFE_BENCH_ONLY=lookups cargo bench --bench graph_insert  # look-ups only
 //! ```
 //!
 //! Environment:
@@ -63,7 +63,15 @@
 //!   `fk_safe_bench_<pid>`, dropped at the end.
 //!
 //! Results are printed as tables and appended, one JSON object per
-//! measurement, to `target/bench/graph_insert.jsonl` in the workspace root.
+//! measurement, to `target/bench/graph_insert.jsonl` in the workspace root
+//! (there whatever `CARGO_TARGET_DIR` says).
+//!
+//! The data is [`fk_safe_suite::shop`]'s shop graph; each module below is
+//! one part of the run: `data`, `instrumentation` (statements, CPU, memory),
+//! `checks`, `variants` (`insert_graph` and timing a run), `baselines` (the
+//! hand-written alternatives), `targets` (one per backend), `memory` (the
+//! peak-memory child process), `error_path`, `lookups` and `report` (tables
+//! and JSON lines).
 
 mod baselines;
 mod checks;

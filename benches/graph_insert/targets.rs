@@ -210,7 +210,7 @@ pub struct Id {
 /// same statement text every time (so it can be a cached prepared
 /// statement), the same id matching (keys generated in input order, sorted
 /// before pairing). Hand-written for this graph's shape; a probe of the
-/// statement shape, not a variant of the issue.
+/// statement shape, not one of the four variants compared.
 pub fn unnest_probe(conn: &mut PgConnection, n: usize, first_product: i64) -> QueryResult<()> {
     use diesel::sql_types::{Array, Integer, Text};
     fn sorted(rows: Vec<Id>, expected: usize) -> QueryResult<Vec<i64>> {

@@ -78,9 +78,9 @@ pub enum Variant {
     ServerLimit,
     PerRowReturning,
     RawBatchedKnownIds,
-    /// PostgreSQL only: not one of the four variants of the issue, but a
+    /// PostgreSQL only: not one of the four variants compared, but a
     /// probe of another statement shape for `insert_graph` (see
-    /// [`unnest_probe`]).
+    /// [`unnest_probe`](crate::targets::unnest_probe)).
     UnnestProbe,
 }
 
