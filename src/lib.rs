@@ -1,9 +1,11 @@
-//! The demo shop used by fk-safe's integration tests and examples: the
-//! Diesel schema of `migrations/`, the embedded migrations, and connection
-//! helpers that migrate and enforce foreign keys. Not published.
+//! The demo shop used by fk-safe's integration tests, examples and
+//! benchmark: the Diesel schema of `migrations/`, the embedded migrations,
+//! connection helpers that migrate and enforce foreign keys, and the shop
+//! graph they write ([`shop`]). Not published.
 
 pub mod models;
 pub mod schema;
+pub mod shop;
 
 use diesel::migration::MigrationSource;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
