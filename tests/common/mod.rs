@@ -49,6 +49,8 @@
 //! `cargo test sqlite` every SQLite one.
 #![allow(dead_code, unused_macros, unused_imports)]
 
+pub mod violations;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
