@@ -455,7 +455,7 @@ fn schemas_with_the_same_names_are_told_apart_by_the_detail(conn: &mut PgConnect
 fn identical_schemas_leave_only_the_schema_unknown(db: &PgDb) {
     let tenant = PgDb::new();
     let catalog = FkCatalog::new();
-    for db in [&db, &tenant] {
+    for db in [db, &tenant] {
         let mut conn = db.conn();
         let v = match catalog.transaction(&mut conn, |c| {
             diesel::insert_into(orders::table)
