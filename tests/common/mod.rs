@@ -45,9 +45,22 @@
 //! `&mut PgConnection` / `&mut SqliteConnection` (or `&PgDb` / `&SqliteDb`
 //! with `with db`).
 //!
+//! Each macro makes one module, so it is used once per module; a file with
+//! several groups of one backend's tests invokes it inside a module of each
+//! group (`uuid_keys::postgres_only::..` in graph_keys.rs).
+//!
+//! When both backends run a scenario but say different things about it
+//! (messages, constraint names), the scenario makes the assertions both
+//! share and takes each backend's own as a function argument, compiled
+//! with that backend only (tests/violations.rs: `then: fn(&mut C,
+//! &FkViolation)`). A generic scenario names the Diesel statements it sends
+//! in its bounds through `diesel::dsl`'s types
+//! (`Values<insert_into<orders::table>, Eq<orders::customer_id, i64>>:
+//! ExecuteDsl<C>`).
+//!
 //! `cargo test postgres` runs every PostgreSQL test of the suite,
 //! `cargo test sqlite` every SQLite one.
-#![allow(dead_code, unused_macros, unused_imports)]
+#![allow(dead_code, unused_macros)]
 
 pub mod violations;
 
@@ -198,6 +211,8 @@ macro_rules! on_sqlite {
     };
 }
 
+// Each test file uses some of them.
+#[allow(unused_imports)]
 pub(crate) use {
     __backend_module, __backend_test, __backend_tests, on_both_backends, on_postgres, on_sqlite,
 };
@@ -231,6 +246,7 @@ impl StatementCounter {
         }
     }
 
+    /// The statements counted so far.
     pub fn count(&self) -> usize {
         self.sent.load(Ordering::SeqCst)
     }
@@ -250,6 +266,7 @@ impl Instrumentation for StatementCounter {
 /// One `COUNT(*) AS n`.
 #[derive(QueryableByName)]
 pub struct Count {
+    /// The count.
     #[diesel(sql_type = BigInt)]
     pub n: i64,
 }
