@@ -3,57 +3,18 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use diesel::connection::{Instrumentation, InstrumentationEvent, LoadConnection};
+use common::{count, Count, StatementCounter};
 use diesel::prelude::*;
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use fk_safe::graph::{insert_graph, Graph, Handle, WriteRow};
 use fk_safe::{Error, FkBackend, FkConnection, FkOrdered, GraphError};
 use fk_safe_suite::models::*;
 
-/// Counts the statements a connection sends.
-#[derive(Clone, Default)]
-struct StatementCounter(Arc<AtomicUsize>);
-
-impl StatementCounter {
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Instrumentation for StatementCounter {
-    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        // The reads of each table's key order are counted apart.
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            if !query.to_string().starts_with(fk_safe::CATALOG_READ_MARK) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
-}
-
 /// The statements it takes to write `rows` rows of `columns` values each.
 fn statements<DB: FkBackend>(rows: usize, columns: usize) -> usize {
     rows.div_ceil(DB::rows_per_statement(columns))
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count<C>(conn: &mut C, sql: &str) -> i64
-where
-    C: LoadConnection,
-    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
-{
-    let rows: Vec<Count> = diesel::sql_query(sql).load(conn).unwrap();
-    rows[0].n
 }
 
 /// `departments` departments, each headed by an employee who works in it:
@@ -285,68 +246,24 @@ where
     assert_eq!(count(conn, "SELECT COUNT(*) AS n FROM caretakers"), 0);
 }
 
+/// The sites and their caretakers, each referencing the other.
 #[cfg(feature = "postgres")]
-mod postgres {
-    use super::*;
-    use common::pg::PgDb;
-    use diesel::pg::Pg;
+const SITES_POSTGRES: &str = "CREATE TABLE caretakers (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, tenant_id BIGINT, site_code TEXT); \
+     CREATE TABLE sites (tenant_id BIGINT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, \
+         caretaker_id BIGINT REFERENCES caretakers (id), PRIMARY KEY (tenant_id, code)); \
+     ALTER TABLE caretakers ADD FOREIGN KEY (tenant_id, site_code) REFERENCES sites (tenant_id, code);";
 
-    const SITES: &str = "CREATE TABLE caretakers (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, tenant_id BIGINT, site_code TEXT); \
-         CREATE TABLE sites (tenant_id BIGINT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, \
-             caretaker_id BIGINT REFERENCES caretakers (id), PRIMARY KEY (tenant_id, code)); \
-         ALTER TABLE caretakers ADD FOREIGN KEY (tenant_id, site_code) REFERENCES sites (tenant_id, code);";
-
-    #[test]
-    fn thousands_of_cycles() {
-        super::departments_headed_from_within(&mut PgDb::new().conn(), 5_000);
-    }
-
-    #[test]
-    fn cycles_past_the_bind_limit() {
-        let departments = Pg::rows_per_statement(2) + 1;
-        super::departments_headed_from_within(&mut PgDb::new().conn(), departments);
-    }
-
-    #[test]
-    fn a_composite_link_closes_cycles() {
-        super::a_composite_link_closes_cycles(&mut PgDb::new().conn(), SITES);
-    }
-
-    #[test]
-    fn a_link_from_a_composite_key_is_refused() {
-        super::a_link_from_a_composite_key_is_refused(&mut PgDb::new().conn(), SITES);
-    }
-}
-
+/// The sites and their caretakers, each referencing the other.
 #[cfg(feature = "sqlite")]
-mod sqlite {
-    use super::*;
-    use common::sqlite::SqliteDb;
-    use diesel::sqlite::Sqlite;
+const SITES_SQLITE: &str = "CREATE TABLE caretakers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, tenant_id BIGINT, site_code TEXT, \
+         FOREIGN KEY (tenant_id, site_code) REFERENCES sites (tenant_id, code)); \
+     CREATE TABLE sites (tenant_id BIGINT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, \
+         caretaker_id BIGINT REFERENCES caretakers (id), PRIMARY KEY (tenant_id, code));";
 
-    const SITES: &str = "CREATE TABLE caretakers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, tenant_id BIGINT, site_code TEXT, \
-             FOREIGN KEY (tenant_id, site_code) REFERENCES sites (tenant_id, code)); \
-         CREATE TABLE sites (tenant_id BIGINT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, \
-             caretaker_id BIGINT REFERENCES caretakers (id), PRIMARY KEY (tenant_id, code));";
-
-    #[test]
-    fn thousands_of_cycles() {
-        super::departments_headed_from_within(&mut SqliteDb::new().conn(), 5_000);
-    }
-
-    #[test]
-    fn cycles_past_the_bind_limit() {
-        let departments = Sqlite::rows_per_statement(2) + 1;
-        super::departments_headed_from_within(&mut SqliteDb::new().conn(), departments);
-    }
-
-    #[test]
-    fn a_composite_link_closes_cycles() {
-        super::a_composite_link_closes_cycles(&mut SqliteDb::new().conn(), SITES);
-    }
-
-    #[test]
-    fn a_link_from_a_composite_key_is_refused() {
-        super::a_link_from_a_composite_key_is_refused(&mut SqliteDb::new().conn(), SITES);
-    }
+common::on_both_backends! {
+    thousands_of_cycles = departments_headed_from_within => (5_000),
+    cycles_past_the_bind_limit = departments_headed_from_within
+        => (TestBackend::rows_per_statement(2) + 1),
+    a_composite_link_closes_cycles => { postgres: (SITES_POSTGRES), sqlite: (SITES_SQLITE) },
+    a_link_from_a_composite_key_is_refused => { postgres: (SITES_POSTGRES), sqlite: (SITES_SQLITE) },
 }

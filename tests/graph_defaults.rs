@@ -276,30 +276,6 @@ where
     assert_eq!(by_id[&ids[generated]], "generated id");
 }
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn none_is_default_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    none_is_default(
-        &mut db.conn(),
-        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, \
-           status TEXT NOT NULL DEFAULT 'active', credit INTEGER NOT NULL DEFAULT 100, note TEXT DEFAULT 'none'); \
-         CREATE TABLE entries (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts (id), label TEXT NOT NULL);",
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn none_is_default_on_postgres() {
-    let db = common::pg::PgDb::new();
-    none_is_default(
-        &mut db.conn(),
-        "CREATE TABLE accounts (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, \
-           status TEXT NOT NULL DEFAULT 'active', credit BIGINT NOT NULL DEFAULT 100, note TEXT DEFAULT 'none'); \
-         CREATE TABLE entries (id BIGSERIAL PRIMARY KEY, account_id BIGINT NOT NULL REFERENCES accounts (id), label TEXT NOT NULL);",
-    );
-}
-
 diesel::table! {
     teams (id) {
         id -> BigInt,
@@ -397,29 +373,6 @@ where
     );
 }
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn cycle_broken_where_the_column_allows_null_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    cycle_broken_where_the_column_allows_null(
-        &mut db.conn(),
-        "CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL, lead_id INTEGER REFERENCES players (id)); \
-         CREATE TABLE players (id INTEGER PRIMARY KEY, name TEXT NOT NULL, team_id INTEGER NOT NULL REFERENCES teams (id));",
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn cycle_broken_where_the_column_allows_null_on_postgres() {
-    let db = common::pg::PgDb::new();
-    cycle_broken_where_the_column_allows_null(
-        &mut db.conn(),
-        "CREATE TABLE teams (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, lead_id BIGINT); \
-         CREATE TABLE players (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, team_id BIGINT NOT NULL REFERENCES teams (id)); \
-         ALTER TABLE teams ADD FOREIGN KEY (lead_id) REFERENCES players (id);",
-    );
-}
-
 diesel::table! {
     memos (id) {
         id -> BigInt,
@@ -473,22 +426,24 @@ where
     assert_eq!(body_of(handles[2]).as_deref(), Some("text"));
 }
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn three_states_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    three_states(
-        &mut db.conn(),
-        "CREATE TABLE memos (id INTEGER PRIMARY KEY, body TEXT DEFAULT 'default');",
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn three_states_on_postgres() {
-    let db = common::pg::PgDb::new();
-    three_states(
-        &mut db.conn(),
-        "CREATE TABLE memos (id BIGSERIAL PRIMARY KEY, body TEXT DEFAULT 'default');",
-    );
+common::on_both_backends! {
+    none_is_default => {
+        postgres: ("CREATE TABLE accounts (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, \
+           status TEXT NOT NULL DEFAULT 'active', credit BIGINT NOT NULL DEFAULT 100, note TEXT DEFAULT 'none'); \
+         CREATE TABLE entries (id BIGSERIAL PRIMARY KEY, account_id BIGINT NOT NULL REFERENCES accounts (id), label TEXT NOT NULL);"),
+        sqlite: ("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+           status TEXT NOT NULL DEFAULT 'active', credit INTEGER NOT NULL DEFAULT 100, note TEXT DEFAULT 'none'); \
+         CREATE TABLE entries (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts (id), label TEXT NOT NULL);"),
+    },
+    cycle_broken_where_the_column_allows_null => {
+        postgres: ("CREATE TABLE teams (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, lead_id BIGINT); \
+         CREATE TABLE players (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, team_id BIGINT NOT NULL REFERENCES teams (id)); \
+         ALTER TABLE teams ADD FOREIGN KEY (lead_id) REFERENCES players (id);"),
+        sqlite: ("CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL, lead_id INTEGER REFERENCES players (id)); \
+         CREATE TABLE players (id INTEGER PRIMARY KEY, name TEXT NOT NULL, team_id INTEGER NOT NULL REFERENCES teams (id));"),
+    },
+    three_states => {
+        postgres: ("CREATE TABLE memos (id BIGSERIAL PRIMARY KEY, body TEXT DEFAULT 'default');"),
+        sqlite: ("CREATE TABLE memos (id INTEGER PRIMARY KEY, body TEXT DEFAULT 'default');"),
+    },
 }

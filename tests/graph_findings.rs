@@ -6,10 +6,11 @@
 
 mod common;
 
+use common::{count_rows, Count};
 use diesel::prelude::*;
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Nullable, Text};
 use fk_safe::graph::{insert_graph, Graph, Relation, WriteNaturalKey, WriteRow};
 use fk_safe::{Error, FkBackend, FkConnection, FkOrdered, GraphError, RowOrigin};
 
@@ -185,29 +186,12 @@ struct NewShadowLink {
     boss_id: Option<i64>,
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 #[derive(QueryableByName, Debug, PartialEq)]
 struct Pair {
     #[diesel(sql_type = Text)]
     a: String,
     #[diesel(sql_type = Nullable<Text>)]
     b: Option<String>,
-}
-
-fn count<C>(conn: &mut C, table: &str) -> i64
-where
-    C: Connection,
-    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
-{
-    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-        .load::<Count>(conn)
-        .unwrap()[0]
-        .n
 }
 
 fn pairs<C>(conn: &mut C, sql: &str) -> Vec<(String, Option<String>)>
@@ -323,7 +307,7 @@ where
     assert_eq!(ids.existed(odd), Some(true));
     assert_eq!(ids[looked_up], (2, "rust".to_string()));
     assert_eq!(ids.existed(looked_up), Some(true));
-    assert_eq!(count(conn, "tags"), 3);
+    assert_eq!(count_rows(conn, "tags"), 3);
     assert_eq!(
         pairs(
             conn,
@@ -419,7 +403,7 @@ where
         .row::<NewBareComment>(violation.origin().unwrap())
         .unwrap();
     assert_eq!(row.body, "dangling");
-    assert_eq!(count(conn, "comments"), 1);
+    assert_eq!(count_rows(conn, "comments"), 1);
 }
 
 /// A parent referenced by id that does not exist: the handler reads the
@@ -524,7 +508,7 @@ where
     let p = graph.add(post("again")).parent(a).handle();
     graph.link(p, NewPost::AUTHOR_ID, a);
     insert_graph(conn, &graph).unwrap();
-    assert_eq!(count(conn, "posts"), 1);
+    assert_eq!(count_rows(conn, "posts"), 1);
 
     // A relation the model does not have.
     let mut graph = Graph::new();
@@ -548,8 +532,8 @@ where
         Err(Error::Graph(GraphError::ForeignHandle { model })) => assert_eq!(model, "NewPost"),
         other => panic!("expected ForeignHandle, got {other:?}"),
     }
-    assert_eq!(count(conn, "authors"), 1);
-    assert_eq!(count(conn, "posts"), 1);
+    assert_eq!(count_rows(conn, "authors"), 1);
+    assert_eq!(count_rows(conn, "posts"), 1);
 }
 
 /// User tables named like the list fk-safe's look-ups join: the look-up,
@@ -663,74 +647,11 @@ where
     );
 }
 
-#[cfg(feature = "sqlite")]
-mod sqlite {
-    use super::*;
-    use common::sqlite::SqliteDb;
-
-    #[test]
-    fn composite_keys_found_on_sqlite() {
-        composite_keys_found(&mut SqliteDb::new().conn(), SQLITE);
-    }
-
-    #[test]
-    fn undeclared_relation_is_located_on_sqlite() {
-        undeclared_relation_is_located(&mut SqliteDb::new().conn(), SQLITE);
-    }
-
-    #[test]
-    fn missing_parent_row_is_read_back_on_sqlite() {
-        missing_parent_row_is_read_back(&mut SqliteDb::new().conn(), SQLITE);
-    }
-
-    #[test]
-    fn links_that_cannot_be_made_are_refused_on_sqlite() {
-        links_that_cannot_be_made_are_refused(&mut SqliteDb::new().conn(), SQLITE);
-    }
-
-    #[test]
-    fn tables_named_like_internal_sql_on_sqlite() {
-        tables_named_like_internal_sql(&mut SqliteDb::new().conn(), SQLITE);
-    }
-
-    #[test]
-    fn link_update_reaches_table_named_like_its_list_on_sqlite() {
-        link_update_reaches_table_named_like_its_list(&mut SqliteDb::new().conn(), SQLITE);
-    }
-}
-
-#[cfg(feature = "postgres")]
-mod postgres {
-    use super::*;
-    use common::pg::PgDb;
-
-    #[test]
-    fn composite_keys_found_on_postgres() {
-        composite_keys_found(&mut PgDb::new().conn(), POSTGRES);
-    }
-
-    #[test]
-    fn undeclared_relation_is_located_on_postgres() {
-        undeclared_relation_is_located(&mut PgDb::new().conn(), POSTGRES);
-    }
-
-    #[test]
-    fn missing_parent_row_is_read_back_on_postgres() {
-        missing_parent_row_is_read_back(&mut PgDb::new().conn(), POSTGRES);
-    }
-
-    #[test]
-    fn links_that_cannot_be_made_are_refused_on_postgres() {
-        links_that_cannot_be_made_are_refused(&mut PgDb::new().conn(), POSTGRES);
-    }
-
-    #[test]
-    fn tables_named_like_internal_sql_on_postgres() {
-        tables_named_like_internal_sql(&mut PgDb::new().conn(), POSTGRES);
-    }
-
-    #[test]
-    fn link_update_reaches_table_named_like_its_list_on_postgres() {
-        link_update_reaches_table_named_like_its_list(&mut PgDb::new().conn(), POSTGRES);
-    }
+common::on_both_backends! {
+    composite_keys_found => { postgres: (POSTGRES), sqlite: (SQLITE) },
+    undeclared_relation_is_located => { postgres: (POSTGRES), sqlite: (SQLITE) },
+    missing_parent_row_is_read_back => { postgres: (POSTGRES), sqlite: (SQLITE) },
+    links_that_cannot_be_made_are_refused => { postgres: (POSTGRES), sqlite: (SQLITE) },
+    tables_named_like_internal_sql => { postgres: (POSTGRES), sqlite: (SQLITE) },
+    link_update_reaches_table_named_like_its_list => { postgres: (POSTGRES), sqlite: (SQLITE) },
 }

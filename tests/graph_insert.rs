@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use diesel::connection::{Instrumentation, InstrumentationEvent, LoadConnection};
+use common::{count_rows, Count, StatementCounter};
+use diesel::connection::LoadConnection;
 use diesel::prelude::*;
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
@@ -14,27 +12,6 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use fk_safe::graph::{insert_graph, Graph, Handle, WriteRow};
 use fk_safe::{Error, FkConnection, FkOrdered, GraphError, ViolationKind};
 use fk_safe_suite::models::*;
-
-/// Counts the statements a connection sends.
-#[derive(Clone, Default)]
-struct StatementCounter(Arc<AtomicUsize>);
-
-impl StatementCounter {
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Instrumentation for StatementCounter {
-    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        // The reads of each table's key order are counted apart.
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            if !query.to_string().starts_with(fk_safe::CATALOG_READ_MARK) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
-}
 
 /// One order item with the natural keys of everything it hangs from.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone, QueryableByName)]
@@ -59,23 +36,6 @@ where
     for<'a> SqlQuery: LoadQuery<'a, C, ItemPath>,
 {
     diesel::sql_query(ITEM_PATHS).load(conn).unwrap()
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count_rows<C>(conn: &mut C, table: &str) -> i64
-where
-    C: LoadConnection,
-    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
-{
-    let rows: Vec<Count> = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-        .load(conn)
-        .unwrap();
-    rows[0].n
 }
 
 fn create_products<C>(conn: &mut C, n: usize) -> Vec<i64>
@@ -863,270 +823,160 @@ where
     assert!(reports(conn).contains(&("Boss".to_string(), Some("Boss".to_string()))));
 }
 
+/// Another session takes values from the same sequences while the graph
+/// is written; a mechanism that zipped returned ids by position or
+/// assumed contiguous ids would attach children to the wrong parents.
 #[cfg(feature = "postgres")]
-mod postgres {
-    use super::*;
-    use common::pg::PgDb;
+fn concurrent_sequence_use_does_not_mismatch_ids(db: &common::pg::PgDb) {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
 
-    #[test]
-    fn writes_a_shop() {
-        super::writes_a_shop(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn batches_past_the_bind_limit() {
-        super::batches_past_the_bind_limit(&mut PgDb::new().conn(), 50_000);
-    }
-
-    #[test]
-    fn self_reference() {
-        super::self_reference(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn mutual_references() {
-        super::mutual_references(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn a_missing_existing_parent_rolls_everything_back() {
-        super::a_missing_existing_parent_rolls_everything_back(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn nested_in_the_callers_transaction() {
-        super::nested_in_the_callers_transaction(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn get_or_insert_makes_seeds_idempotent() {
-        super::get_or_insert_makes_seeds_idempotent(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn lookups_of_existing_parents() {
-        super::lookups_of_existing_parents(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn composite_foreign_keys() {
-        super::composite_foreign_keys(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn a_parent_vanishing_mid_insert_is_located() {
-        super::a_parent_vanishing_mid_insert_is_located(
-            &mut PgDb::new().conn(),
-            &[
-                "CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS \
-                 $$ BEGIN IF NEW.customer_id = 5 THEN DELETE FROM customers WHERE id = 5; END IF; RETURN NEW; END $$",
-                "CREATE TRIGGER vanish BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION vanish()",
-            ],
-        );
-    }
-
-    #[test]
-    fn a_cycle_through_not_null_keys_is_refused_before_any_sql() {
-        super::a_cycle_through_not_null_keys_is_refused_before_any_sql(
-            &mut PgDb::new().conn(),
-            "CREATE TABLE nodes (id BIGSERIAL PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES nodes (id))",
-        );
-    }
-
-    #[test]
-    fn a_mutual_cycle_is_written() {
-        super::a_mutual_cycle_is_written(&mut PgDb::new().conn());
-    }
-
-    #[test]
-    fn r2d2_pool() {
-        let db = PgDb::new();
-        let pool = diesel::r2d2::Pool::builder()
-            .max_size(1)
-            .build(diesel::r2d2::ConnectionManager::<PgConnection>::new(
-                db.url(),
-            ))
-            .unwrap();
-        super::writes_a_shop(&mut pool.get().unwrap());
-    }
-
-    /// Another session takes values from the same sequences while the graph
-    /// is written; a mechanism that zipped returned ids by position or
-    /// assumed contiguous ids would attach children to the wrong parents.
-    #[test]
-    fn concurrent_sequence_use_does_not_mismatch_ids() {
-        let db = PgDb::new();
-        let mut conn = db.conn();
-        let products = create_products(&mut conn, 5);
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let thief = {
-            let stop = Arc::clone(&stop);
-            let mut other = db.conn();
-            std::thread::spawn(move || {
-                let mut taken = 0u64;
-                while !stop.load(Ordering::SeqCst) && taken < 2_000_000 {
-                    diesel::sql_query(
-                        "SELECT nextval('customers_id_seq'), nextval('orders_id_seq'), nextval('order_items_id_seq') FROM generate_series(1, 50)",
-                    )
-                    .execute(&mut other)
-                    .unwrap();
-                    taken += 50;
-                }
-                taken
-            })
-        };
-        let (graph, expected) = shop_graph(300, 5, 4, &products);
-        let ids = insert_graph(&mut conn, &graph).unwrap();
-        stop.store(true, Ordering::SeqCst);
-        let taken = thief.join().unwrap();
-        assert!(taken > 0);
-        assert_eq!(ids.all::<NewCustomer>().len(), 300);
-        assert_eq!(item_paths(&mut conn), expected);
-    }
-
-    #[test]
-    fn handles_of_another_graph_are_refused() {
-        let db = PgDb::new();
-        let mut conn = db.conn();
-        let mut other = Graph::<diesel::pg::Pg>::new();
-        let stranger = other
-            .add(NewCustomer {
-                email: "x@example.com".into(),
-                name: "X".into(),
-            })
-            .handle();
-        let mut graph = Graph::new();
-        graph.add(NewCustomer {
-            email: "a@example.com".into(),
-            name: "A".into(),
-        });
-        graph
-            .add(NewOrder {
-                customer_id: 0,
-                total_cents: 1,
-            })
-            .parent(stranger);
-        let error = insert_graph(&mut conn, &graph).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                Error::Graph(GraphError::ForeignHandle {
-                    model: "NewCustomer"
-                })
-            ),
-            "{error:?}"
-        );
-        let ids = insert_graph(&mut conn, &other).unwrap();
-        assert!(ids.get(stranger).is_some());
-    }
-
-    #[test]
-    fn ids_index_by_handle() {
-        let db = PgDb::new();
-        let mut conn = db.conn();
-        let mut graph = Graph::new();
-        let alice = graph
-            .add(NewCustomer {
-                email: "alice@example.com".into(),
-                name: "Alice".into(),
-            })
-            .handle();
-        let ids = insert_graph(&mut conn, &graph).unwrap();
-        let id: i64 = ids[alice];
-        assert_eq!(ids.get(alice), Some(&id));
-        let email: String = fk_safe_suite::schema::customers::table
-            .find(id)
-            .select(fk_safe_suite::schema::customers::email)
-            .first(&mut conn)
-            .unwrap();
-        assert_eq!(email, "alice@example.com");
-    }
+    let mut conn = db.conn();
+    let products = create_products(&mut conn, 5);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let thief = {
+        let stop = Arc::clone(&stop);
+        let mut other = db.conn();
+        std::thread::spawn(move || {
+            let mut taken = 0u64;
+            while !stop.load(Ordering::SeqCst) && taken < 2_000_000 {
+                diesel::sql_query(
+                    "SELECT nextval('customers_id_seq'), nextval('orders_id_seq'), nextval('order_items_id_seq') FROM generate_series(1, 50)",
+                )
+                .execute(&mut other)
+                .unwrap();
+                taken += 50;
+            }
+            taken
+        })
+    };
+    let (graph, expected) = shop_graph(300, 5, 4, &products);
+    let ids = insert_graph(&mut conn, &graph).unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let taken = thief.join().unwrap();
+    assert!(taken > 0);
+    assert_eq!(ids.all::<NewCustomer>().len(), 300);
+    assert_eq!(item_paths(&mut conn), expected);
 }
 
-#[cfg(feature = "sqlite")]
-mod sqlite {
-    use super::*;
-    use common::sqlite::SqliteDb;
+#[cfg(feature = "postgres")]
+fn handles_of_another_graph_are_refused(conn: &mut PgConnection) {
+    let mut other = Graph::<diesel::pg::Pg>::new();
+    let stranger = other
+        .add(NewCustomer {
+            email: "x@example.com".into(),
+            name: "X".into(),
+        })
+        .handle();
+    let mut graph = Graph::new();
+    graph.add(NewCustomer {
+        email: "a@example.com".into(),
+        name: "A".into(),
+    });
+    graph
+        .add(NewOrder {
+            customer_id: 0,
+            total_cents: 1,
+        })
+        .parent(stranger);
+    let error = insert_graph(conn, &graph).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Graph(GraphError::ForeignHandle {
+                model: "NewCustomer"
+            })
+        ),
+        "{error:?}"
+    );
+    let ids = insert_graph(conn, &other).unwrap();
+    assert!(ids.get(stranger).is_some());
+}
 
-    #[test]
-    fn writes_a_shop() {
-        super::writes_a_shop(&mut SqliteDb::new().conn());
-    }
+#[cfg(feature = "postgres")]
+fn ids_index_by_handle(conn: &mut PgConnection) {
+    let mut graph = Graph::new();
+    let alice = graph
+        .add(NewCustomer {
+            email: "alice@example.com".into(),
+            name: "Alice".into(),
+        })
+        .handle();
+    let ids = insert_graph(conn, &graph).unwrap();
+    let id: i64 = ids[alice];
+    assert_eq!(ids.get(alice), Some(&id));
+    let email: String = fk_safe_suite::schema::customers::table
+        .find(id)
+        .select(fk_safe_suite::schema::customers::email)
+        .first(conn)
+        .unwrap();
+    assert_eq!(email, "alice@example.com");
+}
 
-    #[test]
-    fn batches_past_the_bind_limit() {
-        super::batches_past_the_bind_limit(&mut SqliteDb::new().conn(), 25_000);
-    }
+/// Writes the shop through a pooled connection (a pool of one, built by
+/// `builder`).
+fn r2d2_pool<D, DB>(
+    db: &D,
+    builder: diesel::r2d2::Builder<diesel::r2d2::ConnectionManager<D::Connection>>,
+) where
+    D: common::FreshDb,
+    Pooled<D>: FkConnection<Backend = DB>,
+    DB: fk_safe::FkBackend + 'static,
+    NewProduct: WriteRow<DB>,
+    NewCustomer: WriteRow<DB>,
+    NewOrder: WriteRow<DB>,
+    NewOrderItem: WriteRow<DB>,
+    for<'a> SqlQuery: LoadQuery<'a, Pooled<D>, ItemPath>,
+{
+    let pool = builder
+        .max_size(1)
+        .build(diesel::r2d2::ConnectionManager::<D::Connection>::new(
+            db.database_url(),
+        ))
+        .unwrap();
+    let mut conn: Pooled<D> = pool.get().unwrap();
+    writes_a_shop(&mut conn);
+}
 
-    #[test]
-    fn self_reference() {
-        super::self_reference(&mut SqliteDb::new().conn());
-    }
+type Pooled<D> = diesel::r2d2::PooledConnection<
+    diesel::r2d2::ConnectionManager<<D as common::FreshDb>::Connection>,
+>;
 
-    #[test]
-    fn mutual_references() {
-        super::mutual_references(&mut SqliteDb::new().conn());
-    }
-
-    #[test]
-    fn a_missing_existing_parent_rolls_everything_back() {
-        super::a_missing_existing_parent_rolls_everything_back(&mut SqliteDb::new().conn());
-    }
-
-    #[test]
-    fn nested_in_the_callers_transaction() {
-        super::nested_in_the_callers_transaction(&mut SqliteDb::new().conn());
-    }
-
-    #[test]
-    fn get_or_insert_makes_seeds_idempotent() {
-        super::get_or_insert_makes_seeds_idempotent(&mut SqliteDb::new().conn());
-    }
-
-    #[test]
-    fn lookups_of_existing_parents() {
-        super::lookups_of_existing_parents(&mut SqliteDb::new().conn());
-    }
-
-    #[test]
-    fn composite_foreign_keys() {
-        super::composite_foreign_keys(&mut SqliteDb::new().conn());
-    }
-
-    #[test]
-    fn a_parent_vanishing_mid_insert_is_located() {
-        super::a_parent_vanishing_mid_insert_is_located(
-            &mut SqliteDb::new().conn(),
-            &[
-                "CREATE TRIGGER vanish BEFORE INSERT ON orders WHEN NEW.customer_id = 5 \
+common::on_both_backends! {
+    writes_a_shop,
+    batches_past_the_bind_limit => { postgres: (50_000), sqlite: (25_000) },
+    self_reference,
+    mutual_references,
+    a_missing_existing_parent_rolls_everything_back,
+    nested_in_the_callers_transaction,
+    get_or_insert_makes_seeds_idempotent,
+    lookups_of_existing_parents,
+    composite_foreign_keys,
+    a_parent_vanishing_mid_insert_is_located => {
+        postgres: (&[
+            "CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.customer_id = 5 THEN DELETE FROM customers WHERE id = 5; END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER vanish BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION vanish()",
+        ]),
+        sqlite: (&[
+            "CREATE TRIGGER vanish BEFORE INSERT ON orders WHEN NEW.customer_id = 5 \
                BEGIN DELETE FROM customers WHERE id = 5; END",
-            ],
-        );
-    }
+        ]),
+    },
+    a_cycle_through_not_null_keys_is_refused_before_any_sql => {
+        postgres: ("CREATE TABLE nodes (id BIGSERIAL PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES nodes (id))"),
+        sqlite: ("CREATE TABLE nodes (id INTEGER PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES nodes (id))"),
+    },
+    a_mutual_cycle_is_written,
+    r2d2_pool with db => {
+        postgres: (diesel::r2d2::Pool::builder()),
+        sqlite: (diesel::r2d2::Pool::builder()
+            .connection_customizer(Box::new(fk_safe::EnforceForeignKeys))),
+    },
+}
 
-    #[test]
-    fn a_cycle_through_not_null_keys_is_refused_before_any_sql() {
-        super::a_cycle_through_not_null_keys_is_refused_before_any_sql(
-            &mut SqliteDb::new().conn(),
-            "CREATE TABLE nodes (id INTEGER PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES nodes (id))",
-        );
-    }
-
-    #[test]
-    fn a_mutual_cycle_is_written() {
-        super::a_mutual_cycle_is_written(&mut SqliteDb::new().conn());
-    }
-
-    #[test]
-    fn r2d2_pool() {
-        let db = SqliteDb::new();
-        let pool = diesel::r2d2::Pool::builder()
-            .max_size(1)
-            .connection_customizer(Box::new(fk_safe::EnforceForeignKeys))
-            .build(diesel::r2d2::ConnectionManager::<SqliteConnection>::new(
-                db.url(),
-            ))
-            .unwrap();
-        super::writes_a_shop(&mut pool.get().unwrap());
-    }
+common::on_postgres! {
+    concurrent_sequence_use_does_not_mismatch_ids with db,
+    handles_of_another_graph_are_refused,
+    ids_index_by_handle,
 }

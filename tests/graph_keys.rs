@@ -133,28 +133,12 @@ const TAGS_SQLITE: &str = "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT 
 const TAGS_POSTGRES: &str = "CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT NOT NULL); \
     CREATE TABLE taggings (id BIGSERIAL PRIMARY KEY, tag_code TEXT NOT NULL REFERENCES tags (code), note TEXT NOT NULL);";
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn text_keys_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    text_keys_chosen_by_the_client(&mut db.conn(), TAGS_SQLITE);
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn text_keys_on_postgres() {
-    let db = common::pg::PgDb::new();
-    text_keys_chosen_by_the_client(&mut db.conn(), TAGS_POSTGRES);
-}
-
 #[cfg(all(feature = "postgres", feature = "uuid"))]
 mod uuid_keys {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
 
-    use common::pg::PgDb;
-    use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+    use common::StatementCounter;
+    use diesel::connection::SimpleConnection;
     use uuid::Uuid;
 
     diesel::table! {
@@ -211,20 +195,6 @@ mod uuid_keys {
         value: i64,
     }
 
-    #[derive(Clone, Default)]
-    struct Counter(Arc<AtomicUsize>);
-
-    impl Instrumentation for Counter {
-        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-            // The reads of each table's key order are counted apart.
-            if let InstrumentationEvent::StartQuery { query, .. } = event {
-                if !query.to_string().starts_with(fk_safe::CATALOG_READ_MARK) {
-                    self.0.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        }
-    }
-
     fn schema(conn: &mut PgConnection) {
         conn.batch_execute(
             "CREATE TABLE devices (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), name TEXT NOT NULL); \
@@ -242,11 +212,8 @@ mod uuid_keys {
         rows.into_iter().map(|r| (r.name, r.value)).collect()
     }
 
-    #[test]
-    fn generated_by_the_database() {
-        let db = PgDb::new();
-        let mut conn = db.conn();
-        schema(&mut conn);
+    fn generated_by_the_database(conn: &mut PgConnection) {
+        schema(conn);
         let mut graph = Graph::new();
         let mut expected = Vec::new();
         for d in 0..5 {
@@ -266,21 +233,18 @@ mod uuid_keys {
                 expected.push((format!("device {d}"), value));
             }
         }
-        let counter = Counter::default();
+        let counter = StatementCounter::default();
         conn.set_instrumentation(counter.clone());
-        let ids = insert_graph(&mut conn, &graph).unwrap();
+        let ids = insert_graph(conn, &graph).unwrap();
         // Random keys cannot be matched by order: one statement per device,
         // then the readings in one statement, inside BEGIN/COMMIT.
-        assert_eq!(counter.0.load(Ordering::SeqCst), 2 + 5 + 1);
+        assert_eq!(counter.count(), 2 + 5 + 1);
         assert_eq!(ids.all::<NewDevice>().len(), 5);
-        assert_eq!(readings(&mut conn), expected);
+        assert_eq!(readings(conn), expected);
     }
 
-    #[test]
-    fn chosen_by_the_client() {
-        let db = PgDb::new();
-        let mut conn = db.conn();
-        schema(&mut conn);
+    fn chosen_by_the_client(conn: &mut PgConnection) {
+        schema(conn);
         let chosen: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
         let mut graph = Graph::new();
         let mut expected = Vec::new();
@@ -299,13 +263,18 @@ mod uuid_keys {
                 .parent(device);
             expected.push((format!("device {d}"), d as i64));
         }
-        let counter = Counter::default();
+        let counter = StatementCounter::default();
         conn.set_instrumentation(counter.clone());
-        let ids = insert_graph(&mut conn, &graph).unwrap();
+        let ids = insert_graph(conn, &graph).unwrap();
         // Known keys are batched: one statement per model.
-        assert_eq!(counter.0.load(Ordering::SeqCst), 2 + 1 + 1);
+        assert_eq!(counter.count(), 2 + 1 + 1);
         assert_eq!(ids.all::<NewDeviceWithId>(), chosen.as_slice());
-        assert_eq!(readings(&mut conn), expected);
+        assert_eq!(readings(conn), expected);
+    }
+
+    common::on_postgres! {
+        generated_by_the_database,
+        chosen_by_the_client,
     }
 }
 
@@ -412,19 +381,14 @@ mod sqlite_rowids {
     const DDL: &str = "CREATE TABLE owners (id INTEGER PRIMARY KEY, name TEXT NOT NULL); \
          CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id BIGINT NOT NULL REFERENCES owners (id), name TEXT NOT NULL);";
 
-    #[test]
-    fn own_and_generated_keys_in_one_graph() {
-        let db = common::sqlite::SqliteDb::new();
-        pets_find_their_owners(&mut db.conn(), DDL, &[Some(10), None, Some(5), None]);
-    }
-
-    /// Once the largest rowid is taken SQLite picks free rowids at random.
-    #[test]
-    fn rowids_past_the_largest() {
-        let db = common::sqlite::SqliteDb::new();
-        let mut conn = db.conn();
-        let ddl = format!("{DDL} INSERT INTO owners VALUES (9223372036854775807, 'max');");
-        pets_find_their_owners(&mut conn, &ddl, &[None; 20]);
+    common::on_sqlite! {
+        own_and_generated_keys_in_one_graph = pets_find_their_owners
+            => (DDL, &[Some(10), None, Some(5), None]),
+        /// Once the largest rowid is taken SQLite picks free rowids at random.
+        rowids_past_the_largest = pets_find_their_owners => (
+            &format!("{DDL} INSERT INTO owners VALUES (9223372036854775807, 'max');"),
+            &[None; 20]
+        ),
     }
 }
 
@@ -440,9 +404,7 @@ mod postgres_sequences {
         name: String,
     }
 
-    fn pets_find_their_generated_owners(sequence: &str) {
-        let db = common::pg::PgDb::new();
-        let mut conn = db.conn();
+    fn pets_find_their_generated_owners(conn: &mut PgConnection, sequence: &str) {
         conn.batch_execute(&format!(
             "CREATE SEQUENCE owners_seq {sequence}; \
              CREATE TABLE owners (id BIGINT PRIMARY KEY DEFAULT nextval('owners_seq'), name TEXT NOT NULL); \
@@ -469,26 +431,23 @@ mod postgres_sequences {
                 pet: format!("pet {i}"),
             });
         }
-        insert_graph(&mut conn, &graph).unwrap();
+        insert_graph(conn, &graph).unwrap();
         let mut found: Vec<PetOf> = diesel::sql_query(
             "SELECT o.name AS owner, p.name AS pet FROM pets p JOIN owners o ON o.id = p.owner_id",
         )
-        .load(&mut conn)
+        .load(conn)
         .unwrap();
         found.sort();
         assert_eq!(found, expected);
     }
 
-    /// Keys that shrink: one row per statement, not paired by order.
-    #[test]
-    fn a_descending_sequence() {
-        pets_find_their_generated_owners("INCREMENT BY -1 START WITH -1");
-    }
-
-    /// Keys that wrap around: likewise.
-    #[test]
-    fn a_cycling_sequence() {
-        pets_find_their_generated_owners("MINVALUE 1 MAXVALUE 100 START WITH 98 CYCLE");
+    common::on_postgres! {
+        /// Keys that shrink: one row per statement, not paired by order.
+        a_descending_sequence = pets_find_their_generated_owners
+            => ("INCREMENT BY -1 START WITH -1"),
+        /// Keys that wrap around: likewise.
+        a_cycling_sequence = pets_find_their_generated_owners
+            => ("MINVALUE 1 MAXVALUE 100 START WITH 98 CYCLE"),
     }
 }
 
@@ -588,34 +547,6 @@ const TEAMS_SEED: &str = "INSERT INTO teams (id, code) VALUES (1, 'red'); \
      INSERT INTO players (id, team_id, name) VALUES (1, 1, 'old red captain'); \
      UPDATE teams SET captain_id = 1 WHERE id = 1;";
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn existing_rows_keep_their_links_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    existing_rows_keep_their_links(
-        &mut db.conn(),
-        &format!(
-            "CREATE TABLE teams (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, captain_id BIGINT REFERENCES players (id)); \
-             CREATE TABLE players (id INTEGER PRIMARY KEY, team_id BIGINT NOT NULL REFERENCES teams (id), name TEXT NOT NULL); {TEAMS_SEED}"
-        ),
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn existing_rows_keep_their_links_on_postgres() {
-    let db = common::pg::PgDb::new();
-    existing_rows_keep_their_links(
-        &mut db.conn(),
-        &format!(
-            "CREATE TABLE teams (id BIGSERIAL PRIMARY KEY, code TEXT NOT NULL UNIQUE, captain_id BIGINT); \
-             CREATE TABLE players (id BIGSERIAL PRIMARY KEY, team_id BIGINT NOT NULL REFERENCES teams (id), name TEXT NOT NULL); \
-             ALTER TABLE teams ADD FOREIGN KEY (captain_id) REFERENCES players (id); {TEAMS_SEED} \
-             SELECT setval('teams_id_seq', 10); SELECT setval('players_id_seq', 10);"
-        ),
-    );
-}
-
 /// A parent whose key the client chooses, in the graph, referenced by the
 /// value of that key instead of a handle: it is written first, and not
 /// reported missing.
@@ -652,20 +583,6 @@ where
             label: "Fresh".into()
         }]
     );
-}
-
-#[cfg(feature = "sqlite")]
-#[test]
-fn parent_referenced_by_its_own_key_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    parent_referenced_by_its_own_key(&mut db.conn(), TAGS_SQLITE);
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn parent_referenced_by_its_own_key_on_postgres() {
-    let db = common::pg::PgDb::new();
-    parent_referenced_by_its_own_key(&mut db.conn(), TAGS_POSTGRES);
 }
 
 diesel::table! {
@@ -718,26 +635,6 @@ where
         let row = rows.iter().find(|r| r.event_no == ids[*handle]).unwrap();
         assert_eq!(row.title, title);
     }
-}
-
-#[cfg(feature = "sqlite")]
-#[test]
-fn key_read_from_the_schema_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    key_read_from_the_schema(
-        &mut db.conn(),
-        "CREATE TABLE events (event_no INTEGER PRIMARY KEY, title TEXT NOT NULL);",
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn key_read_from_the_schema_on_postgres() {
-    let db = common::pg::PgDb::new();
-    key_read_from_the_schema(
-        &mut db.conn(),
-        "CREATE TABLE events (event_no BIGSERIAL PRIMARY KEY, title TEXT NOT NULL);",
-    );
 }
 
 diesel::table! {
@@ -810,22 +707,30 @@ where
     assert_eq!(rows, expected);
 }
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn rows_referencing_each_other_by_value_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    rows_referencing_each_other_by_value(
-        &mut db.conn(),
-        "CREATE TABLE cats (code TEXT PRIMARY KEY, parent_code TEXT REFERENCES cats (code));",
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn rows_referencing_each_other_by_value_on_postgres() {
-    let db = common::pg::PgDb::new();
-    rows_referencing_each_other_by_value(
-        &mut db.conn(),
-        "CREATE TABLE cats (code TEXT PRIMARY KEY, parent_code TEXT REFERENCES cats (code));",
-    );
+common::on_both_backends! {
+    text_keys = text_keys_chosen_by_the_client => {
+        postgres: (TAGS_POSTGRES),
+        sqlite: (TAGS_SQLITE),
+    },
+    existing_rows_keep_their_links => {
+        postgres: (&format!(
+            "CREATE TABLE teams (id BIGSERIAL PRIMARY KEY, code TEXT NOT NULL UNIQUE, captain_id BIGINT); \
+             CREATE TABLE players (id BIGSERIAL PRIMARY KEY, team_id BIGINT NOT NULL REFERENCES teams (id), name TEXT NOT NULL); \
+             ALTER TABLE teams ADD FOREIGN KEY (captain_id) REFERENCES players (id); {TEAMS_SEED} \
+             SELECT setval('teams_id_seq', 10); SELECT setval('players_id_seq', 10);"
+        )),
+        sqlite: (&format!(
+            "CREATE TABLE teams (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, captain_id BIGINT REFERENCES players (id)); \
+             CREATE TABLE players (id INTEGER PRIMARY KEY, team_id BIGINT NOT NULL REFERENCES teams (id), name TEXT NOT NULL); {TEAMS_SEED}"
+        )),
+    },
+    parent_referenced_by_its_own_key => {
+        postgres: (TAGS_POSTGRES),
+        sqlite: (TAGS_SQLITE),
+    },
+    key_read_from_the_schema => {
+        postgres: ("CREATE TABLE events (event_no BIGSERIAL PRIMARY KEY, title TEXT NOT NULL);"),
+        sqlite: ("CREATE TABLE events (event_no INTEGER PRIMARY KEY, title TEXT NOT NULL);"),
+    },
+    rows_referencing_each_other_by_value => ("CREATE TABLE cats (code TEXT PRIMARY KEY, parent_code TEXT REFERENCES cats (code));"),
 }

@@ -240,59 +240,34 @@ where
 }
 
 #[cfg(feature = "sqlite")]
-mod sqlite {
-    use super::*;
+const DDL_SQLITE: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL); \
+     CREATE TABLE user_profiles (user_id BIGINT PRIMARY KEY REFERENCES users (id), bio TEXT NOT NULL); \
+     CREATE TABLE profile_links (id INTEGER PRIMARY KEY, profile_user_id BIGINT NOT NULL REFERENCES user_profiles (user_id), url TEXT NOT NULL); \
+     CREATE TABLE labels (code TEXT PRIMARY KEY); \
+     CREATE TABLE issue_labels (user_id BIGINT NOT NULL REFERENCES users (id), label_code TEXT NOT NULL REFERENCES labels (code), PRIMARY KEY (user_id, label_code)); \
+     CREATE TABLE label_notes (id INTEGER PRIMARY KEY, user_id BIGINT NOT NULL, label_code TEXT NOT NULL, note TEXT NOT NULL, \
+                               FOREIGN KEY (user_id, label_code) REFERENCES issue_labels (user_id, label_code));";
 
-    const DDL: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL); \
-         CREATE TABLE user_profiles (user_id BIGINT PRIMARY KEY REFERENCES users (id), bio TEXT NOT NULL); \
-         CREATE TABLE profile_links (id INTEGER PRIMARY KEY, profile_user_id BIGINT NOT NULL REFERENCES user_profiles (user_id), url TEXT NOT NULL); \
-         CREATE TABLE labels (code TEXT PRIMARY KEY); \
-         CREATE TABLE issue_labels (user_id BIGINT NOT NULL REFERENCES users (id), label_code TEXT NOT NULL REFERENCES labels (code), PRIMARY KEY (user_id, label_code)); \
-         CREATE TABLE label_notes (id INTEGER PRIMARY KEY, user_id BIGINT NOT NULL, label_code TEXT NOT NULL, note TEXT NOT NULL, \
-                                   FOREIGN KEY (user_id, label_code) REFERENCES issue_labels (user_id, label_code));";
-
-    const TEAMS: &str = "CREATE TABLE teams (id INTEGER PRIMARY KEY, ext_id BIGINT NOT NULL UNIQUE, name TEXT NOT NULL); \
-         CREATE TABLE members (id INTEGER PRIMARY KEY, team_ext_id BIGINT NOT NULL REFERENCES teams (ext_id), name TEXT NOT NULL);";
-
-    #[test]
-    fn keys_made_of_linked_parents_on_sqlite() {
-        let db = common::sqlite::SqliteDb::new();
-        keys_made_of_linked_parents(&mut db.conn(), DDL);
-    }
-
-    #[test]
-    fn a_link_to_another_column_is_refused_on_sqlite() {
-        let db = common::sqlite::SqliteDb::new();
-        a_link_to_another_column_is_refused(&mut db.conn(), TEAMS);
-    }
-}
+#[cfg(feature = "sqlite")]
+const TEAMS_SQLITE: &str = "CREATE TABLE teams (id INTEGER PRIMARY KEY, ext_id BIGINT NOT NULL UNIQUE, name TEXT NOT NULL); \
+     CREATE TABLE members (id INTEGER PRIMARY KEY, team_ext_id BIGINT NOT NULL REFERENCES teams (ext_id), name TEXT NOT NULL);";
 
 #[cfg(feature = "postgres")]
-mod postgres {
-    use super::*;
+const DDL_POSTGRES: &str = "CREATE TABLE users (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL); \
+     SELECT setval('users_id_seq', 10); \
+     CREATE TABLE user_profiles (user_id BIGINT PRIMARY KEY REFERENCES users (id), bio TEXT NOT NULL); \
+     CREATE TABLE profile_links (id BIGSERIAL PRIMARY KEY, profile_user_id BIGINT NOT NULL REFERENCES user_profiles (user_id), url TEXT NOT NULL); \
+     CREATE TABLE labels (code TEXT PRIMARY KEY); \
+     CREATE TABLE issue_labels (user_id BIGINT NOT NULL REFERENCES users (id), label_code TEXT NOT NULL REFERENCES labels (code), PRIMARY KEY (user_id, label_code)); \
+     CREATE TABLE label_notes (id BIGSERIAL PRIMARY KEY, user_id BIGINT NOT NULL, label_code TEXT NOT NULL, note TEXT NOT NULL, \
+                               FOREIGN KEY (user_id, label_code) REFERENCES issue_labels (user_id, label_code));";
 
-    const DDL: &str = "CREATE TABLE users (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL); \
-         SELECT setval('users_id_seq', 10); \
-         CREATE TABLE user_profiles (user_id BIGINT PRIMARY KEY REFERENCES users (id), bio TEXT NOT NULL); \
-         CREATE TABLE profile_links (id BIGSERIAL PRIMARY KEY, profile_user_id BIGINT NOT NULL REFERENCES user_profiles (user_id), url TEXT NOT NULL); \
-         CREATE TABLE labels (code TEXT PRIMARY KEY); \
-         CREATE TABLE issue_labels (user_id BIGINT NOT NULL REFERENCES users (id), label_code TEXT NOT NULL REFERENCES labels (code), PRIMARY KEY (user_id, label_code)); \
-         CREATE TABLE label_notes (id BIGSERIAL PRIMARY KEY, user_id BIGINT NOT NULL, label_code TEXT NOT NULL, note TEXT NOT NULL, \
-                                   FOREIGN KEY (user_id, label_code) REFERENCES issue_labels (user_id, label_code));";
+#[cfg(feature = "postgres")]
+const TEAMS_POSTGRES: &str = "CREATE TABLE teams (id BIGSERIAL PRIMARY KEY, ext_id BIGINT NOT NULL UNIQUE, name TEXT NOT NULL); \
+     SELECT setval('teams_id_seq', 100); \
+     CREATE TABLE members (id BIGSERIAL PRIMARY KEY, team_ext_id BIGINT NOT NULL REFERENCES teams (ext_id), name TEXT NOT NULL);";
 
-    const TEAMS: &str = "CREATE TABLE teams (id BIGSERIAL PRIMARY KEY, ext_id BIGINT NOT NULL UNIQUE, name TEXT NOT NULL); \
-         SELECT setval('teams_id_seq', 100); \
-         CREATE TABLE members (id BIGSERIAL PRIMARY KEY, team_ext_id BIGINT NOT NULL REFERENCES teams (ext_id), name TEXT NOT NULL);";
-
-    #[test]
-    fn keys_made_of_linked_parents_on_postgres() {
-        let db = common::pg::PgDb::new();
-        keys_made_of_linked_parents(&mut db.conn(), DDL);
-    }
-
-    #[test]
-    fn a_link_to_another_column_is_refused_on_postgres() {
-        let db = common::pg::PgDb::new();
-        a_link_to_another_column_is_refused(&mut db.conn(), TEAMS);
-    }
+common::on_both_backends! {
+    keys_made_of_linked_parents => { postgres: (DDL_POSTGRES), sqlite: (DDL_SQLITE) },
+    a_link_to_another_column_is_refused => { postgres: (TEAMS_POSTGRES), sqlite: (TEAMS_SQLITE) },
 }

@@ -5,10 +5,11 @@
 
 mod common;
 
+use common::{count_rows, Count};
 use diesel::prelude::*;
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use fk_safe::graph::{insert_graph, Graph, WriteNaturalKey, WriteRow};
 use fk_safe::{Error, FkConnection, FkOrdered, GraphError};
 
@@ -95,28 +96,11 @@ struct NewCodeUse {
 }
 
 #[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
 struct NoteOwner {
     #[diesel(sql_type = Text)]
     body: String,
     #[diesel(sql_type = Text)]
     email: String,
-}
-
-fn count<C>(conn: &mut C, table: &str) -> i64
-where
-    C: Connection,
-    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
-{
-    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-        .load::<Count>(conn)
-        .unwrap()[0]
-        .n
 }
 
 fn email(i: usize) -> String {
@@ -153,7 +137,7 @@ where
         .map(|p| graph.get_or_insert(p.clone()).handle())
         .collect();
     let ids = insert_graph(conn, &graph).unwrap();
-    assert_eq!(count(conn, "people"), n as i64);
+    assert_eq!(count_rows(conn, "people"), n as i64);
     // The rows that existed kept their ids.
     assert_eq!(ids[handles[0]], first.all::<NewPerson>()[0]);
     assert_eq!(
@@ -192,32 +176,7 @@ where
         });
     }
     insert_graph(conn, &graph).unwrap();
-    assert_eq!(count(conn, "notes"), 2 * n as i64);
-}
-
-#[cfg(feature = "sqlite")]
-#[test]
-fn thousands_of_lookups_on_sqlite() {
-    // Beyond SQLite's expression depth of 1,000 and its 32,766 bind limit.
-    let db = common::sqlite::SqliteDb::new();
-    many_rows(
-        &mut db.conn(),
-        "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL); \
-         CREATE TABLE notes (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people (id), body TEXT NOT NULL);",
-        40_000,
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn thousands_of_lookups_on_postgres() {
-    let db = common::pg::PgDb::new();
-    many_rows(
-        &mut db.conn(),
-        "CREATE TABLE people (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL); \
-         CREATE TABLE notes (id BIGSERIAL PRIMARY KEY, person_id BIGINT NOT NULL REFERENCES people (id), body TEXT NOT NULL);",
-        70_000,
-    );
+    assert_eq!(count_rows(conn, "notes"), 2 * n as i64);
 }
 
 /// A case-insensitive column: the look-up, get-or-insert and the check of
@@ -258,7 +217,7 @@ where
     let ids = insert_graph(conn, &graph).unwrap();
     assert_eq!(ids[found], alice_id);
     assert_eq!(ids[again], alice_id);
-    assert_eq!(count(conn, "people"), 1);
+    assert_eq!(count_rows(conn, "people"), 1);
 
     // A parent referenced by id in another case exists for the database.
     let mut graph = Graph::new();
@@ -266,38 +225,7 @@ where
         code: "ALPHA".into(),
     });
     insert_graph(conn, &graph).unwrap();
-    assert_eq!(count(conn, "code_uses"), 1);
-}
-
-#[cfg(feature = "sqlite")]
-#[test]
-fn collate_nocase_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    compares_like_the_database(
-        &mut db.conn(),
-        "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL COLLATE NOCASE UNIQUE, name TEXT NOT NULL); \
-         CREATE TABLE notes (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people (id), body TEXT NOT NULL); \
-         CREATE TABLE codes (code TEXT COLLATE NOCASE PRIMARY KEY); \
-         INSERT INTO codes VALUES ('alpha'); \
-         CREATE TABLE code_uses (id INTEGER PRIMARY KEY, code TEXT NOT NULL REFERENCES codes (code));",
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn nondeterministic_collation_on_postgres() {
-    // PostgreSQL 18 refuses a foreign key whose column's collation differs
-    // from a nondeterministic referenced column's ("cannot be implemented").
-    let db = common::pg::PgDb::new();
-    compares_like_the_database(
-        &mut db.conn(),
-        "CREATE COLLATION case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false); \
-         CREATE TABLE people (id BIGSERIAL PRIMARY KEY, email TEXT COLLATE case_blind NOT NULL UNIQUE, name TEXT NOT NULL); \
-         CREATE TABLE notes (id BIGSERIAL PRIMARY KEY, person_id BIGINT NOT NULL REFERENCES people (id), body TEXT NOT NULL); \
-         CREATE TABLE codes (code TEXT COLLATE case_blind PRIMARY KEY); \
-         INSERT INTO codes VALUES ('alpha'); \
-         CREATE TABLE code_uses (id BIGSERIAL PRIMARY KEY, code TEXT COLLATE case_blind NOT NULL REFERENCES codes (code));",
-    );
+    assert_eq!(count_rows(conn, "code_uses"), 1);
 }
 
 /// Composite natural keys whose parts, joined as text, read the same:
@@ -326,27 +254,7 @@ where
     assert_eq!(ids[same], first_id);
     assert_eq!(ids[looked_up], first_id);
     assert_ne!(ids[other], first_id);
-    assert_eq!(count(conn, "pairs"), 2);
-}
-
-#[cfg(feature = "sqlite")]
-#[test]
-fn separator_inside_keys_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    separator_inside_keys(
-        &mut db.conn(),
-        "CREATE TABLE pairs (id INTEGER PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, UNIQUE (a, b));",
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn separator_inside_keys_on_postgres() {
-    let db = common::pg::PgDb::new();
-    separator_inside_keys(
-        &mut db.conn(),
-        "CREATE TABLE pairs (id BIGSERIAL PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, UNIQUE (a, b));",
-    );
+    assert_eq!(count_rows(conn, "pairs"), 2);
 }
 
 /// A look-up on columns that are not unique finds two rows: refused, before
@@ -377,29 +285,44 @@ where
         other => panic!("expected NaturalKeyAmbiguous, got {other:?}"),
     }
     assert!(error.to_string().contains("UNIQUE"), "{error}");
-    assert_eq!(count(conn, "notes"), 0);
+    assert_eq!(count_rows(conn, "notes"), 0);
 }
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn ambiguous_lookup_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    ambiguous_lookup(
-        &mut db.conn(),
-        "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL); \
-         INSERT INTO people (email, name) VALUES ('bob@example.com', 'Bob'), ('bob@example.com', 'Robert'); \
-         CREATE TABLE notes (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people (id), body TEXT NOT NULL);",
-    );
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn ambiguous_lookup_on_postgres() {
-    let db = common::pg::PgDb::new();
-    ambiguous_lookup(
-        &mut db.conn(),
-        "CREATE TABLE people (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL); \
-         INSERT INTO people (email, name) VALUES ('bob@example.com', 'Bob'), ('bob@example.com', 'Robert'); \
+common::on_both_backends! {
+    thousands_of_lookups = many_rows => {
+        postgres: ("CREATE TABLE people (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL); \
          CREATE TABLE notes (id BIGSERIAL PRIMARY KEY, person_id BIGINT NOT NULL REFERENCES people (id), body TEXT NOT NULL);",
-    );
+        70_000),
+        // Beyond SQLite's expression depth of 1,000 and its 32,766 bind limit.
+        sqlite: ("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL); \
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people (id), body TEXT NOT NULL);",
+        40_000),
+    },
+    compares_like_the_database => {
+        // PostgreSQL 18 refuses a foreign key whose column's collation differs
+        // from a nondeterministic referenced column's ("cannot be implemented").
+        postgres: ("CREATE COLLATION case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false); \
+         CREATE TABLE people (id BIGSERIAL PRIMARY KEY, email TEXT COLLATE case_blind NOT NULL UNIQUE, name TEXT NOT NULL); \
+         CREATE TABLE notes (id BIGSERIAL PRIMARY KEY, person_id BIGINT NOT NULL REFERENCES people (id), body TEXT NOT NULL); \
+         CREATE TABLE codes (code TEXT COLLATE case_blind PRIMARY KEY); \
+         INSERT INTO codes VALUES ('alpha'); \
+         CREATE TABLE code_uses (id BIGSERIAL PRIMARY KEY, code TEXT COLLATE case_blind NOT NULL REFERENCES codes (code));"),
+        sqlite: ("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL COLLATE NOCASE UNIQUE, name TEXT NOT NULL); \
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people (id), body TEXT NOT NULL); \
+         CREATE TABLE codes (code TEXT COLLATE NOCASE PRIMARY KEY); \
+         INSERT INTO codes VALUES ('alpha'); \
+         CREATE TABLE code_uses (id INTEGER PRIMARY KEY, code TEXT NOT NULL REFERENCES codes (code));"),
+    },
+    separator_inside_keys => {
+        postgres: ("CREATE TABLE pairs (id BIGSERIAL PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, UNIQUE (a, b));"),
+        sqlite: ("CREATE TABLE pairs (id INTEGER PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, UNIQUE (a, b));"),
+    },
+    ambiguous_lookup => {
+        postgres: ("CREATE TABLE people (id BIGSERIAL PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL); \
+         INSERT INTO people (email, name) VALUES ('bob@example.com', 'Bob'), ('bob@example.com', 'Robert'); \
+         CREATE TABLE notes (id BIGSERIAL PRIMARY KEY, person_id BIGINT NOT NULL REFERENCES people (id), body TEXT NOT NULL);"),
+        sqlite: ("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL); \
+         INSERT INTO people (email, name) VALUES ('bob@example.com', 'Bob'), ('bob@example.com', 'Robert'); \
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people (id), body TEXT NOT NULL);"),
+    },
 }

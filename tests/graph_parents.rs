@@ -349,16 +349,9 @@ const BLOG_POSTGRES: &str = "\
         tenant_id BIGINT NOT NULL, tag_slug TEXT NOT NULL, \
         FOREIGN KEY (tenant_id, tag_slug) REFERENCES tags (tenant_id, slug));";
 
-#[cfg(feature = "sqlite")]
-#[test]
-fn parents_named_both_ways_on_sqlite() {
-    let db = common::sqlite::SqliteDb::new();
-    blog(&mut db.conn(), BLOG_SQLITE);
-}
-
-#[cfg(feature = "postgres")]
-#[test]
-fn parents_named_both_ways_on_postgres() {
-    let db = common::pg::PgDb::new();
-    blog(&mut db.conn(), BLOG_POSTGRES);
+common::on_both_backends! {
+    parents_named_both_ways = blog => {
+        postgres: (BLOG_POSTGRES),
+        sqlite: (BLOG_SQLITE),
+    },
 }

@@ -282,24 +282,26 @@ where
     assert_eq!(found_reporting, expected_reporting);
 }
 
-#[cfg(feature = "sqlite")]
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
-
-    #[test]
-    fn random_graphs_on_sqlite(shape in shape()) {
-        let db = common::sqlite::SqliteDb::new();
-        check_random_graph(&mut db.conn(), &shape);
-    }
+/// `cases` random shapes, each written into a fresh database of `D`.
+fn random_graphs<D>(cases: u32)
+where
+    D: common::FreshDb,
+    D::Connection: FkConnection,
+    <D::Connection as Connection>::Backend: fk_safe::FkBackend + 'static,
+    NewCustomer: WriteRow<<D::Connection as Connection>::Backend>,
+    NewOrder: WriteRow<<D::Connection as Connection>::Backend>,
+    NewOrderItem: WriteRow<<D::Connection as Connection>::Backend>,
+    NewEmployee: WriteRow<<D::Connection as Connection>::Backend>,
+    for<'a> SqlQuery: LoadQuery<'a, D::Connection, OrderOwner>
+        + LoadQuery<'a, D::Connection, ItemOwner>
+        + LoadQuery<'a, D::Connection, Reporting>,
+{
+    proptest!(ProptestConfig::with_cases(cases), |(shape in shape())| {
+        let db = D::fresh();
+        check_random_graph(&mut db.connect(), &shape);
+    });
 }
 
-#[cfg(feature = "postgres")]
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
-
-    #[test]
-    fn random_graphs_on_postgres(shape in shape()) {
-        let db = common::pg::PgDb::new();
-        check_random_graph(&mut db.conn(), &shape);
-    }
+common::on_both_backends! {
+    random_graphs with db_type => { postgres: (24), sqlite: (48) },
 }

@@ -3,165 +3,25 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use common::pg::{connect_base, german_or_skip, server_version, PgDb};
-use diesel::connection::{Instrumentation, InstrumentationEvent};
+use common::violations::{new_customer, new_order, sql, values, violation_of};
+use common::StatementCounter;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
-use fk_safe::{Database, Deferrability, Error, FkAction, FkCatalog, FkViolation, ViolationKind};
+use fk_safe::{Deferrability, Error, FkAction, FkCatalog, FkViolation, ViolationKind};
 use fk_safe_suite::schema::*;
 
-fn sql(conn: &mut PgConnection, statement: &str) {
-    diesel::sql_query(statement)
-        .execute(conn)
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
-}
-
-fn new_customer(conn: &mut PgConnection, email: &str) -> i64 {
-    diesel::insert_into(customers::table)
-        .values((customers::email.eq(email), customers::name.eq("Alice")))
-        .returning(customers::id)
-        .get_result(conn)
-        .unwrap()
-}
-
-fn new_order(conn: &mut PgConnection, customer: i64) -> i64 {
-    diesel::insert_into(orders::table)
-        .values(orders::customer_id.eq(customer))
-        .returning(orders::id)
-        .get_result(conn)
-        .unwrap()
-}
-
-/// Runs `work` through the catalog and returns the explained violation.
-fn violation_of<T: std::fmt::Debug>(
-    conn: &mut PgConnection,
-    work: impl FnMut(&mut PgConnection) -> Result<T, Error>,
-) -> Box<FkViolation> {
-    match FkCatalog::new().transaction(conn, work) {
-        Err(Error::ForeignKey(v)) => v,
-        other => panic!("expected a foreign-key violation, got {other:?}"),
-    }
-}
-
-fn values(v: &FkViolation) -> Option<Vec<Option<&str>>> {
-    v.key_values()
-        .map(|values| values.iter().map(|v| v.as_deref()).collect())
-}
-
-#[test]
-fn missing_parent_on_insert() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, |c| {
-        diesel::insert_into(orders::table)
-            .values(orders::customer_id.eq(999))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.database(), Database::Postgres);
-    assert_eq!(v.constraint(), Some("orders_customer_id_fkey"));
-    // The schema: other tests' schemas hold the same names, so it is left
-    // unknown here; see `schemas_*` and `identical_schemas_*` below.
-    assert_eq!(v.child_table(), Some("orders"));
-    assert_eq!(v.child_columns(), ["customer_id"]);
-    assert_eq!(v.parent_table(), Some("customers"));
-    assert_eq!(v.parent_columns(), ["id"]);
-    assert_eq!(values(&v), Some(vec![Some("999")]));
-    assert_eq!(v.on_delete(), Some(FkAction::NoAction));
-    assert_eq!(v.on_update(), Some(FkAction::NoAction));
-    assert_eq!(v.deferrability(), Some(Deferrability::NotDeferrable));
-    assert!(v.catalog_error().is_none());
-    assert_eq!(
-        v.to_string(),
-        "orders.customer_id = 999 has no matching row in customers.id (constraint \
-         orders_customer_id_fkey). Fix: insert the customers row first (in the same \
-         transaction), or use a key that exists in customers"
-    );
-    // The original Diesel error is kept as the source.
-    let source = std::error::Error::source(&*v).expect("a source");
-    assert!(source.to_string().contains("orders_customer_id_fkey"));
-}
-
-#[test]
-fn missing_parent_on_update() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let alice = new_customer(&mut conn, "alice@example.com");
-    let order = new_order(&mut conn, alice);
-    let v = violation_of(&mut conn, |c| {
-        diesel::update(orders::table.find(order))
-            .set(orders::customer_id.eq(4242))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(values(&v), Some(vec![Some("4242")]));
-}
-
-#[test]
-fn deleting_a_referenced_parent() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let alice = new_customer(&mut conn, "alice@example.com");
-    new_order(&mut conn, alice);
-    let v = violation_of(&mut conn, |c| {
-        diesel::delete(customers::table.find(alice))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::StillReferenced);
-    // The constraint and its child table are named, whichever side failed.
-    assert_eq!(v.child_table(), Some("orders"));
-    assert_eq!(v.parent_table(), Some("customers"));
-    assert_eq!(values(&v), Some(vec![Some(alice.to_string().as_str())]));
-    let text = v.to_string();
-    assert!(
-        text.starts_with(&format!(
-            "cannot delete or re-key customers.id = {alice}: it is still referenced from orders.customer_id"
-        )),
-        "{text}"
-    );
-    assert!(text.contains("ON DELETE CASCADE / SET NULL"), "{text}");
-    // Nothing was deleted.
-    let left: i64 = customers::table.count().get_result(&mut conn).unwrap();
-    assert_eq!(left, 1);
-}
-
-#[test]
-fn re_keying_a_referenced_parent() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let alice = new_customer(&mut conn, "alice@example.com");
-    new_order(&mut conn, alice);
-    let v = violation_of(&mut conn, |c| {
-        diesel::update(customers::table.find(alice))
-            .set(customers::id.eq(alice + 1000))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::StillReferenced);
-    assert_eq!(values(&v), Some(vec![Some(alice.to_string().as_str())]));
-}
-
-#[test]
-fn restrict_action_is_reported() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let alice = new_customer(&mut conn, "alice@example.com");
-    let order = new_order(&mut conn, alice);
+fn restrict_action_is_reported(conn: &mut PgConnection) {
+    let alice = new_customer(conn, "alice@example.com");
+    let order = new_order(conn, alice);
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO products (id, sku, name, price_cents) VALUES (7, 'P7', 'Pen', 100)",
     );
     sql(
-        &mut conn,
+        conn,
         &format!("INSERT INTO order_items (order_id, product_id, quantity) VALUES ({order}, 7, 1)"),
     );
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         diesel::delete(products::table.find(7))
             .execute(c)
             .map_err(Error::from)
@@ -173,47 +33,12 @@ fn restrict_action_is_reported() {
     assert_eq!(values(&v), Some(vec![Some("7")]));
 }
 
-#[test]
-fn composite_key() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
+fn composite_value_with_separator_is_not_guessed(conn: &mut PgConnection) {
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO products (id, sku, name, price_cents) VALUES (1, 'P1', 'Pen', 100)",
     );
-    let v = violation_of(&mut conn, |c| {
-        diesel::insert_into(stock_levels::table)
-            .values((
-                stock_levels::tenant_id.eq(7),
-                stock_levels::warehouse_code.eq("MAIN"),
-                stock_levels::product_id.eq(1),
-                stock_levels::quantity.eq(3),
-            ))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.child_columns(), ["tenant_id", "warehouse_code"]);
-    assert_eq!(v.parent_table(), Some("warehouses"));
-    assert_eq!(v.parent_columns(), ["tenant_id", "code"]);
-    assert_eq!(v.on_update(), Some(FkAction::Cascade));
-    assert_eq!(values(&v), Some(vec![Some("7"), Some("MAIN")]));
-    assert!(
-        v.to_string()
-            .starts_with("stock_levels.(tenant_id, warehouse_code) = (7, \"MAIN\") has no matching row in warehouses.(tenant_id, code)"),
-        "{v}"
-    );
-}
-
-#[test]
-fn composite_value_with_separator_is_not_guessed() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    sql(
-        &mut conn,
-        "INSERT INTO products (id, sku, name, price_cents) VALUES (1, 'P1', 'Pen', 100)",
-    );
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         diesel::insert_into(stock_levels::table)
             .values((
                 stock_levels::tenant_id.eq(7),
@@ -230,22 +55,19 @@ fn composite_value_with_separator_is_not_guessed() {
     assert_eq!(v.key_values(), None);
 }
 
-#[test]
-fn null_in_a_composite_key() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
+fn null_in_a_composite_key(conn: &mut PgConnection) {
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO products (id, sku, name, price_cents) VALUES (1, 'P1', 'Pen', 100)",
     );
     // MATCH SIMPLE (the default): a key with a NULL is not checked at all.
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO stock_levels (tenant_id, warehouse_code, product_id, quantity) VALUES (7, NULL, 1, 3)",
     );
     // MATCH FULL rejects a half-NULL key with a DETAIL that has no values.
-    sql(&mut conn, "CREATE TABLE strict_stock (tenant_id BIGINT, code TEXT, FOREIGN KEY (tenant_id, code) REFERENCES warehouses (tenant_id, code) MATCH FULL)");
-    let v = violation_of(&mut conn, |c| {
+    sql(conn, "CREATE TABLE strict_stock (tenant_id BIGINT, code TEXT, FOREIGN KEY (tenant_id, code) REFERENCES warehouses (tenant_id, code) MATCH FULL)");
+    let v = violation_of(conn, |c| {
         diesel::sql_query("INSERT INTO strict_stock VALUES (7, NULL)")
             .execute(c)
             .map_err(Error::from)
@@ -262,47 +84,8 @@ fn null_in_a_composite_key() {
     );
 }
 
-#[test]
-fn self_reference() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, |c| {
-        diesel::insert_into(employees::table)
-            .values((employees::name.eq("Bob"), employees::manager_id.eq(77)))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.child_table(), Some("employees"));
-    assert_eq!(v.parent_table(), Some("employees"));
-    assert_eq!(v.child_columns(), ["manager_id"]);
-    assert_eq!(v.on_delete(), Some(FkAction::SetNull));
-    assert_eq!(values(&v), Some(vec![Some("77")]));
-
-    // Re-keying a manager who still has reports (ON UPDATE NO ACTION).
-    sql(
-        &mut conn,
-        "INSERT INTO employees (id, name) VALUES (1, 'Ann')",
-    );
-    sql(
-        &mut conn,
-        "INSERT INTO employees (id, name, manager_id) VALUES (2, 'Bob', 1)",
-    );
-    let v = violation_of(&mut conn, |c| {
-        diesel::update(employees::table.find(1))
-            .set(employees::id.eq(10))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::StillReferenced);
-    assert_eq!(values(&v), Some(vec![Some("1")]));
-}
-
-#[test]
-fn deferrable_constraint_fails_at_commit() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, |c| {
+fn deferrable_constraint_fails_at_commit(conn: &mut PgConnection) {
+    let v = violation_of(conn, |c| {
         diesel::insert_into(departments::table)
             .values((
                 departments::name.eq("R&D"),
@@ -317,33 +100,7 @@ fn deferrable_constraint_fails_at_commit() {
     assert_eq!(values(&v), Some(vec![Some("555")]));
 }
 
-#[test]
-fn quoted_identifiers() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, |c| {
-        diesel::insert_into(pick_lines::table)
-            .values(pick_lines::bin_ref.eq(42))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.child_table(), Some("Pick Lines (Ä)"));
-    assert_eq!(v.child_columns(), ["Bin, (Ref)"]);
-    assert_eq!(v.parent_table(), Some("Lager \"Nord\" Größe"));
-    assert_eq!(v.parent_columns(), ["Bin ID"]);
-    assert_eq!(values(&v), Some(vec![Some("42")]));
-    assert!(
-        v.to_string().starts_with(
-            r#""Pick Lines (Ä)"."Bin, (Ref)" = 42 has no matching row in "Lager ""Nord"" Größe"."Bin ID""#
-        ),
-        "{v}"
-    );
-}
-
-#[test]
-fn without_select_privilege_the_values_are_absent() {
-    let db = PgDb::new();
+fn without_select_privilege_the_values_are_absent(db: &PgDb) {
     let mut conn = db.conn();
     let role = common::unique_name("fk_safe_writer");
     let schema = &db.schema;
@@ -384,19 +141,16 @@ fn without_select_privilege_the_values_are_absent() {
     );
 }
 
-#[test]
-fn german_server_messages() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    if !german_or_skip(&mut conn, "german_server_messages") {
+fn german_server_messages(conn: &mut PgConnection) {
+    if !german_or_skip(conn, "german_server_messages") {
         return;
     }
-    let alice = new_customer(&mut conn, "alice@example.com");
-    new_order(&mut conn, alice);
+    let alice = new_customer(conn, "alice@example.com");
+    new_order(conn, alice);
 
     let raw = diesel::insert_into(orders::table)
         .values(orders::customer_id.eq(999))
-        .execute(&mut conn)
+        .execute(conn)
         .unwrap_err();
     let Error::ForeignKey(bare) = Error::from(raw) else {
         panic!("not classified");
@@ -410,13 +164,13 @@ fn german_server_messages() {
     assert_eq!(bare.kind(), ViolationKind::Undetermined);
 
     let catalog = FkCatalog::new();
-    let Error::ForeignKey(missing) = catalog.explain(&mut conn, Error::ForeignKey(bare)) else {
+    let Error::ForeignKey(missing) = catalog.explain(conn, Error::ForeignKey(bare)) else {
         panic!("explain changed the error");
     };
     assert_eq!(missing.kind(), ViolationKind::MissingParent);
     assert_eq!(values(&missing), Some(vec![Some("999")]));
 
-    let still = match catalog.transaction(&mut conn, |c| {
+    let still = match catalog.transaction(conn, |c| {
         diesel::delete(customers::table.find(alice))
             .execute(c)
             .map_err(Error::from)
@@ -428,23 +182,17 @@ fn german_server_messages() {
     assert_eq!(values(&still), Some(vec![Some(alice.to_string().as_str())]));
 }
 
-#[test]
-fn german_self_reference_is_decided_from_names() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    if !german_or_skip(&mut conn, "german_self_reference_is_decided_from_names") {
+fn german_self_reference_is_decided_from_names(conn: &mut PgConnection) {
+    if !german_or_skip(conn, "german_self_reference_is_decided_from_names") {
         return;
     }
+    sql(conn, "INSERT INTO employees (id, name) VALUES (1, 'Ann')");
     sql(
-        &mut conn,
-        "INSERT INTO employees (id, name) VALUES (1, 'Ann')",
-    );
-    sql(
-        &mut conn,
+        conn,
         "INSERT INTO employees (id, name, manager_id) VALUES (2, 'Bob', 1)",
     );
     // child and parent columns differ (manager_id vs id): the DETAIL decides.
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         diesel::update(employees::table.find(1))
             .set(employees::id.eq(10))
             .execute(c)
@@ -453,22 +201,19 @@ fn german_self_reference_is_decided_from_names() {
     assert_eq!(v.kind(), ViolationKind::StillReferenced);
     // Same column names on both sides: the DETAIL is silent, the message decides.
     sql(
-        &mut conn,
+        conn,
         "CREATE TABLE nodes (id BIGINT PRIMARY KEY, parent BIGINT)",
     );
-    sql(
-        &mut conn,
-        "CREATE TABLE links (id BIGINT REFERENCES nodes (id))",
-    );
-    sql(&mut conn, "INSERT INTO nodes VALUES (1, NULL)");
-    sql(&mut conn, "INSERT INTO links VALUES (1)");
-    let v = violation_of(&mut conn, |c| {
+    sql(conn, "CREATE TABLE links (id BIGINT REFERENCES nodes (id))");
+    sql(conn, "INSERT INTO nodes VALUES (1, NULL)");
+    sql(conn, "INSERT INTO links VALUES (1)");
+    let v = violation_of(conn, |c| {
         diesel::sql_query("DELETE FROM nodes")
             .execute(c)
             .map_err(Error::from)
     });
     assert_eq!(v.kind(), ViolationKind::StillReferenced);
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         diesel::sql_query("INSERT INTO links VALUES (5)")
             .execute(c)
             .map_err(Error::from)
@@ -477,32 +222,29 @@ fn german_self_reference_is_decided_from_names() {
     assert_eq!(values(&v), Some(vec![Some("5")]));
 }
 
-#[test]
-fn partitioned_tables_resolve_to_the_declared_constraint() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    sql(&mut conn, "CREATE TABLE accounts (id BIGINT, region TEXT, PRIMARY KEY (id, region)) PARTITION BY LIST (region)");
+fn partitioned_tables_resolve_to_the_declared_constraint(conn: &mut PgConnection) {
+    sql(conn, "CREATE TABLE accounts (id BIGINT, region TEXT, PRIMARY KEY (id, region)) PARTITION BY LIST (region)");
     sql(
-        &mut conn,
+        conn,
         "CREATE TABLE accounts_eu PARTITION OF accounts FOR VALUES IN ('eu')",
     );
     sql(
-        &mut conn,
+        conn,
         "CREATE TABLE accounts_us PARTITION OF accounts FOR VALUES IN ('us')",
     );
-    sql(&mut conn, "CREATE TABLE events (id BIGINT, account_id BIGINT, region TEXT, CONSTRAINT events_account_fk FOREIGN KEY (account_id, region) REFERENCES accounts (id, region)) PARTITION BY LIST (region)");
+    sql(conn, "CREATE TABLE events (id BIGINT, account_id BIGINT, region TEXT, CONSTRAINT events_account_fk FOREIGN KEY (account_id, region) REFERENCES accounts (id, region)) PARTITION BY LIST (region)");
     sql(
-        &mut conn,
+        conn,
         "CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu')",
     );
     sql(
-        &mut conn,
+        conn,
         "CREATE TABLE events_us PARTITION OF events FOR VALUES IN ('us')",
     );
-    sql(&mut conn, "INSERT INTO accounts VALUES (1, 'eu')");
-    sql(&mut conn, "INSERT INTO events VALUES (1, 1, 'eu')");
+    sql(conn, "INSERT INTO accounts VALUES (1, 'eu')");
+    sql(conn, "INSERT INTO events VALUES (1, 1, 'eu')");
 
-    let missing = violation_of(&mut conn, |c| {
+    let missing = violation_of(conn, |c| {
         diesel::sql_query("INSERT INTO events VALUES (2, 9, 'us')")
             .execute(c)
             .map_err(Error::from)
@@ -526,7 +268,7 @@ fn partitioned_tables_resolve_to_the_declared_constraint() {
     };
     assert_ne!(info.constraint_name(), Some("events_account_fk"));
 
-    let still = violation_of(&mut conn, |c| {
+    let still = violation_of(conn, |c| {
         diesel::sql_query("DELETE FROM accounts WHERE id = 1")
             .execute(c)
             .map_err(Error::from)
@@ -539,22 +281,9 @@ fn partitioned_tables_resolve_to_the_declared_constraint() {
 }
 
 /// Counts the statements a connection sends.
-#[derive(Clone, Default)]
-struct StatementCounter(Arc<AtomicUsize>);
-
-impl Instrumentation for StatementCounter {
-    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
-
-#[test]
-fn the_catalog_cache_makes_repeated_errors_free() {
-    let db = PgDb::new();
+fn the_catalog_cache_makes_repeated_errors_free(db: &PgDb) {
     let mut conn = db.conn();
-    let counter = StatementCounter::default();
+    let counter = StatementCounter::every_statement();
     conn.set_instrumentation(counter.clone());
     let catalog = FkCatalog::new();
     let fail = |conn: &mut PgConnection| {
@@ -565,13 +294,9 @@ fn the_catalog_cache_makes_repeated_errors_free() {
     };
 
     let raw = fail(&mut conn);
-    let before = counter.0.load(Ordering::SeqCst);
+    let before = counter.count();
     let first = catalog.explain(&mut conn, raw);
-    assert_eq!(
-        counter.0.load(Ordering::SeqCst) - before,
-        1,
-        "one catalog query"
-    );
+    assert_eq!(counter.count() - before, 1, "one catalog query");
     assert_eq!(
         first.as_violation().unwrap().parent_table(),
         Some("customers")
@@ -579,13 +304,9 @@ fn the_catalog_cache_makes_repeated_errors_free() {
 
     for _ in 0..3 {
         let raw = fail(&mut conn);
-        let before = counter.0.load(Ordering::SeqCst);
+        let before = counter.count();
         let again = catalog.explain(&mut conn, raw);
-        assert_eq!(
-            counter.0.load(Ordering::SeqCst),
-            before,
-            "no query once cached"
-        );
+        assert_eq!(counter.count(), before, "no query once cached");
         assert_eq!(
             values(again.as_violation().unwrap()),
             Some(vec![Some("999")])
@@ -596,25 +317,18 @@ fn the_catalog_cache_makes_repeated_errors_free() {
     let mut other = db.conn();
     other.set_instrumentation(counter.clone());
     let raw = fail(&mut other);
-    let before = counter.0.load(Ordering::SeqCst);
+    let before = counter.count();
     catalog.clone().explain(&mut other, raw);
-    assert_eq!(counter.0.load(Ordering::SeqCst), before);
+    assert_eq!(counter.count(), before);
 
     catalog.clear();
     let raw = fail(&mut conn);
-    let before = counter.0.load(Ordering::SeqCst);
+    let before = counter.count();
     catalog.explain(&mut conn, raw);
-    assert_eq!(
-        counter.0.load(Ordering::SeqCst) - before,
-        1,
-        "cleared cache reads again"
-    );
+    assert_eq!(counter.count() - before, 1, "cleared cache reads again");
 }
 
-#[test]
-fn explaining_inside_an_aborted_transaction_says_why_it_is_incomplete() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
+fn explaining_inside_an_aborted_transaction_says_why_it_is_incomplete(conn: &mut PgConnection) {
     let catalog = FkCatalog::new();
     let explained = conn
         .transaction::<(), Error, _>(|c| {
@@ -633,10 +347,7 @@ fn explaining_inside_an_aborted_transaction_says_why_it_is_incomplete() {
     assert!(v.to_string().contains("could not be read"), "{v}");
 }
 
-#[test]
-fn nested_in_the_callers_transaction_only_the_work_is_rolled_back() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
+fn nested_in_the_callers_transaction_only_the_work_is_rolled_back(conn: &mut PgConnection) {
     let catalog = FkCatalog::new();
     conn.transaction::<_, Error, _>(|c| {
         new_customer(c, "kept@example.com");
@@ -659,54 +370,16 @@ fn nested_in_the_callers_transaction_only_the_work_is_rolled_back() {
     .unwrap();
 }
 
-#[test]
-fn errors_through_an_r2d2_pool() {
-    let db = PgDb::new();
-    let pool = Pool::builder()
-        .max_size(2)
-        .connection_customizer(Box::new(fk_safe::EnforceForeignKeys))
-        .build(ConnectionManager::<PgConnection>::new(db.url()))
-        .unwrap();
-    let catalog = FkCatalog::new();
-    let mut conn = pool.get().unwrap();
-    let result = catalog.transaction(&mut conn, |c| {
-        diesel::insert_into(orders::table)
-            .values(orders::customer_id.eq(999))
-            .execute(c)?;
-        Ok(())
-    });
-    let Err(Error::ForeignKey(v)) = result else {
-        panic!("{result:?}");
-    };
-    assert_eq!(v.parent_table(), Some("customers"));
-    assert_eq!(values(&v), Some(vec![Some("999")]));
-}
-
-#[test]
-fn the_foreign_key_catalog_lists_the_schema() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    let all = FkCatalog::new().foreign_keys(&mut conn).unwrap();
-    let ours: Vec<_> = all.iter().filter(|fk| fk.schema == db.schema).collect();
-    assert_eq!(ours.len(), 9, "{ours:#?}");
-    assert!(ours.iter().any(|fk| fk.table == "Pick Lines (Ä)"
-        && fk.columns == ["Bin, (Ref)"]
-        && fk.parent_table == "Lager \"Nord\" Größe"));
-}
-
-#[test]
-fn other_errors_pass_through() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    new_customer(&mut conn, "alice@example.com");
+fn other_errors_pass_through(conn: &mut PgConnection) {
+    new_customer(conn, "alice@example.com");
     let raw = diesel::insert_into(customers::table)
         .values((
             customers::email.eq("alice@example.com"),
             customers::name.eq("Alice"),
         ))
-        .execute(&mut conn)
+        .execute(conn)
         .unwrap_err();
-    let explained = FkCatalog::new().explain(&mut conn, raw);
+    let explained = FkCatalog::new().explain(conn, raw);
     assert!(matches!(
         explained,
         Error::Database(diesel::result::Error::DatabaseError(
@@ -722,9 +395,7 @@ fn names(prefix: &str) -> String {
     common::unique_name(prefix)
 }
 
-#[test]
-fn schemas_are_reported_when_the_names_are_unique() {
-    let db = PgDb::new();
+fn schemas_are_reported_when_the_names_are_unique(db: &PgDb) {
     let mut conn = db.conn();
     let (parent, child) = (names("parent"), names("child"));
     sql(
@@ -747,20 +418,17 @@ fn schemas_are_reported_when_the_names_are_unique() {
 
 /// The same table and constraint names in two schemas, with different
 /// parents: the DETAIL (untranslated names only) decides, not the search_path.
-#[test]
-fn schemas_with_the_same_names_are_told_apart_by_the_detail() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
+fn schemas_with_the_same_names_are_told_apart_by_the_detail(conn: &mut PgConnection) {
     let other = names("fk_safe_other");
-    sql(&mut conn, &format!("CREATE SCHEMA {other}"));
+    sql(conn, &format!("CREATE SCHEMA {other}"));
     sql(
-        &mut conn,
+        conn,
         &format!("CREATE TABLE {other}.clients (cid BIGINT PRIMARY KEY)"),
     );
-    sql(&mut conn, &format!("CREATE TABLE {other}.orders (id BIGINT, customer_id BIGINT, CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES {other}.clients (cid))"));
+    sql(conn, &format!("CREATE TABLE {other}.orders (id BIGINT, customer_id BIGINT, CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES {other}.clients (cid))"));
     let catalog = FkCatalog::new();
     // The search_path reaches the test schema's `orders`; the write goes to the other one.
-    let into_other = catalog.transaction(&mut conn, |c| {
+    let into_other = catalog.transaction(conn, |c| {
         diesel::sql_query(format!("INSERT INTO {other}.orders VALUES (1, 999)"))
             .execute(c)
             .map_err(Error::from)
@@ -771,7 +439,7 @@ fn schemas_with_the_same_names_are_told_apart_by_the_detail() {
     assert_eq!(v.parent_columns(), ["cid"]);
     assert_eq!(v.schema(), Some(other.as_str()));
     // And the same catalog, warm, still answers the test schema's own failure right.
-    let into_own = catalog.transaction(&mut conn, |c| {
+    let into_own = catalog.transaction(conn, |c| {
         diesel::insert_into(orders::table)
             .values(orders::customer_id.eq(999))
             .execute(c)
@@ -779,17 +447,15 @@ fn schemas_with_the_same_names_are_told_apart_by_the_detail() {
     });
     let v = into_own.unwrap_err();
     assert_eq!(v.as_violation().unwrap().parent_table(), Some("customers"));
-    sql(&mut conn, &format!("DROP SCHEMA {other} CASCADE"));
+    sql(conn, &format!("DROP SCHEMA {other} CASCADE"));
 }
 
 /// Identical definitions in several schemas (schema per tenant): everything
 /// but the schema is known; the schema is not guessed.
-#[test]
-fn identical_schemas_leave_only_the_schema_unknown() {
-    let db = PgDb::new();
+fn identical_schemas_leave_only_the_schema_unknown(db: &PgDb) {
     let tenant = PgDb::new();
     let catalog = FkCatalog::new();
-    for db in [&db, &tenant] {
+    for db in [db, &tenant] {
         let mut conn = db.conn();
         let v = match catalog.transaction(&mut conn, |c| {
             diesel::insert_into(orders::table)
@@ -807,17 +473,14 @@ fn identical_schemas_leave_only_the_schema_unknown() {
     }
 }
 
-#[test]
-fn a_recreated_constraint_is_read_again() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
+fn a_recreated_constraint_is_read_again(conn: &mut PgConnection) {
     let catalog = FkCatalog::new();
     let (parent, child) = (names("parent"), names("child"));
     sql(
-        &mut conn,
+        conn,
         &format!("CREATE TABLE {parent} (id BIGINT PRIMARY KEY, code BIGINT UNIQUE)"),
     );
-    sql(&mut conn, &format!("CREATE TABLE {child} (a BIGINT, b BIGINT, CONSTRAINT c_fk FOREIGN KEY (a) REFERENCES {parent} (id))"));
+    sql(conn, &format!("CREATE TABLE {child} (a BIGINT, b BIGINT, CONSTRAINT c_fk FOREIGN KEY (a) REFERENCES {parent} (id))"));
     let fail = |conn: &mut PgConnection| {
         catalog.transaction(conn, |c| {
             diesel::sql_query(format!("INSERT INTO {child} VALUES (7, 7)"))
@@ -825,29 +488,23 @@ fn a_recreated_constraint_is_read_again() {
                 .map_err(Error::from)
         })
     };
-    let first = fail(&mut conn).unwrap_err();
+    let first = fail(conn).unwrap_err();
     assert_eq!(first.as_violation().unwrap().child_columns(), ["a"]);
+    sql(conn, &format!("ALTER TABLE {child} DROP CONSTRAINT c_fk"));
     sql(
-        &mut conn,
-        &format!("ALTER TABLE {child} DROP CONSTRAINT c_fk"),
-    );
-    sql(
-        &mut conn,
+        conn,
         &format!(
             "ALTER TABLE {child} ADD CONSTRAINT c_fk FOREIGN KEY (b) REFERENCES {parent} (code)"
         ),
     );
-    let second = fail(&mut conn).unwrap_err();
+    let second = fail(conn).unwrap_err();
     let v = second.as_violation().unwrap();
     assert_eq!(v.child_columns(), ["b"]);
     assert_eq!(v.parent_columns(), ["code"]);
 }
 
-#[test]
-fn german_constraint_named_inside_the_parent_name() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    if !german_or_skip(&mut conn, "german_constraint_named_inside_the_parent_name") {
+fn german_constraint_named_inside_the_parent_name(conn: &mut PgConnection) {
+    if !german_or_skip(conn, "german_constraint_named_inside_the_parent_name") {
         return;
     }
     let (parent, child) = (names("kunden"), names("auftrag"));
@@ -855,19 +512,19 @@ fn german_constraint_named_inside_the_parent_name() {
     // prefix of the parent table's name.
     let constraint = &parent[..parent.len() - 3];
     sql(
-        &mut conn,
+        conn,
         &format!("CREATE TABLE {parent} (customer_id BIGINT PRIMARY KEY)"),
     );
-    sql(&mut conn, &format!("CREATE TABLE {child} (customer_id BIGINT, CONSTRAINT {constraint} FOREIGN KEY (customer_id) REFERENCES {parent} (customer_id))"));
-    sql(&mut conn, &format!("INSERT INTO {parent} VALUES (1)"));
-    sql(&mut conn, &format!("INSERT INTO {child} VALUES (1)"));
-    let still = violation_of(&mut conn, |c| {
+    sql(conn, &format!("CREATE TABLE {child} (customer_id BIGINT, CONSTRAINT {constraint} FOREIGN KEY (customer_id) REFERENCES {parent} (customer_id))"));
+    sql(conn, &format!("INSERT INTO {parent} VALUES (1)"));
+    sql(conn, &format!("INSERT INTO {child} VALUES (1)"));
+    let still = violation_of(conn, |c| {
         diesel::sql_query(format!("DELETE FROM {parent}"))
             .execute(c)
             .map_err(Error::from)
     });
     assert_eq!(still.kind(), ViolationKind::StillReferenced);
-    let missing = violation_of(&mut conn, |c| {
+    let missing = violation_of(conn, |c| {
         diesel::sql_query(format!("INSERT INTO {child} VALUES (2)"))
             .execute(c)
             .map_err(Error::from)
@@ -875,22 +532,19 @@ fn german_constraint_named_inside_the_parent_name() {
     assert_eq!(missing.kind(), ViolationKind::MissingParent);
 }
 
-#[test]
-fn german_partitioned_parent_delete() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    if !german_or_skip(&mut conn, "german_partitioned_parent_delete") {
+fn german_partitioned_parent_delete(conn: &mut PgConnection) {
+    if !german_or_skip(conn, "german_partitioned_parent_delete") {
         return;
     }
-    sql(&mut conn, "CREATE TABLE accounts (tenant BIGINT, id BIGINT, PRIMARY KEY (tenant, id)) PARTITION BY LIST (tenant)");
+    sql(conn, "CREATE TABLE accounts (tenant BIGINT, id BIGINT, PRIMARY KEY (tenant, id)) PARTITION BY LIST (tenant)");
     sql(
-        &mut conn,
+        conn,
         "CREATE TABLE accounts_t1 PARTITION OF accounts FOR VALUES IN (1)",
     );
-    sql(&mut conn, "CREATE TABLE entries (tenant BIGINT, id BIGINT, FOREIGN KEY (tenant, id) REFERENCES accounts (tenant, id))");
-    sql(&mut conn, "INSERT INTO accounts VALUES (1, 1)");
-    sql(&mut conn, "INSERT INTO entries VALUES (1, 1)");
-    let v = violation_of(&mut conn, |c| {
+    sql(conn, "CREATE TABLE entries (tenant BIGINT, id BIGINT, FOREIGN KEY (tenant, id) REFERENCES accounts (tenant, id))");
+    sql(conn, "INSERT INTO accounts VALUES (1, 1)");
+    sql(conn, "INSERT INTO entries VALUES (1, 1)");
+    let v = violation_of(conn, |c| {
         diesel::sql_query("DELETE FROM accounts")
             .execute(c)
             .map_err(Error::from)
@@ -900,18 +554,15 @@ fn german_partitioned_parent_delete() {
     assert_eq!(values(&v), Some(vec![Some("1"), Some("1")]));
 }
 
-#[test]
-fn re_keying_shows_the_update_action_too() {
-    let db = PgDb::new();
-    let mut conn = db.conn();
-    sql(&mut conn, "CREATE TABLE owners (id BIGINT PRIMARY KEY)");
+fn re_keying_shows_the_update_action_too(conn: &mut PgConnection) {
+    sql(conn, "CREATE TABLE owners (id BIGINT PRIMARY KEY)");
     sql(
-        &mut conn,
+        conn,
         "CREATE TABLE pets (id BIGINT, owner_id BIGINT REFERENCES owners (id) ON DELETE CASCADE)",
     );
-    sql(&mut conn, "INSERT INTO owners VALUES (1)");
-    sql(&mut conn, "INSERT INTO pets VALUES (1, 1)");
-    let v = violation_of(&mut conn, |c| {
+    sql(conn, "INSERT INTO owners VALUES (1)");
+    sql(conn, "INSERT INTO pets VALUES (1, 1)");
+    let v = violation_of(conn, |c| {
         diesel::sql_query("UPDATE owners SET id = 2")
             .execute(c)
             .map_err(Error::from)
@@ -993,9 +644,7 @@ impl Blog {
 
 /// PostgreSQL 18 raises 23001 for RESTRICT only: a sibling schema with the
 /// same names and NO ACTION cannot be the one that failed.
-#[test]
-fn pg18_restrict_is_told_from_a_no_action_sibling_by_its_sqlstate() {
-    let db = PgDb::new();
+fn pg18_restrict_is_told_from_a_no_action_sibling_by_its_sqlstate(db: &PgDb) {
     let mut conn = db.conn();
     if server_version(&mut conn) < 180_000 {
         common::skip(
@@ -1041,9 +690,7 @@ fn pg18_restrict_is_told_from_a_no_action_sibling_by_its_sqlstate() {
 
 /// On PostgreSQL 18, 23503 on the parent side comes from NO ACTION only: a
 /// twin whose both actions are RESTRICT is ruled out.
-#[test]
-fn pg18_no_action_is_told_from_a_restrict_only_sibling_by_its_sqlstate() {
-    let db = PgDb::new();
+fn pg18_no_action_is_told_from_a_restrict_only_sibling_by_its_sqlstate(db: &PgDb) {
     let mut conn = db.conn();
     if server_version(&mut conn) < 180_000 {
         common::skip(
@@ -1073,9 +720,7 @@ fn pg18_no_action_is_told_from_a_restrict_only_sibling_by_its_sqlstate() {
 /// Same names, different actions, and nothing in the error to tell which
 /// failed (23503 fits both on every version): what both definitions share
 /// is given, the rest is left out, and the violation says why.
-#[test]
-fn same_names_with_different_actions_give_what_they_share() {
-    let db = PgDb::new();
+fn same_names_with_different_actions_give_what_they_share(db: &PgDb) {
     let mut conn = db.conn();
     let sibling = PgDb::new();
     let blog = Blog::new();
@@ -1112,9 +757,7 @@ fn same_names_with_different_actions_give_what_they_share() {
 /// it then tripped over, so after the rollback only the *other* schema holds
 /// a post of author 1. Choosing by the rows would name the wrong schema and
 /// the wrong ON UPDATE; the explanation stays ambiguous instead.
-#[test]
-fn rows_seen_after_the_rollback_never_choose_the_schema() {
-    let db = PgDb::new();
+fn rows_seen_after_the_rollback_never_choose_the_schema(db: &PgDb) {
     let mut conn = db.conn();
     let sibling = PgDb::new();
     let own = &db.schema;
@@ -1140,9 +783,7 @@ fn rows_seen_after_the_rollback_never_choose_the_schema() {
 /// A twin whose actions are both CASCADE can never refuse a delete: only the
 /// NO ACTION definition can have failed, in English and (where the server
 /// translates) in German, where the side is learnt from the catalog first.
-#[test]
-fn a_cascading_twin_cannot_be_the_one_that_refused() {
-    let db = PgDb::new();
+fn a_cascading_twin_cannot_be_the_one_that_refused(db: &PgDb) {
     let mut conn = db.conn();
     let sibling = PgDb::new();
     let blog = Blog::new();
@@ -1170,4 +811,31 @@ fn a_cascading_twin_cannot_be_the_one_that_refused() {
         assert!(v.database_message().contains("Fremdschlüssel"), "{v}");
         check(&v);
     }
+}
+
+common::on_postgres! {
+    restrict_action_is_reported,
+    composite_value_with_separator_is_not_guessed,
+    null_in_a_composite_key,
+    deferrable_constraint_fails_at_commit,
+    without_select_privilege_the_values_are_absent with db,
+    german_server_messages,
+    german_self_reference_is_decided_from_names,
+    partitioned_tables_resolve_to_the_declared_constraint,
+    the_catalog_cache_makes_repeated_errors_free with db,
+    explaining_inside_an_aborted_transaction_says_why_it_is_incomplete,
+    nested_in_the_callers_transaction_only_the_work_is_rolled_back,
+    other_errors_pass_through,
+    schemas_are_reported_when_the_names_are_unique with db,
+    schemas_with_the_same_names_are_told_apart_by_the_detail,
+    identical_schemas_leave_only_the_schema_unknown with db,
+    a_recreated_constraint_is_read_again,
+    german_constraint_named_inside_the_parent_name,
+    german_partitioned_parent_delete,
+    re_keying_shows_the_update_action_too,
+    pg18_restrict_is_told_from_a_no_action_sibling_by_its_sqlstate with db,
+    pg18_no_action_is_told_from_a_restrict_only_sibling_by_its_sqlstate with db,
+    same_names_with_different_actions_give_what_they_share with db,
+    rows_seen_after_the_rollback_never_choose_the_schema with db,
+    a_cascading_twin_cannot_be_the_one_that_refused with db,
 }

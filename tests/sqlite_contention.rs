@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 
 use common::sqlite::SqliteDb;
 use diesel::prelude::*;
@@ -26,9 +26,9 @@ fn sql(conn: &mut SqliteConnection, statement: &str) {
         .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
-/// A migrated database in WAL mode (kept in the file), with products.
-fn wal_db() -> SqliteDb {
-    let db = SqliteDb::new();
+/// Puts the fresh database in WAL mode (kept in the file) and gives it
+/// products.
+fn wal_with_products(db: &SqliteDb) {
     let mut conn = db.conn();
     sql(&mut conn, "PRAGMA journal_mode = WAL");
     for id in 1..=PRODUCTS {
@@ -37,7 +37,6 @@ fn wal_db() -> SqliteDb {
             &format!("INSERT INTO products (id, sku, name, price_cents) VALUES ({id}, 'P{id}', 'Pen', 100)"),
         );
     }
-    db
 }
 
 fn connect(db: &SqliteDb, busy_timeout_ms: u32) -> SqliteConnection {
@@ -78,32 +77,32 @@ fn graph_on_existing_rows(thread: usize, n: usize) -> Graph<diesel::sqlite::Sqli
     graph
 }
 
-#[test]
-fn concurrent_graphs_on_existing_rows_wait_for_the_write_lock() {
-    let db = Arc::new(wal_db());
-    let start = Arc::new(Barrier::new(THREADS));
-    let workers: Vec<_> = (0..THREADS)
-        .map(|thread| {
-            let db = Arc::clone(&db);
-            let start = Arc::clone(&start);
-            std::thread::spawn(move || {
-                // Generous: the point is waiting instead of failing, not speed.
-                let mut conn = connect(&db, 60_000);
-                start.wait();
-                (0..GRAPHS_PER_THREAD)
-                    .filter_map(|n| {
-                        insert_graph(&mut conn, &graph_on_existing_rows(thread, n))
-                            .err()
-                            .map(|e| e.to_string())
-                    })
-                    .collect::<Vec<String>>()
+fn concurrent_graphs_on_existing_rows_wait_for_the_write_lock(db: &SqliteDb) {
+    wal_with_products(db);
+    let start = Barrier::new(THREADS);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let start = &start;
+                scope.spawn(move || {
+                    // Generous: the point is waiting instead of failing, not speed.
+                    let mut conn = connect(db, 60_000);
+                    start.wait();
+                    (0..GRAPHS_PER_THREAD)
+                        .filter_map(|n| {
+                            insert_graph(&mut conn, &graph_on_existing_rows(thread, n))
+                                .err()
+                                .map(|e| e.to_string())
+                        })
+                        .collect::<Vec<String>>()
+                })
             })
-        })
-        .collect();
-    let failures: Vec<String> = workers
-        .into_iter()
-        .flat_map(|worker| worker.join().expect("a writer thread panicked"))
-        .collect();
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a writer thread panicked"))
+            .collect()
+    });
     let locked = failures
         .iter()
         .filter(|e| e.contains("database is locked"))
@@ -122,12 +121,11 @@ fn concurrent_graphs_on_existing_rows_wait_for_the_write_lock() {
     assert_eq!(items, (THREADS * GRAPHS_PER_THREAD * 3) as i64);
 }
 
-#[test]
-fn work_that_reads_first_holds_the_write_lock_from_the_start() {
-    let db = wal_db();
-    let mut conn = connect(&db, 0);
+fn work_that_reads_first_holds_the_write_lock_from_the_start(db: &SqliteDb) {
+    wal_with_products(db);
+    let mut conn = connect(db, 0);
     // Does not wait: either it gets the lock at once or it fails.
-    let mut other = connect(&db, 0);
+    let mut other = connect(db, 0);
     let result = FkCatalog::new().transaction(&mut conn, |c| {
         let before: i64 = customers::table.count().get_result(c)?;
         let intruder = diesel::sql_query(
@@ -160,12 +158,11 @@ fn work_that_reads_first_holds_the_write_lock_from_the_start() {
     assert_eq!(emails, ["mine@example.com"]);
 }
 
-#[test]
-fn a_busy_database_is_a_plain_error_before_the_work_runs() {
-    let db = wal_db();
-    let mut holder = connect(&db, 0);
+fn a_busy_database_is_a_plain_error_before_the_work_runs(db: &SqliteDb) {
+    wal_with_products(db);
+    let mut holder = connect(db, 0);
     sql(&mut holder, "BEGIN IMMEDIATE");
-    let mut conn = connect(&db, 0);
+    let mut conn = connect(db, 0);
     let mut runs = 0;
     let result = FkCatalog::new().transaction(&mut conn, |_| {
         runs += 1;
@@ -181,4 +178,10 @@ fn a_busy_database_is_a_plain_error_before_the_work_runs() {
     conn.immediate_transaction(|_| Ok::<_, diesel::result::Error>(()))
         .unwrap();
     FkCatalog::new().transaction(&mut conn, |_| Ok(())).unwrap();
+}
+
+common::on_sqlite! {
+    concurrent_graphs_on_existing_rows_wait_for_the_write_lock with db,
+    work_that_reads_first_holds_the_write_lock_from_the_start with db,
+    a_busy_database_is_a_plain_error_before_the_work_runs with db,
 }

@@ -4,47 +4,15 @@
 mod common;
 
 use common::sqlite::SqliteDb;
+use common::violations::{seed_customer_with_order, sql, values, violation_of};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
-use fk_safe::{Database, Error, FkAction, FkCatalog, FkConnection, FkViolation, ViolationKind};
+use fk_safe::{Database, Error, FkAction, FkCatalog, FkConnection, ViolationKind};
 use fk_safe_suite::schema::*;
 
-fn sql(conn: &mut SqliteConnection, statement: &str) {
-    diesel::sql_query(statement)
-        .execute(conn)
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
-}
-
-fn violation_of<T: std::fmt::Debug>(
-    conn: &mut SqliteConnection,
-    work: impl FnMut(&mut SqliteConnection) -> Result<T, Error>,
-) -> Box<FkViolation> {
-    match FkCatalog::new().transaction(conn, work) {
-        Err(Error::ForeignKey(v)) => v,
-        other => panic!("expected a foreign-key violation, got {other:?}"),
-    }
-}
-
-fn values(v: &FkViolation) -> Option<Vec<Option<&str>>> {
-    v.key_values()
-        .map(|values| values.iter().map(|v| v.as_deref()).collect())
-}
-
-fn seed_customer_with_order(conn: &mut SqliteConnection) {
-    sql(
-        conn,
-        "INSERT INTO customers (id, email, name) VALUES (1, 'alice@example.com', 'Alice')",
-    );
-    sql(conn, "INSERT INTO orders (id, customer_id) VALUES (10, 1)");
-}
-
-#[test]
-fn a_bare_error_is_classified_without_io() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn a_bare_error_is_classified_without_io(conn: &mut SqliteConnection) {
     let raw = diesel::insert_into(orders::table)
         .values(orders::customer_id.eq(999))
-        .execute(&mut conn)
+        .execute(conn)
         .unwrap_err();
     let Error::ForeignKey(v) = Error::from(raw) else {
         panic!("not classified");
@@ -56,98 +24,7 @@ fn a_bare_error_is_classified_without_io() {
     assert!(v.to_string().contains("FkCatalog::transaction"), "{v}");
 }
 
-#[test]
-fn missing_parent_on_insert() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, |c| {
-        diesel::insert_into(orders::table)
-            .values(orders::customer_id.eq(999))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.schema(), Some("main"));
-    assert_eq!(v.constraint(), None);
-    assert_eq!(v.child_table(), Some("orders"));
-    assert_eq!(v.child_columns(), ["customer_id"]);
-    assert_eq!(v.parent_table(), Some("customers"));
-    assert_eq!(v.parent_columns(), ["id"]);
-    assert_eq!(v.on_delete(), Some(FkAction::NoAction));
-    assert_eq!(values(&v), Some(vec![Some("999")]));
-    assert_eq!(
-        v.to_string(),
-        "orders.customer_id = 999 has no matching row in customers.id. Fix: insert the \
-         customers row first (in the same transaction), or use a key that exists in customers"
-    );
-    // The replay left nothing behind.
-    let orders: i64 = orders::table.count().get_result(&mut conn).unwrap();
-    assert_eq!(orders, 0);
-}
-
-#[test]
-fn missing_parent_on_update() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    seed_customer_with_order(&mut conn);
-    let v = violation_of(&mut conn, |c| {
-        diesel::update(orders::table.find(10))
-            .set(orders::customer_id.eq(31))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(values(&v), Some(vec![Some("31")]));
-    let still: i64 = orders::table
-        .find(10)
-        .select(orders::customer_id)
-        .first(&mut conn)
-        .unwrap();
-    assert_eq!(still, 1);
-}
-
-#[test]
-fn deleting_a_referenced_parent() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    seed_customer_with_order(&mut conn);
-    let v = violation_of(&mut conn, |c| {
-        diesel::delete(customers::table.find(1))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::StillReferenced);
-    assert_eq!(v.child_table(), Some("orders"));
-    assert_eq!(v.parent_table(), Some("customers"));
-    assert_eq!(values(&v), Some(vec![Some("1")]));
-    assert!(
-        v.to_string()
-            .starts_with("cannot delete or re-key customers.id = 1: it is still referenced from orders.customer_id"),
-        "{v}"
-    );
-    let customers: i64 = customers::table.count().get_result(&mut conn).unwrap();
-    assert_eq!(customers, 1);
-}
-
-#[test]
-fn re_keying_a_referenced_parent() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    seed_customer_with_order(&mut conn);
-    let v = violation_of(&mut conn, |c| {
-        diesel::update(customers::table.find(1))
-            .set(customers::id.eq(2))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::StillReferenced);
-    assert_eq!(values(&v), Some(vec![Some("1")]));
-}
-
-#[test]
-fn deferred_constraint_fails_at_commit() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn deferred_constraint_fails_at_commit(conn: &mut SqliteConnection) {
     // The bare failure comes from COMMIT, not from the INSERT.
     let raw = conn
         .transaction::<(), diesel::result::Error, _>(|c| {
@@ -162,7 +39,7 @@ fn deferred_constraint_fails_at_commit() {
         .unwrap_err();
     assert!(Error::from(raw).as_violation().is_some());
 
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         diesel::insert_into(departments::table)
             .values((
                 departments::name.eq("R&D"),
@@ -176,25 +53,22 @@ fn deferred_constraint_fails_at_commit() {
     assert_eq!(v.child_columns(), ["head_employee_id"]);
     assert_eq!(v.parent_table(), Some("employees"));
     assert_eq!(values(&v), Some(vec![Some("555")]));
-    let departments: i64 = departments::table.count().get_result(&mut conn).unwrap();
+    let departments: i64 = departments::table.count().get_result(conn).unwrap();
     assert_eq!(departments, 0);
 }
 
-#[test]
-fn restrict_is_still_referenced() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    seed_customer_with_order(&mut conn);
+fn restrict_is_still_referenced(conn: &mut SqliteConnection) {
+    seed_customer_with_order(conn);
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO products (id, sku, name, price_cents) VALUES (7, 'P7', 'Pen', 100)",
     );
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO order_items (order_id, product_id, quantity) VALUES (10, 7, 1)",
     );
     let raw = diesel::delete(products::table.find(7))
-        .execute(&mut conn)
+        .execute(conn)
         .unwrap_err();
     // Diesel 2.3 reports SQLite's 1811 as Unknown; it is still ours.
     assert!(matches!(
@@ -202,7 +76,7 @@ fn restrict_is_still_referenced() {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, _)
     ));
     let catalog = FkCatalog::new();
-    let Error::ForeignKey(v) = catalog.explain(&mut conn, raw) else {
+    let Error::ForeignKey(v) = catalog.explain(conn, raw) else {
         panic!("not classified");
     };
     assert_eq!(v.kind(), ViolationKind::StillReferenced);
@@ -212,31 +86,28 @@ fn restrict_is_still_referenced() {
     assert_eq!(v.on_delete(), Some(FkAction::Restrict));
 }
 
-#[test]
-fn restrict_among_several_is_not_guessed_but_replay_finds_it() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    seed_customer_with_order(&mut conn);
-    sql(&mut conn, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer_id BIGINT REFERENCES customers (id) ON DELETE RESTRICT)");
+fn restrict_among_several_is_not_guessed_but_replay_finds_it(conn: &mut SqliteConnection) {
+    seed_customer_with_order(conn);
+    sql(conn, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer_id BIGINT REFERENCES customers (id) ON DELETE RESTRICT)");
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO products (id, sku, name, price_cents) VALUES (7, 'P7', 'Pen', 100)",
     );
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO order_items (order_id, product_id, quantity) VALUES (10, 7, 1)",
     );
 
     let raw = diesel::delete(products::table.find(7))
-        .execute(&mut conn)
+        .execute(conn)
         .unwrap_err();
-    let bare = FkCatalog::new().explain(&mut conn, raw);
+    let bare = FkCatalog::new().explain(conn, raw);
     let bare = bare.as_violation().unwrap();
     assert_eq!(bare.kind(), ViolationKind::StillReferenced);
     assert_eq!(bare.child_table(), None, "two RESTRICT keys: no guess");
 
     // Deferring suspends RESTRICT too, so the replay sees the real orphan.
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         diesel::delete(products::table.find(7))
             .execute(c)
             .map_err(Error::from)
@@ -245,92 +116,15 @@ fn restrict_among_several_is_not_guessed_but_replay_finds_it() {
     assert_eq!(v.child_table(), Some("order_items"));
     assert_eq!(v.child_columns(), ["product_id"]);
     assert_eq!(values(&v), Some(vec![Some("7")]));
-    assert_eq!(
-        products::table
-            .count()
-            .get_result::<i64>(&mut conn)
-            .unwrap(),
-        1
-    );
+    assert_eq!(products::table.count().get_result::<i64>(conn).unwrap(), 1);
 }
 
-#[test]
-fn composite_key() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    sql(
-        &mut conn,
-        "INSERT INTO products (id, sku, name, price_cents) VALUES (1, 'P1', 'Pen', 100)",
-    );
-    let v = violation_of(&mut conn, |c| {
-        diesel::insert_into(stock_levels::table)
-            .values((
-                stock_levels::tenant_id.eq(7),
-                stock_levels::warehouse_code.eq("A, B"),
-                stock_levels::product_id.eq(1),
-                stock_levels::quantity.eq(3),
-            ))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.child_columns(), ["tenant_id", "warehouse_code"]);
-    assert_eq!(v.parent_columns(), ["tenant_id", "code"]);
-    assert_eq!(v.on_update(), Some(FkAction::Cascade));
-    // Read from the row itself, so a separator inside a value is no problem.
-    assert_eq!(values(&v), Some(vec![Some("7"), Some("A, B")]));
-    // A NULL in the key is not checked (MATCH SIMPLE).
-    sql(&mut conn, "INSERT INTO stock_levels (tenant_id, warehouse_code, product_id, quantity) VALUES (7, NULL, 1, 3)");
-}
-
-#[test]
-fn self_reference() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, |c| {
-        diesel::insert_into(employees::table)
-            .values((employees::name.eq("Bob"), employees::manager_id.eq(77)))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.child_table(), Some("employees"));
-    assert_eq!(v.parent_table(), Some("employees"));
-    assert_eq!(v.child_columns(), ["manager_id"]);
-    assert_eq!(v.on_delete(), Some(FkAction::SetNull));
-    assert_eq!(values(&v), Some(vec![Some("77")]));
-}
-
-#[test]
-fn quoted_identifiers() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, |c| {
-        diesel::insert_into(pick_lines::table)
-            .values(pick_lines::bin_ref.eq(42))
-            .execute(c)
-            .map_err(Error::from)
-    });
-    assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(v.child_table(), Some("Pick Lines (Ä)"));
-    assert_eq!(v.child_columns(), ["Bin, (Ref)"]);
-    assert_eq!(v.parent_table(), Some("Lager \"Nord\" Größe"));
-    assert_eq!(v.parent_columns(), ["Bin ID"]);
-    assert_eq!(values(&v), Some(vec![Some("42")]));
-}
-
-#[test]
-fn pre_existing_orphans_are_not_blamed() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn pre_existing_orphans_are_not_blamed(conn: &mut SqliteConnection) {
     // An orphan written while enforcement was off.
-    sql(&mut conn, "PRAGMA foreign_keys = OFF");
-    sql(
-        &mut conn,
-        "INSERT INTO orders (id, customer_id) VALUES (1, 500)",
-    );
-    sql(&mut conn, "PRAGMA foreign_keys = ON");
-    let v = violation_of(&mut conn, |c| {
+    sql(conn, "PRAGMA foreign_keys = OFF");
+    sql(conn, "INSERT INTO orders (id, customer_id) VALUES (1, 500)");
+    sql(conn, "PRAGMA foreign_keys = ON");
+    let v = violation_of(conn, |c| {
         diesel::insert_into(employees::table)
             .values((employees::name.eq("Bob"), employees::manager_id.eq(77)))
             .execute(c)
@@ -340,10 +134,7 @@ fn pre_existing_orphans_are_not_blamed() {
     assert_eq!(values(&v), Some(vec![Some("77")]));
 }
 
-#[test]
-fn nested_in_the_callers_transaction() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn nested_in_the_callers_transaction(conn: &mut SqliteConnection) {
     let catalog = FkCatalog::new();
     conn.transaction::<_, Error, _>(|c| {
         sql(c, "INSERT INTO customers (id, email, name) VALUES (1, 'kept@example.com', 'Kept')");
@@ -370,18 +161,15 @@ fn nested_in_the_callers_transaction() {
     .unwrap();
     let emails: Vec<String> = customers::table
         .select(customers::email)
-        .load(&mut conn)
+        .load(conn)
         .unwrap();
     assert_eq!(emails, ["kept@example.com"]);
 }
 
-#[test]
-fn successful_work_runs_once_and_commits() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn successful_work_runs_once_and_commits(conn: &mut SqliteConnection) {
     let mut runs = 0;
     let id = FkCatalog::new()
-        .transaction(&mut conn, |c| {
+        .transaction(conn, |c| {
             runs += 1;
             let id: i64 = diesel::insert_into(customers::table)
                 .values((
@@ -398,67 +186,22 @@ fn successful_work_runs_once_and_commits() {
         customers::table
             .find(id)
             .count()
-            .get_result::<i64>(&mut conn)
+            .get_result::<i64>(conn)
             .unwrap(),
         1
     );
 }
 
-#[test]
-fn enforcing_inside_a_transaction_is_an_error() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    sql(&mut conn, "PRAGMA foreign_keys = OFF");
+fn enforcing_inside_a_transaction_is_an_error(conn: &mut SqliteConnection) {
+    sql(conn, "PRAGMA foreign_keys = OFF");
     let result = conn.transaction::<_, diesel::result::Error, _>(|c| c.enforce_foreign_keys());
     let message = result.unwrap_err().to_string();
     assert!(message.contains("inside a transaction"), "{message}");
 }
 
-#[test]
-fn errors_through_an_r2d2_pool() {
-    let db = SqliteDb::new();
-    let pool = Pool::builder()
-        .max_size(2)
-        .connection_customizer(Box::new(fk_safe::EnforceForeignKeys))
-        .build(ConnectionManager::<SqliteConnection>::new(db.url()))
-        .unwrap();
-    let catalog = FkCatalog::new();
-    let mut conn = pool.get().unwrap();
-    let result = catalog.transaction(&mut conn, |c| {
-        diesel::insert_into(orders::table)
-            .values(orders::customer_id.eq(999))
-            .execute(c)?;
-        Ok(())
-    });
-    let Err(Error::ForeignKey(v)) = result else {
-        panic!("{result:?}");
-    };
-    assert_eq!(v.parent_table(), Some("customers"));
-    assert_eq!(values(&v), Some(vec![Some("999")]));
-    // The pooled connection is left outside any transaction.
-    conn.immediate_transaction(|_| Ok::<_, diesel::result::Error>(()))
-        .unwrap();
-}
-
-#[test]
-fn the_foreign_key_catalog_lists_the_schema() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    let all = FkCatalog::new().foreign_keys(&mut conn).unwrap();
-    assert_eq!(all.len(), 9, "{all:#?}");
-    let composite = all
-        .iter()
-        .find(|fk| fk.table == "stock_levels" && fk.columns.len() == 2)
-        .unwrap();
-    assert_eq!(composite.parent_columns, ["tenant_id", "code"]);
-}
-
-#[test]
-fn several_broken_keys_are_not_guessed_between() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    seed_customer_with_order(&mut conn);
-    let v = violation_of(&mut conn, |c| {
+fn several_broken_keys_are_not_guessed_between(conn: &mut SqliteConnection) {
+    seed_customer_with_order(conn);
+    let v = violation_of(conn, |c| {
         // The first statement fails; the replay runs past it into the second.
         diesel::sql_query("INSERT INTO orders (customer_id) VALUES (999)").execute(c)?;
         diesel::sql_query(
@@ -477,11 +220,8 @@ fn several_broken_keys_are_not_guessed_between() {
     assert!(v.to_string().contains("SQLite does not say"), "{v}");
 }
 
-#[test]
-fn a_child_written_before_its_parent_is_explained() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, |c| {
+fn a_child_written_before_its_parent_is_explained(conn: &mut SqliteConnection) {
+    let v = violation_of(conn, |c| {
         diesel::sql_query("INSERT INTO orders (customer_id) VALUES (5)").execute(c)?;
         diesel::sql_query(
             "INSERT INTO customers (id, email, name) VALUES (5, 'late@example.com', 'Late')",
@@ -498,20 +238,17 @@ fn a_child_written_before_its_parent_is_explained() {
     );
 }
 
-#[test]
-fn a_column_named_rowid_does_not_hide_the_row() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn a_column_named_rowid_does_not_hide_the_row(conn: &mut SqliteConnection) {
     sql(
-        &mut conn,
+        conn,
         "CREATE TABLE legacy_orders (rowid INTEGER, customer_id BIGINT REFERENCES customers (id))",
     );
     sql(
-        &mut conn,
+        conn,
         "INSERT INTO customers (id, email, name) VALUES (1, 'a@example.com', 'A')",
     );
-    sql(&mut conn, "INSERT INTO legacy_orders VALUES (2, 1)");
-    let v = violation_of(&mut conn, |c| {
+    sql(conn, "INSERT INTO legacy_orders VALUES (2, 1)");
+    let v = violation_of(conn, |c| {
         diesel::sql_query("INSERT INTO legacy_orders VALUES (7, 999)").execute(c)?;
         Ok(())
     });
@@ -539,12 +276,9 @@ fn insert_orphan_order(conn: &mut SqliteConnection) -> Result<(), Error> {
     Ok(())
 }
 
-#[test]
-fn a_replay_that_fails_says_why_and_invents_no_cause() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn a_replay_that_fails_says_why_and_invents_no_cause(conn: &mut SqliteConnection) {
     let mut runs = 0;
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         runs += 1;
         if runs == 2 {
             diesel::sql_query("INSERT INTO no_such_table VALUES (1)").execute(c)?;
@@ -561,16 +295,13 @@ fn a_replay_that_fails_says_why_and_invents_no_cause() {
     assert!(!text.contains("later statement"), "{text}");
     // The replay's error is not the catalog's.
     assert_eq!(v.catalog_error(), None);
-    let orders: i64 = orders::table.count().get_result(&mut conn).unwrap();
+    let orders: i64 = orders::table.count().get_result(conn).unwrap();
     assert_eq!(orders, 0);
 }
 
-#[test]
-fn a_replay_failing_on_a_foreign_key_again_names_nothing() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn a_replay_failing_on_a_foreign_key_again_names_nothing(conn: &mut SqliteConnection) {
     let mut runs = 0;
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         runs += 1;
         // Work that checks its keys at once, whatever the caller deferred.
         diesel::sql_query("PRAGMA defer_foreign_keys = OFF").execute(c)?;
@@ -583,12 +314,10 @@ fn a_replay_failing_on_a_foreign_key_again_names_nothing() {
     assert!(note.contains("foreign key"), "{note}");
     assert!(note.contains("FOREIGN KEY constraint failed"), "{note}");
     assert!(!v.to_string().contains("later statement"), "{v}");
-    assert_eq!(flag(&mut conn, "defer_foreign_keys"), 0);
+    assert_eq!(flag(conn, "defer_foreign_keys"), 0);
 }
 
-#[test]
-fn no_other_writer_gets_in_between_the_failure_and_the_replay() {
-    let db = SqliteDb::new();
+fn no_other_writer_gets_in_between_the_failure_and_the_replay(db: &SqliteDb) {
     let mut conn = db.conn();
     // Does not wait for the lock: it either writes at once or fails.
     let mut other = db.conn();
@@ -621,12 +350,11 @@ fn no_other_writer_gets_in_between_the_failure_and_the_replay() {
     assert_eq!(customers, 0);
 }
 
-#[test]
-fn a_deferred_failure_at_commit_is_explained_without_running_the_work_again() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn a_deferred_failure_at_commit_is_explained_without_running_the_work_again(
+    conn: &mut SqliteConnection,
+) {
     let mut runs = 0;
-    let v = violation_of(&mut conn, |c| {
+    let v = violation_of(conn, |c| {
         runs += 1;
         diesel::insert_into(departments::table)
             .values((
@@ -640,17 +368,14 @@ fn a_deferred_failure_at_commit_is_explained_without_running_the_work_again() {
     assert_eq!(v.kind(), ViolationKind::MissingParent);
     assert_eq!(v.child_table(), Some("departments"));
     assert_eq!(values(&v), Some(vec![Some("555")]));
-    let departments: i64 = departments::table.count().get_result(&mut conn).unwrap();
+    let departments: i64 = departments::table.count().get_result(conn).unwrap();
     assert_eq!(departments, 0);
 }
 
-#[test]
-fn after_a_failure_the_connection_is_as_it_was() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
-    let v = violation_of(&mut conn, insert_orphan_order);
+fn after_a_failure_the_connection_is_as_it_was(conn: &mut SqliteConnection) {
+    let v = violation_of(conn, insert_orphan_order);
     assert_eq!(v.kind(), ViolationKind::MissingParent);
-    assert_eq!(flag(&mut conn, "defer_foreign_keys"), 0);
+    assert_eq!(flag(conn, "defer_foreign_keys"), 0);
     // Diesel's transaction state is back at the top: a transaction of the
     // caller's own begins, and constraints are immediate in it.
     conn.immediate_transaction(|c| {
@@ -663,10 +388,7 @@ fn after_a_failure_the_connection_is_as_it_was() {
     .unwrap();
 }
 
-#[test]
-fn nested_the_replay_leaves_the_callers_deferral_as_it_was() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn nested_the_replay_leaves_the_callers_deferral_as_it_was(conn: &mut SqliteConnection) {
     let catalog = FkCatalog::new();
     conn.immediate_transaction::<_, Error, _>(|c| {
         let failed = catalog.transaction(c, insert_orphan_order).unwrap_err();
@@ -683,14 +405,13 @@ fn nested_the_replay_leaves_the_callers_deferral_as_it_was() {
     .unwrap();
 }
 
-#[test]
-fn a_failure_nested_in_an_fk_safe_transaction_is_explained_once_and_the_outer_work_goes_on() {
-    let db = SqliteDb::new();
-    let mut conn = db.conn();
+fn a_failure_nested_in_an_fk_safe_transaction_is_explained_once_and_the_outer_work_goes_on(
+    conn: &mut SqliteConnection,
+) {
     let catalog = FkCatalog::new();
     let mut inner_runs = 0;
     let kept = catalog
-        .transaction(&mut conn, |c| {
+        .transaction(conn, |c| {
             sql(c, "INSERT INTO customers (id, email, name) VALUES (1, 'kept@example.com', 'Kept')");
             let failed = catalog
                 .transaction(c, |c| {
@@ -711,7 +432,28 @@ fn a_failure_nested_in_an_fk_safe_transaction_is_explained_once_and_the_outer_wo
     assert_eq!(kept, ["kept@example.com"]);
     let emails: Vec<String> = customers::table
         .select(customers::email)
-        .load(&mut conn)
+        .load(conn)
         .unwrap();
     assert_eq!(emails, ["kept@example.com"]);
+}
+
+common::on_sqlite! {
+    a_bare_error_is_classified_without_io,
+    deferred_constraint_fails_at_commit,
+    restrict_is_still_referenced,
+    restrict_among_several_is_not_guessed_but_replay_finds_it,
+    pre_existing_orphans_are_not_blamed,
+    nested_in_the_callers_transaction,
+    successful_work_runs_once_and_commits,
+    enforcing_inside_a_transaction_is_an_error,
+    several_broken_keys_are_not_guessed_between,
+    a_child_written_before_its_parent_is_explained,
+    a_column_named_rowid_does_not_hide_the_row,
+    a_replay_that_fails_says_why_and_invents_no_cause,
+    a_replay_failing_on_a_foreign_key_again_names_nothing,
+    no_other_writer_gets_in_between_the_failure_and_the_replay with db,
+    a_deferred_failure_at_commit_is_explained_without_running_the_work_again,
+    after_a_failure_the_connection_is_as_it_was,
+    nested_the_replay_leaves_the_callers_deferral_as_it_was,
+    a_failure_nested_in_an_fk_safe_transaction_is_explained_once_and_the_outer_work_goes_on,
 }

@@ -1,10 +1,294 @@
 //! Test harness: every test gets its own freshly migrated PostgreSQL schema
 //! and its own SQLite file, so the suite runs in parallel and re-runs on a
 //! used server. Nothing here is mocked.
-#![allow(dead_code)]
+//!
+//! # One way to run a scenario on both backends
+//!
+//! A scenario is a function written once, generic over the connection
+//! (`fn writes_a_shop<C: FkConnection>(conn: &mut C)` with the bounds it
+//! needs). [`on_both_backends!`] turns a list of scenarios into tests:
+//!
+//! ```ignore
+//! common::on_both_backends! {
+//!     // `postgres::writes_a_shop` and `sqlite::writes_a_shop`, each calling
+//!     // `writes_a_shop(&mut conn)` on a fresh, migrated database.
+//!     writes_a_shop,
+//!     // More arguments, the same on both backends.
+//!     a_composite_link_closes_cycles => (SITES),
+//!     // Arguments that differ: each backend's are compiled only with its
+//!     // feature, so they may name items that exist only with it.
+//!     batches_past_the_bind_limit => { postgres: (50_000), sqlite: (25_000) },
+//!     // A test named apart from the scenario it runs.
+//!     thousands_of_cycles = departments_headed_from_within => (5_000),
+//!     // The scenario gets the fresh database (`&PgDb` / `&SqliteDb`, both
+//!     // `FreshDb`) instead of one connection to it, for pools and second
+//!     // sessions.
+//!     r2d2_pool with db => { .. },
+//!     // The scenario gets the database type (`scenario::<PgDb>(..)`) and
+//!     // makes its fresh databases itself, e.g. one per proptest case.
+//!     random_graphs with db_type => { postgres: (24), sqlite: (48) },
+//! }
+//! ```
+//!
+//! It expands to `#[cfg(feature = "postgres")] mod postgres { .. }` and
+//! `#[cfg(feature = "sqlite")] mod sqlite { .. }`, so a build with one
+//! backend compiles and runs that backend's half. Inside each module (and
+//! so inside the argument expressions) `TestDb` is the backend's fresh
+//! database type and `TestBackend` its Diesel backend
+//! (`TestBackend::rows_per_statement(2)`). Doc comments and attributes
+//! written before an entry go on its tests.
+//!
+//! Tests that only one backend has (PostgreSQL's German messages, SQLite's
+//! write contention, a schema only one of them can express) use the same
+//! entries in [`on_postgres!`] or [`on_sqlite!`], whose tests live in
+//! `postgres_only::` and `sqlite_only::`; their scenarios take the concrete
+//! `&mut PgConnection` / `&mut SqliteConnection` (or `&PgDb` / `&SqliteDb`
+//! with `with db`).
+//!
+//! Each macro makes one module, so it is used once per module; a file with
+//! several groups of one backend's tests invokes it inside a module of each
+//! group (`uuid_keys::postgres_only::..` in graph_keys.rs).
+//!
+//! When both backends run a scenario but say different things about it
+//! (messages, constraint names), the scenario makes the assertions both
+//! share and takes each backend's own as a function argument, compiled
+//! with that backend only (tests/violations.rs: `then: fn(&mut C,
+//! &FkViolation)`). A generic scenario names the Diesel statements it sends
+//! in its bounds through `diesel::dsl`'s types
+//! (`Values<insert_into<orders::table>, Eq<orders::customer_id, i64>>:
+//! ExecuteDsl<C>`).
+//!
+//! `cargo test postgres` runs every PostgreSQL test of the suite,
+//! `cargo test sqlite` every SQLite one.
+#![allow(dead_code, unused_macros)]
+
+pub mod violations;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use diesel::connection::{Instrumentation, InstrumentationEvent, LoadConnection};
+use diesel::query_builder::SqlQuery;
+use diesel::query_dsl::LoadQuery;
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, RunQueryDsl};
+
+/// A fresh, migrated database of one backend, gone when dropped:
+/// [`pg::PgDb`] (its own schema) or [`sqlite::SqliteDb`] (its own file).
+pub trait FreshDb {
+    /// A connection to it.
+    type Connection: diesel::Connection + diesel::r2d2::R2D2Connection + 'static;
+    /// Creates and migrates one.
+    fn fresh() -> Self;
+    /// A new session on it, set up as the suite's tests expect.
+    fn connect(&self) -> Self::Connection;
+    /// The URL that reaches it.
+    fn database_url(&self) -> String;
+}
+
+/// Defines the tests of `$module` (`postgres`, `sqlite`, `postgres_only`,
+/// `sqlite_only`) from the entries of the macros above.
+#[doc(hidden)]
+macro_rules! __backend_module {
+    (postgres $module:ident $($entries:tt)*) => {
+        #[cfg(feature = "postgres")]
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            /// The fresh database these tests run on.
+            #[allow(dead_code)]
+            type TestDb = $crate::common::pg::PgDb;
+            /// Its Diesel backend.
+            #[allow(dead_code)]
+            type TestBackend = diesel::pg::Pg;
+            $crate::common::__backend_tests!(postgres $($entries)*);
+        }
+    };
+    (sqlite $module:ident $($entries:tt)*) => {
+        #[cfg(feature = "sqlite")]
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            /// The fresh database these tests run on.
+            #[allow(dead_code)]
+            type TestDb = $crate::common::sqlite::SqliteDb;
+            /// Its Diesel backend.
+            #[allow(dead_code)]
+            type TestBackend = diesel::sqlite::Sqlite;
+            $crate::common::__backend_tests!(sqlite $($entries)*);
+        }
+    };
+}
+
+/// Reads the entries one by one (see the module's documentation) into
+/// [`__backend_test`] calls.
+#[doc(hidden)]
+macro_rules! __backend_tests {
+    ($backend:ident $(,)?) => {};
+    // Arguments per backend.
+    ($backend:ident $(#[$attr:meta])* $test:ident $(= $scenario:ident)? $(with $given:ident)?
+        => { postgres: ($($pg:expr),* $(,)?), sqlite: ($($sq:expr),* $(,)?) $(,)? }
+        $(, $($rest:tt)*)?) => {
+        $crate::common::__backend_test!($backend [$(#[$attr])*] $test [$($scenario)?] [$($given)?]
+            postgres($($pg),*) sqlite($($sq),*));
+        $crate::common::__backend_tests!($backend $($($rest)*)?);
+    };
+    // The same arguments on both.
+    ($backend:ident $(#[$attr:meta])* $test:ident $(= $scenario:ident)? $(with $given:ident)?
+        => ($($arg:expr),* $(,)?)
+        $(, $($rest:tt)*)?) => {
+        $crate::common::__backend_test!($backend [$(#[$attr])*] $test [$($scenario)?] [$($given)?]
+            postgres($($arg),*) sqlite($($arg),*));
+        $crate::common::__backend_tests!($backend $($($rest)*)?);
+    };
+    // No arguments but the database.
+    ($backend:ident $(#[$attr:meta])* $test:ident $(= $scenario:ident)? $(with $given:ident)?
+        $(, $($rest:tt)*)?) => {
+        $crate::common::__backend_test!($backend [$(#[$attr])*] $test [$($scenario)?] [$($given)?]
+            postgres() sqlite());
+        $crate::common::__backend_tests!($backend $($($rest)*)?);
+    };
+}
+
+/// One test: picks the backend's arguments and what the scenario is given.
+#[doc(hidden)]
+macro_rules! __backend_test {
+    ($backend:ident $attrs:tt $test:ident [] $given:tt $($args:tt)*) => {
+        $crate::common::__backend_test!($backend $attrs $test [$test] $given $($args)*);
+    };
+    (postgres $attrs:tt $test:ident [$scenario:ident] $given:tt postgres($($arg:expr),*) sqlite $other:tt) => {
+        $crate::common::__backend_test!(@emit $attrs $test $scenario $given ($($arg),*));
+    };
+    (sqlite $attrs:tt $test:ident [$scenario:ident] $given:tt postgres $other:tt sqlite($($arg:expr),*)) => {
+        $crate::common::__backend_test!(@emit $attrs $test $scenario $given ($($arg),*));
+    };
+    (@emit [$($attr:tt)*] $test:ident $scenario:ident [] ($($arg:expr),*)) => {
+        $($attr)*
+        #[test]
+        fn $test() {
+            let db = <TestDb as $crate::common::FreshDb>::fresh();
+            super::$scenario(&mut $crate::common::FreshDb::connect(&db) $(, $arg)*);
+        }
+    };
+    (@emit [$($attr:tt)*] $test:ident $scenario:ident [db] ($($arg:expr),*)) => {
+        $($attr)*
+        #[test]
+        fn $test() {
+            super::$scenario(&<TestDb as $crate::common::FreshDb>::fresh() $(, $arg)*);
+        }
+    };
+    (@emit [$($attr:tt)*] $test:ident $scenario:ident [db_type] ($($arg:expr),*)) => {
+        $($attr)*
+        #[test]
+        fn $test() {
+            super::$scenario::<TestDb>($($arg),*);
+        }
+    };
+}
+
+/// Tests that run each scenario on PostgreSQL (`postgres::`) and on SQLite
+/// (`sqlite::`), each backend behind its feature; see the module's
+/// documentation.
+macro_rules! on_both_backends {
+    ($($entries:tt)*) => {
+        $crate::common::__backend_module!(postgres postgres $($entries)*);
+        $crate::common::__backend_module!(sqlite sqlite $($entries)*);
+    };
+}
+
+/// Tests that exist on PostgreSQL only (`postgres_only::`).
+macro_rules! on_postgres {
+    ($($entries:tt)*) => {
+        $crate::common::__backend_module!(postgres postgres_only $($entries)*);
+    };
+}
+
+/// Tests that exist on SQLite only (`sqlite_only::`).
+macro_rules! on_sqlite {
+    ($($entries:tt)*) => {
+        $crate::common::__backend_module!(sqlite sqlite_only $($entries)*);
+    };
+}
+
+// Each test file uses some of them.
+#[allow(unused_imports)]
+pub(crate) use {
+    __backend_module, __backend_test, __backend_tests, on_both_backends, on_postgres, on_sqlite,
+};
+
+/// Counts the statements a connection sends: every one, or all but
+/// fk-safe's reads of the catalog (which open with
+/// [`fk_safe::CATALOG_READ_MARK`]), so that a count of the writes does not
+/// depend on what the catalog cache already holds.
+#[derive(Clone)]
+pub struct StatementCounter {
+    sent: Arc<AtomicUsize>,
+    catalog_reads_too: bool,
+}
+
+impl Default for StatementCounter {
+    /// Counts all but the catalog reads.
+    fn default() -> Self {
+        StatementCounter {
+            sent: Arc::default(),
+            catalog_reads_too: false,
+        }
+    }
+}
+
+impl StatementCounter {
+    /// Counts every statement, the catalog reads too.
+    pub fn every_statement() -> Self {
+        StatementCounter {
+            catalog_reads_too: true,
+            ..StatementCounter::default()
+        }
+    }
+
+    /// The statements counted so far.
+    pub fn count(&self) -> usize {
+        self.sent.load(Ordering::SeqCst)
+    }
+}
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            if self.catalog_reads_too || !query.to_string().starts_with(fk_safe::CATALOG_READ_MARK)
+            {
+                self.sent.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// One `COUNT(*) AS n`.
+#[derive(QueryableByName)]
+pub struct Count {
+    /// The count.
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+/// The `n` of the first row `sql` (`SELECT COUNT(*) AS n ..`) returns.
+pub fn count<C>(conn: &mut C, sql: &str) -> i64
+where
+    C: LoadConnection,
+    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
+{
+    let rows: Vec<Count> = diesel::sql_query(sql).load(conn).unwrap();
+    rows[0].n
+}
+
+/// How many rows `table` holds.
+pub fn count_rows<C>(conn: &mut C, table: &str) -> i64
+where
+    C: LoadConnection,
+    for<'a> SqlQuery: LoadQuery<'a, C, Count>,
+{
+    count(conn, &format!("SELECT COUNT(*) AS n FROM {table}"))
+}
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -149,6 +433,19 @@ pub mod pg {
         }
     }
 
+    impl super::FreshDb for PgDb {
+        type Connection = PgConnection;
+        fn fresh() -> Self {
+            PgDb::new()
+        }
+        fn connect(&self) -> PgConnection {
+            self.conn()
+        }
+        fn database_url(&self) -> String {
+            self.url()
+        }
+    }
+
     impl Drop for PgDb {
         fn drop(&mut self) {
             if let Ok(mut admin) = PgConnection::establish(&base_url()) {
@@ -192,6 +489,19 @@ pub mod sqlite {
                 SqliteConnection::establish(&self.url()).expect("open the test database");
             conn.enforce_foreign_keys().expect("enforce foreign keys");
             conn
+        }
+    }
+
+    impl super::FreshDb for SqliteDb {
+        type Connection = SqliteConnection;
+        fn fresh() -> Self {
+            SqliteDb::new()
+        }
+        fn connect(&self) -> SqliteConnection {
+            self.conn()
+        }
+        fn database_url(&self) -> String {
+            self.url()
         }
     }
 
