@@ -12,30 +12,17 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use fk_safe::graph::{insert_graph, Graph, Handle, WriteRow};
 use fk_safe::{Error, FkConnection, FkOrdered, GraphError, ViolationKind};
 use fk_safe_suite::models::*;
+use fk_safe_suite::shop::{ProductPick, Shop, ShopItem, SHOP_ITEMS_SQL};
 
 /// One order item with the natural keys of everything it hangs from.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone, QueryableByName)]
-struct ItemPath {
-    #[diesel(sql_type = Text)]
-    email: String,
-    #[diesel(sql_type = BigInt)]
-    total_cents: i64,
-    #[diesel(sql_type = Integer)]
-    quantity: i32,
-    #[diesel(sql_type = BigInt)]
-    product_id: i64,
-}
-
-const ITEM_PATHS: &str = "SELECT c.email, o.total_cents, i.quantity, i.product_id \
-     FROM order_items i JOIN orders o ON o.id = i.order_id JOIN customers c ON c.id = o.customer_id \
-     ORDER BY i.quantity";
+type ItemPath = ShopItem;
 
 fn item_paths<C>(conn: &mut C) -> Vec<ItemPath>
 where
     C: LoadConnection,
     for<'a> SqlQuery: LoadQuery<'a, C, ItemPath>,
 {
-    diesel::sql_query(ITEM_PATHS).load(conn).unwrap()
+    diesel::sql_query(SHOP_ITEMS_SQL).load(conn).unwrap()
 }
 
 fn create_products<C>(conn: &mut C, n: usize) -> Vec<i64>
@@ -75,45 +62,18 @@ where
     NewOrder: WriteRow<DB>,
     NewOrderItem: WriteRow<DB>,
 {
-    let mut graph = Graph::new();
-    let mut expected = Vec::new();
-    let mut quantity = 0;
-    for c in 0..customers {
-        let email = format!("customer{c}@example.com");
-        let customer = graph
-            .add(NewCustomer {
-                email: email.clone(),
-                name: format!("Customer {c}"),
-            })
-            .handle();
-        for o in 0..orders {
-            let total_cents = (c * orders + o) as i64 * 10;
-            let order = graph
-                .add(NewOrder {
-                    customer_id: -1,
-                    total_cents,
-                })
-                .parent(customer)
-                .handle();
-            for i in 0..items {
-                quantity += 1;
-                let product_id = products[(c + o + i) % products.len()];
-                graph
-                    .add(NewOrderItem {
-                        order_id: -1,
-                        product_id,
-                        quantity,
-                    })
-                    .parent(order);
-                expected.push(ItemPath {
-                    email: email.clone(),
-                    total_cents,
-                    quantity,
-                    product_id,
-                });
-            }
-        }
-    }
+    // The tests' shape of the shared shop: totals in tens, quantities from
+    // 1, products staggered by customer, order and item.
+    let shop = Shop::new(customers, orders, items)
+        .cents_per_order(10)
+        .first_quantity(1)
+        .product_pick(ProductPick::Staggered);
+    let graph = shop
+        .graph(products)
+        .expect("the tests create products first");
+    let expected = shop
+        .items(products)
+        .expect("the tests create products first");
     (graph, expected)
 }
 

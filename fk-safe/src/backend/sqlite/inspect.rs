@@ -131,4 +131,3 @@ pub(super) fn explain_restrict<C: LoadConnection<Backend = Sqlite>>(
         Err(error) => violation.set_catalog_error(Some(error.to_string())),
     }
 }
-
