@@ -22,7 +22,7 @@ pub(super) fn key_types<'m>(model: &'m Model) -> impl Iterator<Item = TokenStrea
             let parent_part = if r.fields.len() == 1 {
                 parent_key.clone()
             } else {
-                quote!(<#parent_key as __fk::KeyPart<#part>>::Sql)
+                quote!(<#parent_key as __fk::KeyColumnSql<#part>>::Sql)
             };
             let span = r.part_spans.get(part).copied().unwrap_or(r.span);
             // The column's type is written inside the span, so that a

@@ -175,7 +175,7 @@ fn natural_key_text(model: &Model) -> Option<TokenStream> {
         let parts = model.natural_key.iter().map(|f| {
             let name = f.ident;
             let ty = f.ty;
-            quote!(<#ty as __fk::NaturalKeyPart>::key_text(&self.#name))
+            quote!(<#ty as __fk::NaturalKeyValue>::key_text(&self.#name))
         });
         quote! {
             fn natural_key_text(&self) -> ::core::option::Option<::std::string::String> {

@@ -37,7 +37,7 @@ pub(super) fn impls(model: &Model) -> Option<TokenStream> {
             };
             let separator = (i > 0).then(|| quote!(out.push_sql(", ");));
             (
-                quote!(<#ty as __fk::NaturalKeyPart>::key_text(#access)),
+                quote!(<#ty as __fk::NaturalKeyValue>::key_text(#access)),
                 quote! {
                     #separator
                     out.push_bind_param::<#st, #ty>(#access)?;

@@ -157,7 +157,7 @@ fn write_value(model: &Model, position: usize, field: &Field) -> TokenStream {
                 own_value.clone()
             };
             quote! {
-                match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.part(#part)) {
+                match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.column(#part)) {
                     ::core::option::Option::Some(__fk::KeyValue::Null) => { #null }
                     ::core::option::Option::Some(key) => <__DB as __fk::InsertSql>::push_key(out, key)?,
                     ::core::option::Option::None => { #own_value }

@@ -22,8 +22,9 @@ pub enum KeyValue {
 }
 
 impl KeyValue {
-    /// Part `index` of a composite key; a single key is its own part 0.
-    pub fn part(&self, index: usize) -> Option<&KeyValue> {
+    /// The value of key column `index`: a composite key's column, or, for
+    /// a single-column key, the key itself at column 0.
+    pub fn column(&self, index: usize) -> Option<&KeyValue> {
         match self {
             KeyValue::Composite(parts) => parts.get(index),
             KeyValue::Null => Some(self),

@@ -37,7 +37,7 @@ pub enum Database {
 /// write fk-safe made (for example a graph insert).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RowOrigin {
-    /// The Rust model type, as `std::any::type_name` spells it.
+    /// The model's Rust name, as its struct is named (`NewOrder`).
     pub model: &'static str,
     /// The relation (foreign key) of the model that failed, when known.
     pub relation: Option<&'static str>,

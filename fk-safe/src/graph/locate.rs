@@ -73,7 +73,7 @@ pub(crate) fn locate<DB: Backend>(
                     continue;
                 };
                 match links.and_then(|l| l.get(i)).and_then(|l| l.get(r)) {
-                    Some(Some(linked)) => return linked.part(part).cloned(),
+                    Some(Some(linked)) => return linked.column(part).cloned(),
                     Some(None) => {}
                     // The whole graph: a linked key is not known here.
                     None if s.links(row).get(r) != Some(&Link::Field) => return None,

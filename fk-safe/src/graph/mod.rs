@@ -66,6 +66,6 @@ pub use execute::{insert_graph, insert_graph_with};
 pub use handle::{GraphRow, Handle, Lookup};
 pub use ids::Ids;
 pub use model::{
-    FkOrdered, ForeignKeyField, GraphKey, HasNaturalKey, KeyValue, NaturalKeyPart, References,
+    FkOrdered, ForeignKeyField, GraphKey, HasNaturalKey, KeyValue, NaturalKeyValue, References,
     Relation, WriteNaturalKey, WriteRow,
 };

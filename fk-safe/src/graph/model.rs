@@ -320,26 +320,26 @@ pub trait WriteNaturalKey<DB: Backend>: HasNaturalKey + WriteRow<DB> {
     message = "`{Self}` cannot be part of a natural key",
     note = "help: natural keys are made of text and integer fields"
 )]
-pub trait NaturalKeyPart {
+pub trait NaturalKeyValue {
     /// The value as `CAST(value AS TEXT)` prints it.
     fn key_text(&self) -> String;
 }
 
-impl NaturalKeyPart for String {
+impl NaturalKeyValue for String {
     fn key_text(&self) -> String {
         self.clone()
     }
 }
 
-impl NaturalKeyPart for &str {
+impl NaturalKeyValue for &str {
     fn key_text(&self) -> String {
         (*self).to_string()
     }
 }
 
-macro_rules! integer_key_parts {
+macro_rules! integer_natural_key_values {
     ($($t:ty),*) => {$(
-        impl NaturalKeyPart for $t {
+        impl NaturalKeyValue for $t {
             fn key_text(&self) -> String {
                 self.to_string()
             }
@@ -347,10 +347,10 @@ macro_rules! integer_key_parts {
     )*};
 }
 
-integer_key_parts!(i16, i32, i64);
+integer_natural_key_values!(i16, i32, i64);
 
 #[cfg(feature = "uuid")]
-impl NaturalKeyPart for uuid::Uuid {
+impl NaturalKeyValue for uuid::Uuid {
     fn key_text(&self) -> String {
         self.hyphenated().to_string()
     }
@@ -499,26 +499,26 @@ impl<T> SameKeyType<T> for diesel::sql_types::Nullable<T> where T: diesel::sql_t
 // `diesel print-schema` declares a SQLite `INTEGER PRIMARY KEY` nullable.
 impl<T> SameKeyType<diesel::sql_types::Nullable<T>> for T where T: diesel::sql_types::SqlType {}
 
-/// Part `N` of a composite key's SQL type (a tuple), for checking a
-/// composite foreign key's columns one by one.
-pub trait KeyPart<const N: usize> {
+/// The SQL type of column `N` of a composite key (whose SQL type is a
+/// tuple), for checking a composite foreign key's columns one by one.
+pub trait KeyColumnSql<const N: usize> {
     /// The part's SQL type.
     type Sql;
 }
 
-impl<A, B> KeyPart<0> for (A, B) {
+impl<A, B> KeyColumnSql<0> for (A, B) {
     type Sql = A;
 }
-impl<A, B> KeyPart<1> for (A, B) {
+impl<A, B> KeyColumnSql<1> for (A, B) {
     type Sql = B;
 }
-impl<A, B, C> KeyPart<0> for (A, B, C) {
+impl<A, B, C> KeyColumnSql<0> for (A, B, C) {
     type Sql = A;
 }
-impl<A, B, C> KeyPart<1> for (A, B, C) {
+impl<A, B, C> KeyColumnSql<1> for (A, B, C) {
     type Sql = B;
 }
-impl<A, B, C> KeyPart<2> for (A, B, C) {
+impl<A, B, C> KeyColumnSql<2> for (A, B, C) {
     type Sql = C;
 }
 

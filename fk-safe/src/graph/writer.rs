@@ -517,7 +517,7 @@ pub(crate) fn own_key_as_written<DB: Backend>(
             if let Some(linked) = links
                 .get(relation)
                 .and_then(Option::as_ref)
-                .and_then(|parent| parent.part(position))
+                .and_then(|parent| parent.column(position))
             {
                 *part = linked.clone();
             }

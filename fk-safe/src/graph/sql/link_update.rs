@@ -71,7 +71,7 @@ impl<DB: FkBackend> QueryFragment<DB> for LinkUpdate<'_, DB> {
             DB::push_key(out, child_key)?;
             for (i, column) in self.columns.iter().enumerate() {
                 out.push_sql(", ");
-                let part = parent_key.part(i).ok_or_else(|| {
+                let part = parent_key.column(i).ok_or_else(|| {
                     diesel::result::Error::QueryBuilderError(
                         format!("fk-safe: the key {parent_key} has no part for column {column}")
                             .into(),
