@@ -74,7 +74,7 @@ pub(crate) fn expand(input: &Input, model: Option<&Model>, errors: syn::Error) -
 
             fn write_values<'__b>(
                 &'__b self,
-                _: &'__b [::core::option::Option<__fk::KeyValue>],
+                _: &'__b [__fk::LinkedKey],
                 _: u64,
                 _: &mut __fk::diesel::query_builder::AstPass<'_, '__b, __DB>,
             ) -> __fk::diesel::QueryResult<()> {

@@ -98,9 +98,9 @@ pub mod __private_0_1 {
     pub use crate::backend::{FkBackend, InsertSql};
     pub use crate::graph::model::{
         assert_same_key_type, composite_key, join_natural_key, same_name, FkOrdered,
-        ForeignKeyField, HasNaturalKey, KeyColumnSql, KeyProbe, KeyValue, NaturalKeyValue,
-        Nullability, ParentSql, ParentTable, ProbeAny, ProbeKey, References, Relation,
-        RelationInfo, SameKeyType, SingleKeyColumn, WriteNaturalKey, WriteRow,
+        ForeignKeyField, HasNaturalKey, KeyColumnSql, KeyProbe, KeyValue, LinkedColumn, LinkedKey,
+        NaturalKeyValue, Nullability, ParentSql, ParentTable, ProbeAny, ProbeKey, References,
+        Relation, RelationInfo, SameKeyType, SingleKeyColumn, WriteNaturalKey, WriteRow,
     };
     pub use diesel;
     pub use std::any::TypeId;

@@ -6,7 +6,23 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{column_name, metadata::table_key_name, parent_table};
+use crate::attr::Parent;
 use crate::model::Model;
+
+/// A parent named by a type is a Diesel table or an `Identifiable` struct
+/// of one: checked on its own, at the parent as written, so that the
+/// error says how to name the parent whatever else fails with it.
+pub(super) fn parents_name_tables<'m>(model: &'m Model) -> impl Iterator<Item = TokenStream> + 'm {
+    model.relations.iter().filter_map(|r| match &r.parent {
+        Parent::Type(path) => Some(quote_spanned! {r.span=>
+            const _: () = {
+                fn names_a_table<T: __fk::ParentTable>() {}
+                let _ = names_a_table::<#path>;
+            };
+        }),
+        Parent::Table(_) => None,
+    })
+}
 
 /// Each foreign-key column has the SQL type of its part of the parent's key.
 pub(super) fn key_types<'m>(model: &'m Model) -> impl Iterator<Item = TokenStream> + 'm {

@@ -25,9 +25,12 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let write_row = write_row::write_row(model);
     let references = references::impls(model);
     let relation_consts = relations::constants(model);
+    let parent_checks = checks::parents_name_tables(model);
     let key_type_checks = checks::key_types(model);
     let undeclared_key_checks = checks::undeclared_key(model);
     in_hidden_scope(quote! {
+        #(#parent_checks)*
+
         #metadata
 
         #natural_key

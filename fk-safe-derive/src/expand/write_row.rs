@@ -76,7 +76,7 @@ pub(super) fn write_row(model: &Model) -> TokenStream {
 
             fn write_values<'__b>(
                 &'__b self,
-                links: &'__b [::core::option::Option<__fk::KeyValue>],
+                links: &'__b [__fk::LinkedKey],
                 omitted: u64,
                 out: &mut __fk::diesel::query_builder::AstPass<'_, '__b, __DB>,
             ) -> __fk::diesel::QueryResult<()> {
@@ -157,10 +157,10 @@ fn write_value(model: &Model, position: usize, field: &Field) -> TokenStream {
                 own_value.clone()
             };
             quote! {
-                match links.get(#relation).and_then(|key| key.as_ref()).and_then(|key| key.column(#part)) {
-                    ::core::option::Option::Some(__fk::KeyValue::Null) => { #null }
-                    ::core::option::Option::Some(key) => <__DB as __fk::InsertSql>::push_key(out, key)?,
-                    ::core::option::Option::None => { #own_value }
+                match __fk::LinkedKey::column_of(links, #relation, #part) {
+                    __fk::LinkedColumn::AfterInsert => { #null }
+                    __fk::LinkedColumn::Parent(key) => <__DB as __fk::InsertSql>::push_key(out, key)?,
+                    __fk::LinkedColumn::Field => { #own_value }
                 }
             }
         }

@@ -4,7 +4,7 @@
 use diesel::connection::LoadConnection;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text};
+use diesel::sql_types::{BigInt, HasSqlType, Text};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::fk::KeyValue;
@@ -68,12 +68,10 @@ where
     DB: diesel::backend::Backend + HasSqlType<BigInt> + HasSqlType<Text>,
     i64: ToSql<BigInt, DB>,
     str: ToSql<Text, DB>,
-    Option<i64>: ToSql<Nullable<BigInt>, DB>,
 {
     Some(match key {
         KeyValue::Int(value) => out.push_bind_param::<BigInt, i64>(value),
         KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
-        KeyValue::Null => out.push_bind_param::<Nullable<BigInt>, Option<i64>>(&None),
         KeyValue::Composite(parts) => {
             out.push_sql("(");
             for (i, part) in parts.iter().enumerate() {

@@ -16,9 +16,6 @@ pub enum KeyValue {
     Uuid(uuid::Uuid),
     /// A composite key, its parts in key-column order.
     Composite(Vec<KeyValue>),
-    /// No key yet: the foreign key is written NULL and set after the insert
-    /// (a link that closes a cycle).
-    Null,
 }
 
 impl KeyValue {
@@ -27,7 +24,6 @@ impl KeyValue {
     pub fn column(&self, index: usize) -> Option<&KeyValue> {
         match self {
             KeyValue::Composite(parts) => parts.get(index),
-            KeyValue::Null => Some(self),
             single if index == 0 => Some(single),
             _ => None,
         }
@@ -42,7 +38,6 @@ impl std::fmt::Display for KeyValue {
             KeyValue::Text(value) => f.write_str(value),
             #[cfg(feature = "uuid")]
             KeyValue::Uuid(value) => write!(f, "{}", value.hyphenated()),
-            KeyValue::Null => f.write_str("NULL"),
             KeyValue::Composite(parts) => {
                 for (i, part) in parts.iter().enumerate() {
                     if i > 0 {

@@ -5,14 +5,14 @@ use diesel::backend::Backend;
 
 use crate::fk::{FkViolation, RowOrigin};
 use crate::graph::builder::Graph;
-use crate::graph::model::KeyValue;
+use crate::graph::model::{KeyValue, LinkedKey};
 use crate::graph::slot::{AnySlot, Link};
 
 /// Where a statement failed: the model and the rows it was writing.
 pub(crate) struct Failure {
     pub(crate) slot: usize,
     pub(crate) rows: Vec<usize>,
-    pub(crate) links: Vec<Vec<Option<KeyValue>>>,
+    pub(crate) links: Vec<Vec<LinkedKey>>,
 }
 
 /// Finds the input row behind a violation: the relation whose column the
@@ -35,7 +35,7 @@ pub(crate) fn locate<DB: Backend>(
         .key_values()
         .and_then(|values| values.iter().cloned().collect());
     /// Rows to search: a slot, its rows, and their resolved links if known.
-    type Candidate<'f> = (usize, Vec<usize>, Option<&'f [Vec<Option<KeyValue>>]>);
+    type Candidate<'f> = (usize, Vec<usize>, Option<&'f [Vec<LinkedKey>]>);
     let mut candidates: Vec<Candidate> = Vec::new();
     if let Some(failure) = failure {
         candidates.push((failure.slot, failure.rows.clone(), Some(&failure.links)));
@@ -73,8 +73,10 @@ pub(crate) fn locate<DB: Backend>(
                     continue;
                 };
                 match links.and_then(|l| l.get(i)).and_then(|l| l.get(r)) {
-                    Some(Some(linked)) => return linked.column(part).cloned(),
-                    Some(None) => {}
+                    Some(LinkedKey::Parent(linked)) => return linked.column(part).cloned(),
+                    // NULL was written; the parent's key comes later.
+                    Some(LinkedKey::AfterInsert) => return None,
+                    Some(LinkedKey::Field) => {}
                     // The whole graph: a linked key is not known here.
                     None if s.links(row).get(r) != Some(&Link::Field) => return None,
                     None => {}

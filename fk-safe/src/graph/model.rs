@@ -392,10 +392,57 @@ pub trait WriteRow<DB: Backend>: FkOrdered {
     /// field.
     fn write_values<'b>(
         &'b self,
-        links: &'b [Option<KeyValue>],
+        links: &'b [LinkedKey],
         omitted: u64,
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()>;
+}
+
+/// What one relation's foreign key of a row is written as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkedKey {
+    /// Not linked: the field's own value.
+    Field,
+    /// Linked to a parent written (or found) before: that parent's key.
+    Parent(KeyValue),
+    /// Linked to a parent written after the row (a link that closes a
+    /// cycle): NULL now, the parent's key once both rows exist.
+    AfterInsert,
+}
+
+impl LinkedKey {
+    /// The parent's key, when the row is written with it.
+    pub fn parent(&self) -> Option<&KeyValue> {
+        match self {
+            LinkedKey::Parent(key) => Some(key),
+            LinkedKey::Field | LinkedKey::AfterInsert => None,
+        }
+    }
+
+    /// What column `column` (of the relation's columns) of relation
+    /// `relation` is written as, given a row's `links`.
+    pub fn column_of(links: &[LinkedKey], relation: usize, column: usize) -> LinkedColumn<'_> {
+        match links.get(relation) {
+            Some(LinkedKey::AfterInsert) => LinkedColumn::AfterInsert,
+            Some(LinkedKey::Parent(key)) => match key.column(column) {
+                Some(key) => LinkedColumn::Parent(key),
+                None => LinkedColumn::Field,
+            },
+            Some(LinkedKey::Field) | None => LinkedColumn::Field,
+        }
+    }
+}
+
+/// What one column of a relation's foreign key is written as: see
+/// [`LinkedKey::column_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkedColumn<'a> {
+    /// The field's own value.
+    Field,
+    /// That column of the parent's key.
+    Parent(&'a KeyValue),
+    /// NULL, until the link is written after the insert.
+    AfterInsert,
 }
 
 /// A parent table and its key column, rendered for one backend.

@@ -10,7 +10,7 @@ use diesel::backend::Backend;
 use crate::graph::ids::Ids;
 use crate::graph::model::GraphKey;
 use crate::graph::model::{
-    HasNaturalKey, KeyValue, ParentSql, RelationInfo, WriteNaturalKey, WriteRow,
+    HasNaturalKey, KeyValue, LinkedKey, ParentSql, RelationInfo, WriteNaturalKey, WriteRow,
 };
 use crate::graph::sql::batch::{Batch, TableOf};
 use crate::graph::sql::link_update::LinkUpdate;
@@ -118,12 +118,12 @@ pub(crate) trait AnySlot<DB: Backend>: Send + Sync {
     fn batch<'a>(
         &'a self,
         rows: &'a [usize],
-        links: &'a [Vec<Option<KeyValue>>],
+        links: &'a [Vec<LinkedKey>],
         omitted: u64,
     ) -> Batch<'a, DB>;
     /// The columns `row` leaves to their DEFAULT, given its resolved links
     /// (a linked foreign key is always written).
-    fn omitted_columns(&self, row: usize, links: &[Option<KeyValue>]) -> u64;
+    fn omitted_columns(&self, row: usize, links: &[LinkedKey]) -> u64;
     fn is_get_or_insert(&self, row: usize) -> bool;
     fn natural_key_text(&self, row: usize) -> Option<String>;
     fn natural_key_columns(&self) -> &'static [&'static str];
@@ -192,13 +192,13 @@ where
     fn batch<'a>(
         &'a self,
         rows: &'a [usize],
-        links: &'a [Vec<Option<KeyValue>>],
+        links: &'a [Vec<LinkedKey>],
         omitted: u64,
     ) -> Batch<'a, DB> {
         Batch::new::<M>(&self.rows, rows, links, omitted)
     }
 
-    fn omitted_columns(&self, row: usize, links: &[Option<KeyValue>]) -> u64 {
+    fn omitted_columns(&self, row: usize, links: &[LinkedKey]) -> u64 {
         let Some(values) = self.rows.get(row) else {
             return 0;
         };
@@ -207,7 +207,10 @@ where
             return 0;
         }
         for (relation, info) in M::RELATIONS.iter().enumerate() {
-            if links.get(relation).is_some_and(Option::is_some) {
+            if links
+                .get(relation)
+                .is_some_and(|link| *link != LinkedKey::Field)
+            {
                 for column in info.columns {
                     if let Some(position) = M::COLUMNS.iter().position(|c| c == column) {
                         if position < 64 {

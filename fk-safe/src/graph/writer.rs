@@ -14,7 +14,7 @@ use crate::graph::builder::Graph;
 use crate::graph::checks::{check_existing_parents, resolve_lookups, OffKey};
 use crate::graph::keys::{parse_key, Keys};
 use crate::graph::locate::Failure;
-use crate::graph::model::KeyValue;
+use crate::graph::model::{KeyValue, LinkedKey};
 use crate::graph::own_keys::Linked;
 use crate::graph::plan::{Deferred, Plan};
 use crate::graph::slot::{AnySlot, Link};
@@ -98,7 +98,8 @@ where
         let parent_key = linked
             .links(link.slot, link.row)
             .get(link.relation)
-            .and_then(|l| resolve_links(std::slice::from_ref(l), keys).pop().flatten());
+            .and_then(|l| resolve_links(std::slice::from_ref(l), keys).pop())
+            .and_then(|linked| linked.parent().cloned());
         let child_key = keys.rows[link.slot][link.row].clone();
         // Every row was written and every parent found by now; a link
         // without its keys must not be skipped without a word.
@@ -159,7 +160,7 @@ pub(crate) struct StepWriter<'s, DB: Backend> {
 }
 
 impl<DB: FkBackend + 'static> StepWriter<'_, DB> {
-    fn links(&self, rows: &[usize]) -> Vec<Vec<Option<KeyValue>>> {
+    fn links(&self, rows: &[usize]) -> Vec<Vec<LinkedKey>> {
         rows.iter()
             .map(|&row| {
                 let mut links = resolve_links(self.linked.links(self.slot_index, row), self.keys);
@@ -170,7 +171,7 @@ impl<DB: FkBackend + 'static> StepWriter<'_, DB> {
                         relation,
                     };
                     if self.deferred.contains(&later) {
-                        *link = Some(KeyValue::Null);
+                        *link = LinkedKey::AfterInsert;
                     }
                 }
                 links
@@ -182,7 +183,7 @@ impl<DB: FkBackend + 'static> StepWriter<'_, DB> {
     fn failed(
         &mut self,
         rows: &[usize],
-        links: &[Vec<Option<KeyValue>>],
+        links: &[Vec<LinkedKey>],
         error: diesel::result::Error,
     ) -> Error {
         if self.failure.is_none() {
@@ -297,7 +298,7 @@ impl<DB: FkBackend + 'static> StepWriter<'_, DB> {
         &mut self,
         conn: &mut C,
         rows: &[usize],
-        links: &[Vec<Option<KeyValue>>],
+        links: &[Vec<LinkedKey>],
         omitted: u64,
         written: &KeyWriting,
         per_statement: usize,
@@ -498,7 +499,7 @@ pub(crate) struct KnownKeys {
 pub(crate) fn own_key_as_written<DB: Backend>(
     slot: &dyn AnySlot<DB>,
     row: usize,
-    links: &[Option<KeyValue>],
+    links: &[LinkedKey],
 ) -> Option<KeyValue> {
     let own = slot.own_key(row)?;
     let key_columns = slot.key_columns();
@@ -516,7 +517,7 @@ pub(crate) fn own_key_as_written<DB: Backend>(
             };
             if let Some(linked) = links
                 .get(relation)
-                .and_then(Option::as_ref)
+                .and_then(LinkedKey::parent)
                 .and_then(|parent| parent.column(position))
             {
                 *part = linked.clone();
@@ -553,7 +554,7 @@ impl KeyWriting {
 pub(crate) fn by_omitted_columns<DB: Backend>(
     slot: &dyn AnySlot<DB>,
     rows: &[usize],
-    links: Vec<Vec<Option<KeyValue>>>,
+    links: Vec<Vec<LinkedKey>>,
 ) -> Vec<RowGroup> {
     let mut groups: Vec<RowGroup> = Vec::new();
     let mut group_of: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
@@ -573,7 +574,7 @@ pub(crate) fn by_omitted_columns<DB: Backend>(
 
 /// Rows that leave the same columns to their DEFAULT: the set, the rows,
 /// and their resolved links.
-pub(crate) type RowGroup = (u64, Vec<usize>, Vec<Vec<Option<KeyValue>>>);
+pub(crate) type RowGroup = (u64, Vec<usize>, Vec<Vec<LinkedKey>>);
 
 /// The number of bind parameters one row of `slot` takes when `omitted`
 /// columns are left out.
@@ -581,9 +582,9 @@ pub(crate) fn written_columns<DB: Backend>(slot: &dyn AnySlot<DB>, omitted: u64)
     slot.batch(&[], &[], omitted).written_columns().count()
 }
 
-/// A row's foreign keys: the parent's generated key for linked relations,
-/// `None` (keep the field) for the others.
-pub(crate) fn resolve_links(links: &[Link], keys: &Keys) -> Vec<Option<KeyValue>> {
+/// A row's foreign keys: the parent's key for linked relations whose
+/// parent's key is known, the field's own value for the others.
+pub(crate) fn resolve_links(links: &[Link], keys: &Keys) -> Vec<LinkedKey> {
     let get = |all: &[Vec<Option<KeyValue>>], slot: usize, at: usize| {
         all.get(slot).and_then(|k| k.get(at)).cloned().flatten()
     };
@@ -594,5 +595,6 @@ pub(crate) fn resolve_links(links: &[Link], keys: &Keys) -> Vec<Option<KeyValue>
             Link::Row { slot, row } => get(&keys.rows, slot, row),
             Link::Lookup { slot, index } => get(&keys.found, slot, index),
         })
+        .map(|key| key.map_or(LinkedKey::Field, LinkedKey::Parent))
         .collect()
 }

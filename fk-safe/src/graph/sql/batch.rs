@@ -7,14 +7,14 @@ use diesel::sql_types::Text;
 use diesel::QueryResult;
 
 use crate::backend::{FkBackend, InsertRows};
-use crate::graph::model::{KeyValue, WriteRow};
+use crate::graph::model::{LinkedKey, WriteRow};
 use crate::graph::sql::lookup;
 
 /// A row, whatever its model, as a batch writes it.
 pub(crate) trait DynRow<DB: Backend>: Sync {
     fn write_values<'b>(
         &'b self,
-        links: &'b [Option<KeyValue>],
+        links: &'b [LinkedKey],
         omitted: u64,
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()>;
@@ -23,7 +23,7 @@ pub(crate) trait DynRow<DB: Backend>: Sync {
 impl<M: WriteRow<DB>, DB: Backend> DynRow<DB> for M {
     fn write_values<'b>(
         &'b self,
-        links: &'b [Option<KeyValue>],
+        links: &'b [LinkedKey],
         omitted: u64,
         out: &mut AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
@@ -46,7 +46,7 @@ pub struct Batch<'a, DB: Backend> {
     pub(crate) columns: &'static [&'static str],
     /// The key columns (several for a composite key), returned as one text.
     pub(crate) key_columns: &'static [&'static str],
-    pub(crate) rows: Vec<(&'a dyn DynRow<DB>, &'a [Option<KeyValue>])>,
+    pub(crate) rows: Vec<(&'a dyn DynRow<DB>, &'a [LinkedKey])>,
     /// For get-or-insert rows: the natural-key columns of the `ON CONFLICT
     /// (..) DO NOTHING` arbiter.
     pub(crate) skip_existing: Option<&'static [&'static str]>,
@@ -60,7 +60,7 @@ impl<'a, DB: Backend> Batch<'a, DB> {
     pub(crate) fn new<M: WriteRow<DB>>(
         all_rows: &'a [M],
         rows: &'a [usize],
-        links: &'a [Vec<Option<KeyValue>>],
+        links: &'a [Vec<LinkedKey>],
         omitted: u64,
     ) -> Self {
         Batch {
