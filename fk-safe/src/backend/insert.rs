@@ -40,10 +40,15 @@ pub trait InsertSql: diesel::backend::Backend + Sized {
     fn render(fragment: &dyn QueryFragment<Self>) -> QueryResult<String>;
 
     /// Binds a key with its own SQL type (BIGINT, TEXT, UUID); a composite
-    /// key as a parenthesized row of its parts.
+    /// key as a parenthesized row of its parts. Every backend's is
+    /// [`push_key`] (the bounds it needs hold only for a concrete backend).
     fn push_key<'b>(out: &mut AstPass<'_, 'b, Self>, key: &'b KeyValue) -> QueryResult<()>;
 
-    /// Runs a query of one TEXT column.
+    /// Binds a UUID key, as this backend stores UUIDs.
+    #[cfg(feature = "uuid")]
+    fn push_uuid<'b>(out: &mut AstPass<'_, 'b, Self>, value: &'b uuid::Uuid) -> QueryResult<()>;
+
+    /// Runs a query of one TEXT column (every backend's: [`text_loading`]).
     fn load_texts<C, Q>(conn: &mut C, query: Q) -> QueryResult<Vec<String>>
     where
         C: LoadConnection<Backend = Self>,
@@ -56,43 +61,64 @@ pub trait InsertSql: diesel::backend::Backend + Sized {
         Q: Query<SqlType = (Text, Text)> + QueryFragment<Self> + QueryId + RunQueryDsl<C>;
 }
 
-/// Binds the keys every backend binds alike (integers, text, NULL, and
-/// composite keys part by part through `push_part`); `None` for a key whose
-/// binding is the backend's own (a UUID).
-pub(crate) fn push_common_key<'b, DB>(
-    out: &mut AstPass<'_, 'b, DB>,
-    key: &'b KeyValue,
-    push_part: fn(&mut AstPass<'_, 'b, DB>, &'b KeyValue) -> QueryResult<()>,
-) -> Option<QueryResult<()>>
+/// Binds `key` for any backend: integers as BIGINT, text as TEXT, a UUID as
+/// the backend stores it, a composite key as a parenthesized row.
+pub(crate) fn push_key<'b, DB>(out: &mut AstPass<'_, 'b, DB>, key: &'b KeyValue) -> QueryResult<()>
 where
-    DB: diesel::backend::Backend + HasSqlType<BigInt> + HasSqlType<Text>,
+    DB: InsertSql + HasSqlType<BigInt> + HasSqlType<Text>,
     i64: ToSql<BigInt, DB>,
     str: ToSql<Text, DB>,
 {
-    Some(match key {
+    match key {
         KeyValue::Int(value) => out.push_bind_param::<BigInt, i64>(value),
         KeyValue::Text(value) => out.push_bind_param::<Text, str>(value.as_str()),
+        #[cfg(feature = "uuid")]
+        KeyValue::Uuid(value) => DB::push_uuid(out, value),
         KeyValue::Composite(parts) => {
             out.push_sql("(");
             for (i, part) in parts.iter().enumerate() {
                 if i > 0 {
                     out.push_sql(", ");
                 }
-                if let Err(error) = push_part(out, part) {
-                    return Some(Err(error));
-                }
+                DB::push_key(out, part)?;
             }
             out.push_sql(")");
             Ok(())
         }
-        #[cfg(feature = "uuid")]
-        KeyValue::Uuid(_) => return None,
-    })
+    }
 }
 
-/// The error for a key a backend cannot bind.
-pub(crate) fn unsupported_key(key: &KeyValue) -> diesel::result::Error {
-    diesel::result::Error::QueryBuilderError(
-        format!("this backend cannot bind the key {key}").into(),
-    )
+/// The text-reading methods of [`InsertSql`], the same for every backend,
+/// written once here and expanded in each backend's impl: their bounds
+/// (`String` from TEXT, the query's metadata) hold only for a concrete
+/// backend.
+macro_rules! text_loading {
+    () => {
+        fn load_texts<C, Q>(conn: &mut C, query: Q) -> diesel::QueryResult<Vec<String>>
+        where
+            C: diesel::connection::LoadConnection<Backend = Self>,
+            Q: diesel::query_builder::Query<SqlType = diesel::sql_types::Text>
+                + diesel::query_builder::QueryFragment<Self>
+                + diesel::query_builder::QueryId
+                + diesel::RunQueryDsl<C>,
+        {
+            query.load(conn)
+        }
+
+        fn load_text_pairs<C, Q>(
+            conn: &mut C,
+            query: Q,
+        ) -> diesel::QueryResult<Vec<(String, String)>>
+        where
+            C: diesel::connection::LoadConnection<Backend = Self>,
+            Q: diesel::query_builder::Query<
+                    SqlType = (diesel::sql_types::Text, diesel::sql_types::Text),
+                > + diesel::query_builder::QueryFragment<Self>
+                + diesel::query_builder::QueryId
+                + diesel::RunQueryDsl<C>,
+        {
+            query.load(conn)
+        }
+    };
 }
+pub(crate) use text_loading;

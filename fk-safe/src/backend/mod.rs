@@ -6,7 +6,7 @@
 
 mod catalog;
 mod explain;
-mod insert;
+pub(crate) mod insert;
 pub mod key_order;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -20,7 +20,6 @@ use diesel::QueryResult;
 pub(crate) use catalog::all_foreign_keys;
 pub use catalog::ReadCatalog;
 pub use explain::ExplainFailure;
-pub(crate) use insert::{push_common_key, unsupported_key};
 pub use insert::{InsertRows, InsertSql};
 pub use key_order::ReadKeyOrder;
 

@@ -1,13 +1,12 @@
 //! Inserts on PostgreSQL: a multi-row insert whose keys are generated in
 //! input order, keys bound with their own types.
 
-use diesel::connection::LoadConnection;
 use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::Text;
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::QueryResult;
 
-use crate::backend::{push_common_key, unsupported_key, InsertRows, InsertSql};
+use crate::backend::insert::{push_key, text_loading};
+use crate::backend::{InsertRows, InsertSql};
 use crate::fk::KeyValue;
 
 impl InsertSql for Pg {
@@ -60,29 +59,13 @@ impl InsertSql for Pg {
     }
 
     fn push_key<'b>(out: &mut AstPass<'_, 'b, Self>, key: &'b KeyValue) -> QueryResult<()> {
-        match key {
-            #[cfg(feature = "uuid")]
-            crate::fk::KeyValue::Uuid(value) => {
-                out.push_bind_param::<diesel::sql_types::Uuid, uuid::Uuid>(value)
-            }
-            other => push_common_key(out, other, Self::push_key)
-                .unwrap_or_else(|| Err(unsupported_key(other))),
-        }
+        push_key(out, key)
     }
 
-    fn load_texts<C, Q>(conn: &mut C, query: Q) -> QueryResult<Vec<String>>
-    where
-        C: LoadConnection<Backend = Self>,
-        Q: Query<SqlType = Text> + QueryFragment<Self> + QueryId + RunQueryDsl<C>,
-    {
-        query.load(conn)
+    #[cfg(feature = "uuid")]
+    fn push_uuid<'b>(out: &mut AstPass<'_, 'b, Self>, value: &'b uuid::Uuid) -> QueryResult<()> {
+        out.push_bind_param::<diesel::sql_types::Uuid, uuid::Uuid>(value)
     }
 
-    fn load_text_pairs<C, Q>(conn: &mut C, query: Q) -> QueryResult<Vec<(String, String)>>
-    where
-        C: LoadConnection<Backend = Self>,
-        Q: Query<SqlType = (Text, Text)> + QueryFragment<Self> + QueryId + RunQueryDsl<C>,
-    {
-        query.load(conn)
-    }
+    text_loading!();
 }

@@ -1,13 +1,12 @@
 //! Inserts on SQLite: `VALUES` rows get rowids in order under the write
 //! lock; keys bound with their own types.
 
-use diesel::connection::LoadConnection;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::Text;
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sqlite::Sqlite;
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::QueryResult;
 
-use crate::backend::{push_common_key, unsupported_key, InsertRows, InsertSql};
+use crate::backend::insert::{push_key, text_loading};
+use crate::backend::{InsertRows, InsertSql};
 use crate::fk::KeyValue;
 
 impl InsertSql for Sqlite {
@@ -44,29 +43,13 @@ impl InsertSql for Sqlite {
     }
 
     fn push_key<'b>(out: &mut AstPass<'_, 'b, Self>, key: &'b KeyValue) -> QueryResult<()> {
-        match key {
-            #[cfg(feature = "uuid")]
-            KeyValue::Uuid(value) => {
-                out.push_bind_param::<diesel::sql_types::Binary, [u8]>(value.as_bytes().as_slice())
-            }
-            other => push_common_key(out, other, Self::push_key)
-                .unwrap_or_else(|| Err(unsupported_key(other))),
-        }
+        push_key(out, key)
     }
 
-    fn load_texts<C, Q>(conn: &mut C, query: Q) -> QueryResult<Vec<String>>
-    where
-        C: LoadConnection<Backend = Self>,
-        Q: Query<SqlType = Text> + QueryFragment<Self> + QueryId + RunQueryDsl<C>,
-    {
-        query.load(conn)
+    #[cfg(feature = "uuid")]
+    fn push_uuid<'b>(out: &mut AstPass<'_, 'b, Self>, value: &'b uuid::Uuid) -> QueryResult<()> {
+        out.push_bind_param::<diesel::sql_types::Binary, [u8]>(value.as_bytes().as_slice())
     }
 
-    fn load_text_pairs<C, Q>(conn: &mut C, query: Q) -> QueryResult<Vec<(String, String)>>
-    where
-        C: LoadConnection<Backend = Self>,
-        Q: Query<SqlType = (Text, Text)> + QueryFragment<Self> + QueryId + RunQueryDsl<C>,
-    {
-        query.load(conn)
-    }
+    text_loading!();
 }
