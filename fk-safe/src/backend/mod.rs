@@ -66,6 +66,12 @@ pub trait FkBackend:
     /// the backend's bind-parameter limit divided by the row width, and at
     /// least one.
     fn rows_per_statement(columns: usize) -> usize;
+
+    /// How many rows of `values` values one `VALUES` list (a list fk-safe
+    /// joins against: look-ups, links written after the insert) may hold:
+    /// within the bind-parameter limit, and wherever the backend reads such
+    /// a list slowly past some size, below that size.
+    fn rows_per_values_list(values: usize) -> usize;
 }
 
 /// A Diesel connection fk-safe can work with: `PgConnection`,

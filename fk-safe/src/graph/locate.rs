@@ -35,8 +35,8 @@ pub(crate) fn locate<DB: Backend>(
         .key_values()
         .and_then(|values| values.iter().cloned().collect());
     /// Rows to search: a slot, its rows, and their resolved links if known.
-    type Candidate<'f> = (usize, Vec<usize>, Option<&'f [Vec<LinkedKey>]>);
-    let mut candidates: Vec<Candidate> = Vec::new();
+    type SearchedRows<'f> = (usize, Vec<usize>, Option<&'f [Vec<LinkedKey>]>);
+    let mut candidates: Vec<SearchedRows> = Vec::new();
     if let Some(failure) = failure {
         candidates.push((failure.slot, failure.rows.clone(), Some(&failure.links)));
     }

@@ -132,11 +132,9 @@ where
             .relations()
             .get(*relation)
             .map_or(0, |r| r.columns.len());
-        // Each link binds the child's key and one value per foreign-key
-        // column. Every value is a bind parameter, so a list stays within
-        // the bind limit: on SQLite half the ~65,000 values at which a
-        // VALUES list slows down (see graph/lookup.rs).
-        let per_statement = <C::Backend as FkBackend>::rows_per_statement(columns + 1);
+        // Each row of the list holds the child's key and one value per
+        // foreign-key column.
+        let per_statement = <C::Backend as FkBackend>::rows_per_values_list(columns + 1);
         for chunk in links.chunks(per_statement) {
             let update = slot.link_update(*relation, chunk);
             diesel::RunQueryDsl::execute(update, conn)?;

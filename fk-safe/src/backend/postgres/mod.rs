@@ -21,4 +21,9 @@ impl FkBackend for Pg {
     fn rows_per_statement(columns: usize) -> usize {
         (BIND_LIMIT / columns.max(1)).max(1)
     }
+
+    /// Only the bind limit bounds a list.
+    fn rows_per_values_list(values: usize) -> usize {
+        Self::rows_per_statement(values)
+    }
 }

@@ -42,4 +42,12 @@ impl FkBackend for Sqlite {
             .checked_div(columns)
             .map_or(1, |rows| rows.max(1))
     }
+
+    /// SQLite 3.50 slows down a thousandfold once a `VALUES` list holds
+    /// about 65,000 values (measured: 32,000 rows of a key and a position
+    /// in 0.2 s, 32,766 such rows in 117 s), so a list holds at most the
+    /// bind limit's 32,766 values, bound or not.
+    fn rows_per_values_list(values: usize) -> usize {
+        Self::rows_per_statement(values)
+    }
 }

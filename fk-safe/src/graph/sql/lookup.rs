@@ -210,11 +210,8 @@ where
     C::Backend: FkBackend + 'static,
 {
     let mut keys: Vec<Option<String>> = vec![None; values.len()];
-    // The position counts as a value too. Not for the bind limit, but
-    // because SQLite 3.50 slows down a thousandfold once a VALUES list holds
-    // about 65,000 values (measured: 32,000 rows of a key and a position in
-    // 0.2 s, 32,766 such rows in 117 s).
-    let per_statement = <C::Backend as FkBackend>::rows_per_statement(target.columns.len() + 1);
+    // Each row of the list holds its natural key's columns and its position.
+    let per_statement = <C::Backend as FkBackend>::rows_per_values_list(target.columns.len() + 1);
     for (chunk_index, chunk) in values.chunks(per_statement).enumerate() {
         let offset = chunk_index * per_statement;
         let query = MatchQuery {
