@@ -1,5 +1,5 @@
 //! What a catalog remembers between calls: the list of every foreign key,
-//! shared by all backends, and each backend's own cache (its
+//! and each backend's own cache (its
 //! [`ReadCatalog::Cache`](crate::backend::ReadCatalog::Cache)), which only
 //! that backend reads. Nothing here knows a backend's types.
 
@@ -17,8 +17,10 @@ pub struct CatalogCache {
 
 #[derive(Default)]
 struct State {
-    /// Every foreign key of the database, once listed.
-    all: Option<Arc<Vec<ForeignKey>>>,
+    /// Every foreign key of the database, once listed, by the type of the
+    /// backend's cache: a catalog used with two backends by mistake never
+    /// answers one with the other's keys.
+    all: HashMap<TypeId, Arc<Vec<ForeignKey>>>,
     /// Each backend's cache, by the type of that cache.
     by_backend: HashMap<TypeId, Box<dyn Any + Send>>,
 }
@@ -37,13 +39,14 @@ impl CatalogCache {
         *self.lock() = State::default();
     }
 
-    /// Every foreign key, when listed before.
-    pub(crate) fn all(&self) -> Option<Arc<Vec<ForeignKey>>> {
-        self.lock().all.clone()
+    /// Every foreign key, when the backend whose cache is `B` listed them
+    /// before.
+    pub(crate) fn all<B: 'static>(&self) -> Option<Arc<Vec<ForeignKey>>> {
+        self.lock().all.get(&TypeId::of::<B>()).cloned()
     }
 
-    pub(crate) fn remember_all(&self, all: Arc<Vec<ForeignKey>>) {
-        self.lock().all = Some(all);
+    pub(crate) fn remember_all<B: 'static>(&self, all: Arc<Vec<ForeignKey>>) {
+        self.lock().all.insert(TypeId::of::<B>(), all);
     }
 
     /// Runs `f` on the cache of type `B` (created empty on first use),
@@ -67,7 +70,10 @@ impl std::fmt::Debug for CatalogCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.lock();
         f.debug_struct("CatalogCache")
-            .field("all", &state.all.as_ref().map(|all| all.len()))
+            .field(
+                "all",
+                &state.all.values().map(|all| all.len()).sum::<usize>(),
+            )
             .field("backends", &state.by_backend.len())
             .finish()
     }

@@ -24,7 +24,10 @@ pub trait ReadCatalog: diesel::backend::Backend + Sized {
     ) -> QueryResult<Vec<ForeignKey>>;
 
     /// The foreign keys declared on the tables named `table` (unquoted; on
-    /// PostgreSQL in every schema that has one).
+    /// PostgreSQL in every schema that has one), read now, never from the
+    /// cache: a graph insert checks its links against them in the
+    /// transaction that writes, where a schema change since an earlier call
+    /// would make a remembered answer wrong.
     fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         cache: &CatalogCache,
@@ -41,10 +44,10 @@ where
     DB: ReadCatalog,
     C: LoadConnection<Backend = DB>,
 {
-    if let Some(all) = cache.all() {
+    if let Some(all) = cache.all::<DB::Cache>() {
         return Ok(all);
     }
     let listed = Arc::new(DB::list_foreign_keys(conn, cache)?);
-    cache.remember_all(Arc::clone(&listed));
+    cache.remember_all::<DB::Cache>(Arc::clone(&listed));
     Ok(listed)
 }

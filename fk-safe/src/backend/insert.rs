@@ -41,14 +41,14 @@ pub trait InsertSql: diesel::backend::Backend + Sized {
 
     /// Binds a key with its own SQL type (BIGINT, TEXT, UUID); a composite
     /// key as a parenthesized row of its parts. Every backend's is
-    /// [`push_key`] (the bounds it needs hold only for a concrete backend).
+    /// `backend::insert::push_key` (its bounds hold only for a concrete backend).
     fn push_key<'b>(out: &mut AstPass<'_, 'b, Self>, key: &'b KeyValue) -> QueryResult<()>;
 
     /// Binds a UUID key, as this backend stores UUIDs.
     #[cfg(feature = "uuid")]
     fn push_uuid<'b>(out: &mut AstPass<'_, 'b, Self>, value: &'b uuid::Uuid) -> QueryResult<()>;
 
-    /// Runs a query of one TEXT column (every backend's: [`text_loading`]).
+    /// Runs a query of one TEXT column (every backend's: `text_loading!`).
     fn load_texts<C, Q>(conn: &mut C, query: Q) -> QueryResult<Vec<String>>
     where
         C: LoadConnection<Backend = Self>,

@@ -27,9 +27,13 @@ pub use key_order::ReadKeyOrder;
 /// `postgres`) and [`diesel::sqlite::Sqlite`] (feature `sqlite`).
 ///
 /// Name it in the bounds of code that is generic over the database, beside
-/// [`WriteRow`](crate::graph::WriteRow) for the models it writes. Its
-/// methods are fk-safe's own; the trait is sealed, so it cannot be
-/// implemented outside fk-safe.
+/// [`WriteRow`](crate::graph::WriteRow) for the models it writes (and
+/// [`WriteNaturalKey`](crate::graph::WriteNaturalKey) for those it finds
+/// with [`Graph::lookup`](crate::graph::Graph::lookup)). `C: FkConnection`
+/// implies it for `C::Backend`. Its supertraits (reading the catalog,
+/// explaining failures, writing inserts, knowing key order) are fk-safe's
+/// own and not nameable; the trait is sealed, so it cannot be implemented
+/// outside fk-safe.
 ///
 /// ```
 /// use diesel::connection::LoadConnection;

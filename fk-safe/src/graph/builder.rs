@@ -124,6 +124,9 @@ impl<DB: crate::backend::FkBackend + 'static> Graph<DB> {
     /// [`Ids`](crate::graph::Ids). Look-ups that find nothing are reported together with every
     /// other missing parent, before anything is written. A composite natural
     /// key is given as a tuple, in `natural_key(..)` order.
+    ///
+    /// Code generic over the backend names `M: WriteNaturalKey<DB>` for a
+    /// looked-up model (`WriteRow<DB>` is enough for the others).
     pub fn lookup<M>(&mut self, key: M::NaturalKey) -> Lookup<M>
     where
         M: WriteRow<DB> + WriteNaturalKey<DB>,

@@ -252,7 +252,8 @@ where
         if slot.relations().is_empty() {
             continue;
         }
-        let child_name = &slot.table_name()?.table;
+        let child = slot.table_name()?;
+        let child_name = &child.table;
         if !declared_on.contains_key(child_name) {
             let keys = <C::Backend>::foreign_keys_of_table(conn, catalog.cache(), child_name)?;
             declared_on.insert(child_name.clone(), keys);
@@ -264,7 +265,7 @@ where
             let Some(parent) = slot.parent_sql(relation)? else {
                 continue;
             };
-            let parent_name = &parent_table_name(&parent)?.table;
+            let parent_table = parent_table_name(&parent)?;
             let key = key_column_names(&parent.key);
             for fk in declared.iter() {
                 let same_columns = fk.columns.len() == info.columns.len()
@@ -272,7 +273,12 @@ where
                         .columns
                         .iter()
                         .all(|c| fk.columns.iter().any(|f| f == c));
-                if &fk.table != child_name || &fk.parent_table != parent_name || !same_columns {
+                // A table the model names with its schema is only that
+                // schema's; an unqualified one may be any schema's table of
+                // that name (which one the session resolves is not read).
+                let same_tables = child.is(Some(&fk.schema), &fk.table)
+                    && parent_table.is(Some(&fk.parent_schema), &fk.parent_table);
+                if !same_tables || !same_columns {
                     continue;
                 }
                 // Column i of the relation is paired with the column the

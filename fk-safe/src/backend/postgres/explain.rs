@@ -114,6 +114,11 @@ fn apply_candidates(
         on_update: agreed(fitting, |c| fk(c).on_update),
         deferrability: agreed(fitting, |c| fk(c).deferrability).flatten(),
     };
+    // What differs is read from what all share, never from the violation,
+    // which may hold an earlier explanation's answer.
+    let parent_table_differs = shared.parent_table.is_none();
+    let on_delete_differs = shared.on_delete.is_none();
+    let on_update_differs = shared.on_update.is_none();
     violation.declare(shared);
 
     let differences: Vec<&str> = [
@@ -121,13 +126,13 @@ fn apply_candidates(
             "columns",
             agreed(fitting, |c| fk(c).columns.clone()).is_none(),
         ),
-        ("referenced table", violation.parent_table().is_none()),
+        ("referenced table", parent_table_differs),
         (
             "referenced columns",
             agreed(fitting, |c| fk(c).parent_columns.clone()).is_none(),
         ),
-        ("ON DELETE", violation.on_delete().is_none()),
-        ("ON UPDATE", violation.on_update().is_none()),
+        ("ON DELETE", on_delete_differs),
+        ("ON UPDATE", on_update_differs),
         (
             "deferrability",
             agreed(fitting, |c| fk(c).deferrability).is_none(),

@@ -22,7 +22,7 @@
 //!
 //! What the catalog cannot show is another session calling `setval()` on
 //! the sequence while the statement runs; where rows have a natural key,
-//! the pairing is checked against it afterwards (see `graph/execute.rs`).
+//! the pairing is checked against it afterwards (see `graph/writer.rs`).
 //!
 //! The table is locked (`ROW EXCLUSIVE`, what the INSERT takes anyway)
 //! before the answer is read, so that no default, trigger or rule can change

@@ -61,6 +61,20 @@ pub(super) fn table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
     if let Some(found) = cached {
         return Ok(found);
     }
+    let keys = Arc::new(read_table_foreign_keys(conn, table)?);
+    cache.with(|sqlite: &mut SqliteCatalogCache| {
+        sqlite
+            .by_child_table
+            .insert(table.to_string(), Arc::clone(&keys))
+    });
+    Ok(keys)
+}
+
+/// The foreign keys of `table`, with PRAGMA ids, read now.
+fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    table: &str,
+) -> QueryResult<Vec<(i64, ForeignKey)>> {
     let rows: Vec<ForeignKeyListRow> = diesel::sql_query(
         r#"/* fk-safe: catalog */ SELECT id, "table", "from", "to", on_update, on_delete
              FROM pragma_foreign_key_list(?) ORDER BY id, seq"#,
@@ -111,12 +125,6 @@ pub(super) fn table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
         .load(conn)?;
         keys[index].1.parent_columns = primary_key.into_iter().map(|r| r.name).collect();
     }
-    let keys = Arc::new(keys);
-    cache.with(|sqlite: &mut SqliteCatalogCache| {
-        sqlite
-            .by_child_table
-            .insert(table.to_string(), Arc::clone(&keys))
-    });
     Ok(keys)
 }
 
@@ -166,7 +174,8 @@ impl ReadCatalog for Sqlite {
         cache: &CatalogCache,
         table: &str,
     ) -> QueryResult<Vec<ForeignKey>> {
-        let keys = table_foreign_keys(conn, cache, table)?;
-        Ok(keys.iter().map(|(_, fk)| fk.clone()).collect())
+        let _ = cache;
+        let keys = read_table_foreign_keys(conn, table)?;
+        Ok(keys.into_iter().map(|(_, fk)| fk).collect())
     }
 }
