@@ -2,6 +2,7 @@
 //! what it remembers never answers for another backend, and never for a
 //! schema that changed since (the links of a graph are checked against the
 //! constraints as they are in the transaction that writes).
+#![cfg(feature = "sqlite")]
 
 mod common;
 

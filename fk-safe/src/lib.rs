@@ -79,7 +79,7 @@ pub use backend::FkConnection;
 pub use catalog::FkCatalog;
 pub use error::{Error, GraphError};
 pub use fk::{
-    Database, Deferrability, FkAction, FkViolation, ForeignKey, RowOrigin, ViolationKind,
+    Database, Deferrability, FkAction, FkViolation, ForeignKey, MatchType, RowOrigin, ViolationKind,
 };
 pub use fk_safe_derive::FkOrdered;
 pub use graph::insert_graph;

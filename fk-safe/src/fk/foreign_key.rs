@@ -28,6 +28,27 @@ pub struct ForeignKey {
     /// When the constraint is checked. `None` on SQLite, whose catalog
     /// (`PRAGMA foreign_key_list`) does not record it.
     pub deferrability: Option<Deferrability>,
+    /// How a key with NULL columns is matched.
+    pub match_type: MatchType,
+    /// Whether the database has checked every existing row against the
+    /// constraint: `false` for a PostgreSQL constraint added `NOT VALID`
+    /// and not validated since (it holds for new rows only). Always `true`
+    /// on SQLite, which checks nothing of existing rows either way.
+    pub validated: bool,
+}
+
+/// How a foreign key with NULL in some of its columns is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MatchType {
+    /// `MATCH SIMPLE` (the default): a key with any NULL column references
+    /// nothing and is never an orphan.
+    Simple,
+    /// `MATCH FULL`: all columns NULL or none; a key with only some NULL
+    /// columns is refused.
+    Full,
+    /// `MATCH PARTIAL`, which PostgreSQL parses but does not implement.
+    Partial,
 }
 
 /// What the database does to referencing rows when the referenced row is

@@ -7,7 +7,7 @@ mod foreign_key;
 mod key_value;
 mod violation;
 
-pub use foreign_key::{Deferrability, FkAction, ForeignKey};
+pub use foreign_key::{Deferrability, FkAction, ForeignKey, MatchType};
 pub use key_value::KeyValue;
 pub(crate) use key_value::NATURAL_KEY_SEPARATOR;
 pub(crate) use violation::Declaration;

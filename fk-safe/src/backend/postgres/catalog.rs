@@ -12,7 +12,7 @@ use diesel::sql_types::{Array, Bool, Integer, Text};
 use crate::backend::ReadCatalog;
 use crate::cache::CatalogCache;
 use crate::classify::postgres::fit::PossibleConstraint;
-use crate::fk::{Deferrability, FkAction, ForeignKey};
+use crate::fk::{Deferrability, FkAction, ForeignKey, MatchType};
 
 /// What PostgreSQL remembers of its catalog.
 #[derive(Debug, Default)]
@@ -40,7 +40,9 @@ SELECT c.conname::text AS name,
        c.confdeltype::text AS on_delete,
        c.confupdtype::text AS on_update,
        c.condeferrable AS deferrable,
-       c.condeferred AS deferred"#;
+       c.condeferred AS deferred,
+       c.confmatchtype::text AS match_type,
+       c.convalidated AS validated"#;
 
 /// Finds the constraint a failure reported and climbs from a partition's
 /// clone (`conparentid <> 0`) to the constraint the user declared. Several
@@ -120,6 +122,10 @@ struct ConstraintRow {
     deferrable: bool,
     #[diesel(sql_type = Bool)]
     deferred: bool,
+    #[diesel(sql_type = Text)]
+    match_type: String,
+    #[diesel(sql_type = Bool)]
+    validated: bool,
     #[diesel(sql_type = Bool)]
     parent_side: bool,
     #[diesel(sql_type = Integer)]
@@ -145,6 +151,14 @@ impl ConstraintRow {
                 (true, false) => Deferrability::InitiallyImmediate,
                 (true, true) => Deferrability::InitiallyDeferred,
             }),
+            // pg_constraint only ever holds these three codes; SIMPLE is the
+            // default and what an unknown code is read as.
+            match_type: match self.match_type.as_str() {
+                "f" => MatchType::Full,
+                "p" => MatchType::Partial,
+                _ => MatchType::Simple,
+            },
+            validated: self.validated,
         }
     }
 }

@@ -13,7 +13,7 @@ use diesel::sqlite::Sqlite;
 use super::SCHEMA;
 use crate::backend::ReadCatalog;
 use crate::cache::CatalogCache;
-use crate::fk::{FkAction, ForeignKey};
+use crate::fk::{FkAction, ForeignKey, MatchType};
 
 /// What SQLite remembers of its catalog.
 #[derive(Debug, Default)]
@@ -99,6 +99,10 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
                     on_delete: FkAction::parse(&row.on_delete).unwrap_or(FkAction::NoAction),
                     on_update: FkAction::parse(&row.on_update).unwrap_or(FkAction::NoAction),
                     deferrability: None,
+                    // SQLite enforces every foreign key as MATCH SIMPLE,
+                    // whatever MATCH clause it was declared with.
+                    match_type: MatchType::Simple,
+                    validated: true,
                 },
             ));
         }

@@ -1,0 +1,90 @@
+//! What the catalog says of each constraint beyond its columns: how NULLs
+//! match, and whether existing rows were ever checked.
+
+mod common;
+
+use diesel::prelude::*;
+use fk_safe::{FkCatalog, ForeignKey, MatchType};
+
+fn sql<C: diesel::Connection>(conn: &mut C, statement: &str)
+where
+    diesel::query_builder::SqlQuery: diesel::query_dsl::methods::ExecuteDsl<C>,
+{
+    diesel::sql_query(statement)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+fn named<'a>(keys: &'a [ForeignKey], schema: &str, table: &str) -> &'a ForeignKey {
+    keys.iter()
+        .find(|fk| fk.schema == schema && fk.table == table)
+        .unwrap_or_else(|| panic!("no foreign key on {schema}.{table} in {keys:#?}"))
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_match_type_and_validation() {
+    let schema = common::unique_name("fk_safe_facts");
+    let mut conn = common::pg::connect_base();
+    sql(&mut conn, &format!("CREATE SCHEMA \"{schema}\""));
+    sql(&mut conn, &format!("SET search_path TO \"{schema}\""));
+    sql(
+        &mut conn,
+        "CREATE TABLE p (a BIGINT, b BIGINT, PRIMARY KEY (a, b))",
+    );
+    sql(
+        &mut conn,
+        "CREATE TABLE full_child (a BIGINT, b BIGINT, FOREIGN KEY (a, b) REFERENCES p MATCH FULL)",
+    );
+    sql(
+        &mut conn,
+        "CREATE TABLE simple_child (a BIGINT, b BIGINT, FOREIGN KEY (a, b) REFERENCES p)",
+    );
+    sql(
+        &mut conn,
+        "CREATE TABLE unchecked_child (a BIGINT, b BIGINT)",
+    );
+    sql(&mut conn, "INSERT INTO unchecked_child VALUES (1, 1)");
+    sql(
+        &mut conn,
+        "ALTER TABLE unchecked_child ADD FOREIGN KEY (a, b) REFERENCES p NOT VALID",
+    );
+    let keys = FkCatalog::new().foreign_keys(&mut conn).unwrap();
+    let full = named(&keys, &schema, "full_child");
+    assert_eq!((full.match_type, full.validated), (MatchType::Full, true));
+    let simple = named(&keys, &schema, "simple_child");
+    assert_eq!(
+        (simple.match_type, simple.validated),
+        (MatchType::Simple, true)
+    );
+    let unchecked = named(&keys, &schema, "unchecked_child");
+    assert_eq!(
+        (unchecked.match_type, unchecked.validated),
+        (MatchType::Simple, false)
+    );
+    sql(&mut conn, &format!("DROP SCHEMA \"{schema}\" CASCADE"));
+}
+
+/// SQLite accepts a MATCH clause and enforces every key as MATCH SIMPLE:
+/// the catalog says what is enforced.
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_enforces_match_simple() {
+    use fk_safe::FkConnection;
+
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    conn.enforce_foreign_keys().unwrap();
+    sql(
+        &mut conn,
+        "CREATE TABLE p (a INTEGER, b INTEGER, PRIMARY KEY (a, b))",
+    );
+    sql(
+        &mut conn,
+        "CREATE TABLE c (a INTEGER, b INTEGER, FOREIGN KEY (a, b) REFERENCES p (a, b) MATCH FULL)",
+    );
+    // A half-NULL key is accepted, as MATCH SIMPLE accepts it.
+    sql(&mut conn, "INSERT INTO c VALUES (1, NULL)");
+    let keys = FkCatalog::new().foreign_keys(&mut conn).unwrap();
+    let c = named(&keys, "main", "c");
+    assert_eq!((c.match_type, c.validated), (MatchType::Simple, true));
+}
