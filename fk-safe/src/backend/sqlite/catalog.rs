@@ -172,23 +172,33 @@ fn nullable_columns<C: LoadConnection<Backend = Sqlite>>(
     )
     .bind::<Text, _>(table)
     .load(conn)?;
-    let without_rowid: Vec<FlagRow> = diesel::sql_query(
-        "/* fk-safe: catalog */ SELECT wr AS flag FROM pragma_table_list(?) WHERE schema = 'main'",
-    )
-    .bind::<Text, _>(table)
-    .load(conn)?;
-    let without_rowid = without_rowid.first().is_some_and(|row| row.flag != 0);
     let primary_key_columns = columns.iter().filter(|c| c.pk > 0).count();
+    let rowid_alias = |column: &ColumnRow| {
+        column.pk > 0
+            && primary_key_columns == 1
+            && column.declared_type.eq_ignore_ascii_case("INTEGER")
+    };
+    // Only a nullable-looking primary key column needs to know whether the
+    // table has a rowid, which `pragma_table_list` (SQLite 3.37+) says. An
+    // older system SQLite lacks it: its columns are then counted NOT NULL,
+    // the side that never claims a NULL the database might refuse.
+    let undecided = columns
+        .iter()
+        .any(|c| c.pk > 0 && c.not_null == 0 && !rowid_alias(c));
+    let without_rowid = undecided
+        && diesel::sql_query(
+            "/* fk-safe: catalog */ SELECT wr AS flag FROM pragma_table_list(?) WHERE schema = 'main'",
+        )
+        .bind::<Text, _>(table)
+        .load::<FlagRow>(conn)
+        .map_or(true, |rows| rows.first().is_some_and(|row| row.flag != 0));
     Ok(columns
-        .into_iter()
+        .iter()
         .filter(|column| {
-            let rowid_alias = column.pk > 0
-                && primary_key_columns == 1
-                && column.declared_type.eq_ignore_ascii_case("INTEGER");
-            let kept_from_null = column.pk > 0 && (without_rowid || rowid_alias);
+            let kept_from_null = column.pk > 0 && (without_rowid || rowid_alias(column));
             column.not_null == 0 && !kept_from_null
         })
-        .map(|column| column.name)
+        .map(|column| column.name.clone())
         .collect())
 }
 
