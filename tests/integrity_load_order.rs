@@ -283,6 +283,10 @@ mod postgres_schemas {
             format!(
                 "CREATE TABLE \"{second}\".a (id BIGINT PRIMARY KEY, b_id BIGINT NOT NULL REFERENCES \"{second}\".b (id))"
             ),
+            // Across the schemas: second.c needs first.a.
+            format!(
+                "CREATE TABLE \"{second}\".c (first_a_id BIGINT NOT NULL REFERENCES \"{first}\".a (id))"
+            ),
         ] {
             sql(&mut conn, &statement);
         }
@@ -292,16 +296,21 @@ mod postgres_schemas {
             order.levels,
             vec![
                 vec![TableName::new(&first, "a"), TableName::new(&second, "b")],
-                vec![TableName::new(&first, "b"), TableName::new(&second, "a")],
+                vec![
+                    TableName::new(&first, "b"),
+                    TableName::new(&second, "a"),
+                    TableName::new(&second, "c")
+                ],
             ]
         );
         assert!(order.cycles.is_empty(), "{:#?}", order.cycles);
-        // One schema alone: the other's tables are not in it.
+        // One schema alone: the other's tables are not in it, and a key to
+        // one of them is taken as satisfied.
         let order = load_order::read_schemas(&mut conn, &FkCatalog::new(), &[&second]).unwrap();
         assert_eq!(
             order.levels,
             vec![
-                vec![TableName::new(&second, "b")],
+                vec![TableName::new(&second, "b"), TableName::new(&second, "c")],
                 vec![TableName::new(&second, "a")]
             ]
         );
