@@ -23,6 +23,14 @@ pub trait ReadCatalog: diesel::backend::Backend + Sized {
         cache: &CatalogCache,
     ) -> QueryResult<Vec<ForeignKey>>;
 
+    /// Every table of the database a program writes rows to, as (schema,
+    /// table), sorted, read now: on PostgreSQL the ordinary and partitioned
+    /// tables outside the system schemas (never a partition, whose rows go
+    /// through its parent), on SQLite the tables of `main` but SQLite's own.
+    fn list_tables<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+    ) -> QueryResult<Vec<(String, String)>>;
+
     /// The foreign keys declared on the tables named `table` (unquoted; on
     /// PostgreSQL in every schema that has one), read now, never from the
     /// cache: a graph insert checks its links against them in the

@@ -21,6 +21,15 @@ pub struct ForeignKey {
     pub parent_table: String,
     /// The referenced columns, in constraint order.
     pub parent_columns: Vec<String>,
+    /// Whether each referencing column (in the order of
+    /// [`columns`](Self::columns)) accepts NULL: on PostgreSQL the column
+    /// has no `NOT NULL` (`pg_attribute.attnotnull`); on SQLite it has no
+    /// `NOT NULL` and is not a primary key column that SQLite keeps from
+    /// NULL (an `INTEGER PRIMARY KEY`, the rowid's alias, or any primary key
+    /// column of a `WITHOUT ROWID` table). A row whose key has a NULL column
+    /// references nothing under `MATCH SIMPLE`, which is how a cycle of
+    /// tables can be written one row at a time.
+    pub nullable: Vec<bool>,
     /// What happens to children when the parent row is deleted.
     pub on_delete: FkAction,
     /// What happens to children when the parent's key changes.

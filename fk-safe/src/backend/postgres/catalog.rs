@@ -31,6 +31,10 @@ SELECT c.conname::text AS name,
                FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
               ORDER BY k.ord) AS columns,
+       ARRAY(SELECT NOT a.attnotnull
+               FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+              ORDER BY k.ord) AS nullable,
        pn.nspname::text AS parent_schema,
        pt.relname::text AS parent_table,
        ARRAY(SELECT a.attname::text
@@ -108,6 +112,8 @@ struct ConstraintRow {
     table: String,
     #[diesel(sql_type = Array<Text>)]
     columns: Vec<String>,
+    #[diesel(sql_type = Array<Bool>)]
+    nullable: Vec<bool>,
     #[diesel(sql_type = Text)]
     parent_schema: String,
     #[diesel(sql_type = Text)]
@@ -132,6 +138,14 @@ struct ConstraintRow {
     server_version: i32,
 }
 
+#[derive(QueryableByName)]
+struct TableRow {
+    #[diesel(sql_type = Text)]
+    schema: String,
+    #[diesel(sql_type = Text)]
+    table: String,
+}
+
 impl ConstraintRow {
     fn into_foreign_key(self) -> ForeignKey {
         ForeignKey {
@@ -139,6 +153,7 @@ impl ConstraintRow {
             schema: self.schema,
             table: self.table,
             columns: self.columns,
+            nullable: self.nullable,
             parent_schema: self.parent_schema,
             parent_table: self.parent_table,
             parent_columns: self.parent_columns,
@@ -220,6 +235,28 @@ impl ReadCatalog for Pg {
         Ok(rows
             .into_iter()
             .map(ConstraintRow::into_foreign_key)
+            .collect())
+    }
+
+    fn list_tables<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+    ) -> QueryResult<Vec<(String, String)>> {
+        // Other sessions' temporary schemas hold tables this session can
+        // neither read nor write; its own is listed.
+        let rows: Vec<TableRow> = diesel::sql_query(
+            r#"/* fk-safe: catalog */ SELECT n.nspname::text AS schema, t.relname::text AS "table"
+  FROM pg_catalog.pg_class t
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+ WHERE t.relkind IN ('r', 'p') AND NOT t.relispartition
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\_toast%'
+   AND (n.nspname NOT LIKE 'pg\_temp\_%' OR n.oid = pg_catalog.pg_my_temp_schema())
+ ORDER BY n.nspname, t.relname"#,
+        )
+        .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.schema, row.table))
             .collect())
     }
 

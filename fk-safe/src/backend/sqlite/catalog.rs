@@ -93,6 +93,7 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
                     schema: SCHEMA.to_string(),
                     table: table.to_string(),
                     columns: Vec::new(),
+                    nullable: Vec::new(),
                     parent_schema: SCHEMA.to_string(),
                     parent_table: row.table.clone(),
                     parent_columns: Vec::new(),
@@ -120,6 +121,16 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
             }
         }
     }
+    if !keys.is_empty() {
+        let nullable_columns = nullable_columns(conn, table)?;
+        for (_, fk) in &mut keys {
+            fk.nullable = fk
+                .columns
+                .iter()
+                .map(|column| nullable_columns.iter().any(|n| n == column))
+                .collect();
+        }
+    }
     for index in implicit_targets {
         let parent = keys[index].1.parent_table.clone();
         let primary_key: Vec<NameRow> = diesel::sql_query(
@@ -130,6 +141,74 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
         keys[index].1.parent_columns = primary_key.into_iter().map(|r| r.name).collect();
     }
     Ok(keys)
+}
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    declared_type: String,
+    #[diesel(sql_type = BigInt)]
+    not_null: i64,
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+}
+
+/// The columns of `table` that can hold NULL. A primary key column can
+/// unless SQLite keeps NULL from it: `INTEGER PRIMARY KEY` (the rowid's
+/// alias, which turns a NULL into a new rowid) and every primary key column
+/// of a `WITHOUT ROWID` table; other primary keys of rowid tables accept
+/// NULL, a compatibility quirk SQLite documents. `INTEGER PRIMARY KEY DESC`
+/// is no alias but reads the same here, so it is counted as NOT NULL: the
+/// safe side for a load order, which then never relies on writing NULL.
+fn nullable_columns<C: LoadConnection<Backend = Sqlite>>(
+    conn: &mut C,
+    table: &str,
+) -> QueryResult<Vec<String>> {
+    let columns: Vec<ColumnRow> = diesel::sql_query(
+        r#"/* fk-safe: catalog */ SELECT name, type AS declared_type, "notnull" AS not_null, pk
+             FROM pragma_table_info(?)"#,
+    )
+    .bind::<Text, _>(table)
+    .load(conn)?;
+    let primary_key_columns = columns.iter().filter(|c| c.pk > 0).count();
+    let rowid_alias = |column: &ColumnRow| {
+        column.pk > 0
+            && primary_key_columns == 1
+            && column.declared_type.eq_ignore_ascii_case("INTEGER")
+    };
+    // Only a nullable-looking primary key column needs to know whether the
+    // table has a rowid, which `pragma_table_list` (SQLite 3.37+) says. An
+    // older system SQLite lacks it: its columns are then counted NOT NULL,
+    // the side that never claims a NULL the database might refuse.
+    let undecided = columns
+        .iter()
+        .any(|c| c.pk > 0 && c.not_null == 0 && !rowid_alias(c));
+    let without_rowid = undecided
+        && diesel::sql_query(
+            "/* fk-safe: catalog */ SELECT wr AS flag FROM pragma_table_list(?) WHERE schema = 'main'",
+        )
+        .bind::<Text, _>(table)
+        .load::<FlagRow>(conn)
+        .map_or(true, |rows| rows.first().is_some_and(|row| row.flag != 0));
+    Ok(columns
+        .iter()
+        .filter(|column| {
+            let kept_from_null = column.pk > 0 && (without_rowid || rowid_alias(column));
+            column.not_null == 0 && !kept_from_null
+        })
+        .map(|column| column.name.clone())
+        .collect())
+}
+
+/// The tables of `main`, sorted, without SQLite's own (`sqlite_%`).
+fn table_names<C: LoadConnection<Backend = Sqlite>>(conn: &mut C) -> QueryResult<Vec<String>> {
+    let tables: Vec<NameRow> = diesel::sql_query(
+        "/* fk-safe: catalog */ SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )
+    .load(conn)?;
+    Ok(tables.into_iter().map(|row| row.name).collect())
 }
 
 pub(super) fn read_flag<C: LoadConnection<Backend = Sqlite>>(
@@ -161,16 +240,21 @@ impl ReadCatalog for Sqlite {
         conn: &mut C,
         cache: &CatalogCache,
     ) -> QueryResult<Vec<ForeignKey>> {
-        let tables: Vec<NameRow> = diesel::sql_query(
-            "/* fk-safe: catalog */ SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-        )
-        .load(conn)?;
         let mut all = Vec::new();
-        for table in tables {
-            let keys = table_foreign_keys(conn, cache, &table.name)?;
+        for table in table_names(conn)? {
+            let keys = table_foreign_keys(conn, cache, &table)?;
             all.extend(keys.iter().map(|(_, fk)| fk.clone()));
         }
         Ok(all)
+    }
+
+    fn list_tables<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+    ) -> QueryResult<Vec<(String, String)>> {
+        Ok(table_names(conn)?
+            .into_iter()
+            .map(|table| (SCHEMA.to_string(), table))
+            .collect())
     }
 
     fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
