@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["backend"],
     &["catalog", "r2d2"],
     &["graph"],
+    &["integrity"],
 ];
 
 type Module = Vec<String>;

@@ -70,6 +70,7 @@ mod classify;
 mod error;
 mod fk;
 pub mod graph;
+pub mod integrity;
 #[cfg(feature = "r2d2")]
 mod r2d2;
 mod sql;
