@@ -417,3 +417,38 @@ mod postgres_facts {
         inheritance_and_partitions,
     }
 }
+
+/// What only SQLite accepts: a foreign key whose parent columns are not
+/// unique (SQLite refuses writes under it as a "foreign key mismatch", but
+/// rows written with the checks off remain).
+#[cfg(feature = "sqlite")]
+mod sqlite_facts {
+    use super::*;
+
+    /// A child that matches several parents is matched, not repeated, and
+    /// each orphan is counted once.
+    fn a_parent_key_that_is_not_unique(conn: &mut diesel::SqliteConnection) {
+        run(
+            conn,
+            "CREATE TABLE o_groups (code TEXT);
+             CREATE TABLE o_members (id INTEGER PRIMARY KEY, code TEXT REFERENCES o_groups (code));",
+        );
+        sq::unchecked(
+            conn,
+            "INSERT INTO o_groups VALUES ('a'), ('a'), ('a'), ('b');
+             INSERT INTO o_members (code) VALUES ('a'), ('a'), ('b'), ('c'), ('c')",
+        );
+        let found = report(conn, "main", OrphanOptions::new().table("o_members"));
+        assert_eq!(found.total_orphans(), 2, "{found:#?}");
+        let sample: Vec<_> = found.constraints[0]
+            .sample
+            .iter()
+            .map(|o| o.child_key.clone())
+            .collect();
+        assert_eq!(sample, [some(&["c"]), some(&["c"])]);
+    }
+
+    common::on_sqlite! {
+        a_parent_key_that_is_not_unique,
+    }
+}
