@@ -9,9 +9,10 @@
 //! `postgres://postgres@127.0.0.1:5432/fk_safe_test`), in a schema of its
 //! own, `fk_safe_orphan_bench`, made afresh and dropped at the end; SQLite
 //! in a file of its own in the temporary directory, deleted at the end.
-//! `FK_SAFE_ORPHAN_ROWS` sets the child table's size (default 1,000,000):
-//! 100,000 parents, one child row in a thousand an orphan, one in a hundred
-//! with a NULL key.
+//! `FK_SAFE_ORPHAN_ROWS` sets the child table's size (default 1,000,000),
+//! with 100,000 parents. Two series: one child row in a thousand an orphan
+//! (and one in a hundred with a NULL key), then every row an orphan, where
+//! the count is complete and the sample still ten rows.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -44,15 +45,18 @@ fn fastest<T>(mut work: impl FnMut() -> T) -> (Duration, T) {
     (best, answer.expect("at least one run"))
 }
 
-/// How many orphans the planted data holds: child ids `1000 * k + 999`.
-fn expected_orphans(rows: i64) -> i64 {
-    rows / 1000
-}
+/// One orphan in `every` child rows, the series measured.
+const SERIES: [i64; 2] = [1000, 1];
 
 /// Measures the report and the hand-written count on `conn`, whose schema
 /// `schema` holds the planted tables.
-fn measure<C>(conn: &mut C, database: &str, schema: &str, rows: i64, extra: &[(&str, &str)])
-where
+fn measure<C>(
+    conn: &mut C,
+    database: &str,
+    schema: &str,
+    (rows, every): (i64, i64),
+    extra: &[(&str, &str)],
+) where
     C: FkConnection,
     for<'a> diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'a, C, Count>,
 {
@@ -61,7 +65,8 @@ where
     let (report_time, report): (_, OrphanReport) =
         fastest(|| orphans(conn, &catalog, &options).expect("the orphan report"));
     let found = report.total_orphans();
-    assert_eq!(i64::try_from(found).ok(), Some(expected_orphans(rows)));
+    // Child ids `every * k + every - 1` are the orphans.
+    assert_eq!(i64::try_from(found).ok(), Some(rows / every));
     println!(
         "{database}: {rows} child rows, {found} orphans: orphan report {:.0} ms (sample of {})",
         report_time.as_secs_f64() * 1e3,
@@ -86,11 +91,11 @@ where
 }
 
 /// Parents `1..=PARENTS`; child `i` points at parent `i % PARENTS + 1`,
-/// except every thousandth (an orphan, parent `PARENTS + i`) and every
+/// except one in `every` (an orphan, parent `PARENTS + 1 + i`) and every
 /// hundredth otherwise (NULL).
-fn child_parent(i: &str) -> String {
+fn child_parent(i: &str, every: i64) -> String {
     format!(
-        "CASE WHEN {i} % 1000 = 999 THEN {PARENTS} + {i} \
+        "CASE WHEN {i} % {every} = {every} - 1 THEN {PARENTS} + 1 + {i} \
               WHEN {i} % 100 = 0 THEN NULL ELSE {i} % {PARENTS} + 1 END"
     )
 }
@@ -101,23 +106,28 @@ fn postgres(rows: i64) -> Result<(), String> {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/fk_safe_test".to_string());
     let mut conn = PgConnection::establish(&url).map_err(|e| format!("{url}: {e}"))?;
     let schema = "fk_safe_orphan_bench";
-    let started = Instant::now();
     conn.batch_execute(&format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema};
          CREATE TABLE bench_parents (id BIGINT PRIMARY KEY);
          INSERT INTO bench_parents SELECT generate_series(1, {PARENTS});
-         CREATE TABLE bench_children (id BIGINT PRIMARY KEY, parent_id BIGINT);
-         INSERT INTO bench_children SELECT i, {} FROM generate_series(0, {rows} - 1) AS i;
-         ALTER TABLE bench_children ADD FOREIGN KEY (parent_id) REFERENCES bench_parents (id) NOT VALID;
-         ANALYZE bench_parents; ANALYZE bench_children;",
-        child_parent("i")
+         ANALYZE bench_parents;"
     ))
     .map_err(|e| e.to_string())?;
-    println!(
-        "postgres: planted in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    measure(&mut conn, "postgres", schema, rows, &[]);
+    for every in SERIES {
+        let started = Instant::now();
+        conn.batch_execute(&format!(
+            "DROP TABLE IF EXISTS bench_children;
+             CREATE TABLE bench_children (id BIGINT PRIMARY KEY, parent_id BIGINT);
+             INSERT INTO bench_children SELECT i, {} FROM generate_series(0, {rows} - 1) AS i;
+             ALTER TABLE bench_children ADD FOREIGN KEY (parent_id) REFERENCES bench_parents (id) NOT VALID;
+             ANALYZE bench_children;",
+            child_parent("i", every)
+        ))
+        .map_err(|e| e.to_string())?;
+        let planted = started.elapsed().as_secs_f64();
+        println!("postgres: planted in {planted:.1} s");
+        measure(&mut conn, "postgres", schema, (rows, every), &[]);
+    }
     conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .map_err(|e| e.to_string())
 }
@@ -131,36 +141,40 @@ fn sqlite(rows: i64) -> Result<(), String> {
     let url = path.to_string_lossy().into_owned();
     let result = (|| {
         let mut conn = SqliteConnection::establish(&url).map_err(|e| e.to_string())?;
-        let started = Instant::now();
         conn.batch_execute(&format!(
             "PRAGMA foreign_keys = OFF; PRAGMA journal_mode = WAL;
              CREATE TABLE bench_parents (id INTEGER PRIMARY KEY);
-             CREATE TABLE bench_children (id INTEGER PRIMARY KEY,
-                 parent_id BIGINT REFERENCES bench_parents (id));
-             CREATE INDEX bench_children_parent ON bench_children (parent_id);
-             BEGIN;
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {PARENTS})
-             INSERT INTO bench_parents SELECT i FROM n;
-             WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {rows} - 1)
-             INSERT INTO bench_children SELECT i, {} FROM n;
-             COMMIT; ANALYZE;",
-            child_parent("i")
+             INSERT INTO bench_parents SELECT i FROM n;"
         ))
         .map_err(|e| e.to_string())?;
-        println!(
-            "sqlite: planted in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        measure(
-            &mut conn,
-            "sqlite",
-            "main",
-            rows,
-            &[(
-                "PRAGMA foreign_key_check (one row per orphan)",
-                "SELECT rowid AS n FROM pragma_foreign_key_check('bench_children')",
-            )],
-        );
+        for every in SERIES {
+            let started = Instant::now();
+            conn.batch_execute(&format!(
+                "DROP TABLE IF EXISTS bench_children;
+                 CREATE TABLE bench_children (id INTEGER PRIMARY KEY,
+                     parent_id BIGINT REFERENCES bench_parents (id));
+                 CREATE INDEX bench_children_parent ON bench_children (parent_id);
+                 BEGIN;
+                 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {rows} - 1)
+                 INSERT INTO bench_children SELECT i, {} FROM n;
+                 COMMIT; ANALYZE;",
+                child_parent("i", every)
+            ))
+            .map_err(|e| e.to_string())?;
+            let planted = started.elapsed().as_secs_f64();
+            println!("sqlite: planted in {planted:.1} s");
+            measure(
+                &mut conn,
+                "sqlite",
+                "main",
+                (rows, every),
+                &[(
+                    "PRAGMA foreign_key_check (one row per orphan)",
+                    "SELECT rowid AS n FROM pragma_foreign_key_check('bench_children')",
+                )],
+            );
+        }
         Ok(())
     })();
     for suffix in ["", "-wal", "-shm"] {

@@ -1,5 +1,7 @@
 //! Integrity tools, for when constraints were bypassed or must be checked:
-//! [`orphans`] reports the rows that break each foreign key.
+//! the [orphan report](mod@orphans) ([`orphans()`]) counts, for each
+//! foreign key, the rows whose parent does not exist, with a sample of
+//! their keys.
 
 pub mod orphans;
 
