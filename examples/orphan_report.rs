@@ -104,7 +104,11 @@ fn child_parent(i: &str, every: i64) -> String {
 fn postgres(rows: i64) -> Result<(), String> {
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/fk_safe_test".to_string());
-    let mut conn = PgConnection::establish(&url).map_err(|e| format!("{url}: {e}"))?;
+    // The URL is not repeated: it may hold a password.
+    let mut conn = PgConnection::establish(&url).map_err(|e| {
+        let e = e.to_string();
+        format!("cannot connect ({}); set DATABASE_URL=postgres://.. to a database you may create schemas in", e.trim_end())
+    })?;
     let schema = "fk_safe_orphan_bench";
     conn.batch_execute(&format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema};

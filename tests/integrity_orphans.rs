@@ -412,7 +412,56 @@ mod postgres_facts {
         assert_eq!(parted.total_orphans(), 2);
     }
 
+    /// Drops the schema it names when the test ends, passed or not.
+    struct DropSchema(String);
+
+    impl Drop for DropSchema {
+        fn drop(&mut self) {
+            use diesel::connection::SimpleConnection;
+            let mut admin = common::pg::connect_base();
+            let _ = admin.batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                quoted(&self.0)
+            ));
+        }
+    }
+
+    /// A schema whose name tries to end the statement is quoted like the
+    /// tables: the parent in one such schema, the child in another.
+    fn hostile_schemas_are_quoted(conn: &mut diesel::PgConnection) {
+        let suffix = common::unique_name("");
+        let parents = DropSchema(format!("Stamm \"daten\"; DROP SCHEMA public; --{suffix}"));
+        let children = DropSchema(format!("ünter -- ; {suffix}"));
+        run(
+            conn,
+            &format!(
+                "CREATE SCHEMA {p}; CREATE SCHEMA {c};
+                 CREATE TABLE {p}.o_parents (id BIGINT PRIMARY KEY);
+                 INSERT INTO {p}.o_parents VALUES (1);
+                 CREATE TABLE {c}.o_children (id BIGINT PRIMARY KEY,
+                     parent_id BIGINT REFERENCES {p}.o_parents (id));",
+                p = quoted(&parents.0),
+                c = quoted(&children.0),
+            ),
+        );
+        pg::unchecked(
+            conn,
+            &format!(
+                "INSERT INTO {}.o_children VALUES (1, 1), (2, 2)",
+                quoted(&children.0)
+            ),
+        );
+        let found = report(conn, &children.0, OrphanOptions::new());
+        assert_eq!(found.constraints.len(), 1, "{found:#?}");
+        assert_eq!(found.constraints[0].foreign_key.parent_schema, parents.0);
+        assert_eq!(found.total_orphans(), 1);
+        assert_eq!(found.constraints[0].sample[0].child_key, some(&["2"]));
+        // Fails when the schema is gone.
+        run(conn, "SELECT 'public'::regnamespace");
+    }
+
     common::on_postgres! {
+        hostile_schemas_are_quoted,
         match_full_reports_partly_null_keys,
         inheritance_and_partitions,
     }
