@@ -6,7 +6,7 @@
 
 mod common;
 
-use fk_safe::integrity::orphans::{orphans, OrphanOptions, OrphanReport};
+use fk_safe::integrity::orphans::{orphans, OrphanError, OrphanOptions, OrphanReport};
 use fk_safe::{FkCatalog, FkConnection};
 
 /// Runs `statements` or fails the test naming them.
@@ -257,7 +257,45 @@ fn a_subset_checks_only_what_was_chosen<C: FkConnection>(
     assert_eq!(all.broken().count(), 2);
 }
 
+/// A table dropped after the catalog was read fails the report with an
+/// error that names the foreign key and keeps the database's error.
+fn a_table_gone_since_the_catalog_was_read<C: FkConnection>(
+    conn: &mut C,
+    _unchecked: fn(&mut C, &str),
+    schema: fn(&mut C) -> String,
+) {
+    run(
+        conn,
+        "CREATE TABLE o_parents (id BIGINT PRIMARY KEY);
+         CREATE TABLE o_gone (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES o_parents (id));",
+    );
+    let schema = schema(conn);
+    let catalog = FkCatalog::new();
+    let options = OrphanOptions::new().schema(&schema).table("o_gone");
+    assert!(orphans(conn, &catalog, &options)
+        .expect("a report")
+        .is_clean());
+    run(conn, "DROP TABLE o_gone");
+    match orphans(conn, &catalog, &options) {
+        Err(error @ OrphanError::Query { .. }) => {
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("{schema}.o_gone (parent_id)")),
+                "{error}"
+            );
+            let source = std::error::Error::source(&error).expect("the database's error");
+            assert!(source.to_string().contains("o_gone"), "{source}");
+        }
+        other => panic!("expected a query error, got {other:?}"),
+    }
+}
+
 common::on_both_backends! {
+    a_table_gone_since_the_catalog_was_read => {
+        postgres: (pg::unchecked, pg::schema),
+        sqlite: (sq::unchecked, sq::schema),
+    },
     counts_every_orphan_with_a_bounded_sample => {
         postgres: (pg::unchecked, pg::schema),
         sqlite: (sq::unchecked, sq::schema),
