@@ -106,6 +106,15 @@ fn counts_every_orphan_with_a_bounded_sample<C: FkConnection>(
         .collect();
     assert_eq!(distinct.len(), 5);
 
+    let unbounded = report(
+        conn,
+        &schema,
+        OrphanOptions::new()
+            .table("o_orders")
+            .sample_size(usize::MAX),
+    );
+    assert_eq!(unbounded.constraints[0].sample.len(), 25);
+
     let none = report(
         conn,
         &schema,

@@ -401,17 +401,18 @@ fn counted_sample<C: FkConnection>(
     Ok((total, sample))
 }
 
-/// A query reading a sample of the keys of `child`'s rows that meet a
+/// A query reading a sample of the keys of the child rows that meet a
 /// condition, with the count of all of them.
 struct KeyQuery {
     sql: String,
     sample_size: usize,
 }
 
-/// The keys of the child rows (aliased `c` in `from`) meeting `condition`, ordered,
-/// at most `sample_size` of them, each row carrying the count of all of
-/// them (`COUNT(*) OVER ()` is taken before `LIMIT`). At least one row is
-/// read even for an empty sample, so that the count comes back.
+/// The keys of the child rows (aliased `c` in `from`) meeting `condition`,
+/// ordered, at most `sample_size` of them, each row carrying the count of
+/// all of them (`COUNT(*) OVER ()` is taken before `LIMIT`). At least one
+/// row is read even for an empty sample, so that the count comes back; the
+/// limit stays within the BIGINT both databases read it as.
 fn key_query(fk: &ForeignKey, from: &str, condition: &str, sample_size: usize) -> KeyQuery {
     let columns = child_columns(fk);
     let keys: Vec<String> = columns
@@ -419,7 +420,7 @@ fn key_query(fk: &ForeignKey, from: &str, condition: &str, sample_size: usize) -
         .enumerate()
         .map(|(index, column)| format!("CAST({column} AS TEXT) AS {}", key_column(index)))
         .collect();
-    let limit = sample_size.max(1);
+    let limit = i64::try_from(sample_size).unwrap_or(i64::MAX).max(1);
     KeyQuery {
         sql: format!(
             "SELECT CAST({width} AS BIGINT) AS {KEY_WIDTH}, {keys}, COUNT(*) OVER () AS {TOTAL} \
@@ -621,6 +622,12 @@ mod tests {
         assert_eq!(from, "c_t AS c");
         assert!(condition.starts_with("NOT (c.\"region\" IS NULL AND c.\"co\"\"de\" IS NULL)"));
         assert!(condition.contains("(c.\"region\" IS NULL OR p.\"region\" = c.\"region\")"));
+    }
+
+    #[test]
+    fn a_sample_of_any_size_is_a_valid_limit() {
+        let query = key_query(&composite(MatchType::Simple), "t", "TRUE", usize::MAX);
+        assert!(query.sql.ends_with(&format!("LIMIT {}", i64::MAX)));
     }
 
     #[test]
