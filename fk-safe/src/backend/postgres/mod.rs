@@ -5,7 +5,6 @@
 mod catalog;
 mod explain;
 mod insert;
-mod integrity;
 mod key_order;
 
 use diesel::pg::Pg;

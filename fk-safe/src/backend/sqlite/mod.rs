@@ -8,7 +8,6 @@ mod catalog;
 mod explain;
 mod insert;
 mod inspect;
-mod integrity;
 mod key_order;
 mod replay;
 
