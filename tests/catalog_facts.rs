@@ -88,3 +88,62 @@ fn sqlite_enforces_match_simple() {
     let c = named(&keys, "main", "c");
     assert_eq!((c.match_type, c.validated), (MatchType::Simple, true));
 }
+
+/// SQLite matches table names without regard to case: a key declared
+/// `REFERENCES authors` has the table created as `Authors` as its parent,
+/// and the load order puts it first (a review found the child in the
+/// parent's level).
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_parents_are_spelled_as_created() {
+    use fk_safe::integrity::load_order;
+    use fk_safe::FkConnection;
+
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    conn.enforce_foreign_keys().unwrap();
+    sql(&mut conn, "CREATE TABLE Authors (id INTEGER PRIMARY KEY)");
+    sql(
+        &mut conn,
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES authors (id))",
+    );
+    sql(
+        &mut conn,
+        "CREATE TABLE comments (id INTEGER PRIMARY KEY, post_id INTEGER REFERENCES POSTS (id))",
+    );
+    let catalog = FkCatalog::new();
+    let keys = catalog.foreign_keys(&mut conn).unwrap();
+    assert_eq!(named(&keys, "main", "posts").parent_table, "Authors");
+    assert_eq!(named(&keys, "main", "comments").parent_table, "posts");
+    let order = load_order::read(&mut conn, &catalog).unwrap();
+    let levels: Vec<Vec<String>> = order
+        .levels
+        .iter()
+        .map(|level| level.iter().map(|t| t.table.clone()).collect())
+        .collect();
+    assert_eq!(levels, [vec!["Authors"], vec!["posts"], vec!["comments"]]);
+    assert!(order.cycles.is_empty());
+}
+
+/// A column of a domain type (which may refuse NULL) or a generated column
+/// is never counted as one a NULL can be written to.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_domains_and_generated_columns_are_not_nullable() {
+    let schema = common::unique_name("fk_safe_nulls");
+    let mut conn = common::pg::connect_base();
+    sql(&mut conn, &format!("CREATE SCHEMA \"{schema}\""));
+    sql(&mut conn, &format!("SET search_path TO \"{schema}\""));
+    sql(&mut conn, "CREATE DOMAIN nn_int AS BIGINT NOT NULL");
+    sql(&mut conn, "CREATE TABLE p (id BIGINT PRIMARY KEY)");
+    sql(
+        &mut conn,
+        "CREATE TABLE by_domain (p_id nn_int REFERENCES p)",
+    );
+    sql(&mut conn, "CREATE TABLE by_generation (x BIGINT, p_id BIGINT GENERATED ALWAYS AS (x + 1) STORED REFERENCES p)");
+    sql(&mut conn, "CREATE TABLE plain (p_id BIGINT REFERENCES p)");
+    let keys = FkCatalog::new().foreign_keys(&mut conn).unwrap();
+    assert_eq!(named(&keys, &schema, "by_domain").nullable, [false]);
+    assert_eq!(named(&keys, &schema, "by_generation").nullable, [false]);
+    assert_eq!(named(&keys, &schema, "plain").nullable, [true]);
+    sql(&mut conn, &format!("DROP SCHEMA \"{schema}\" CASCADE"));
+}

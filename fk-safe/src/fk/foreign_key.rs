@@ -22,13 +22,16 @@ pub struct ForeignKey {
     /// The referenced columns, in constraint order.
     pub parent_columns: Vec<String>,
     /// Whether each referencing column (in the order of
-    /// [`columns`](Self::columns)) accepts NULL: on PostgreSQL the column
-    /// has no `NOT NULL` (`pg_attribute.attnotnull`); on SQLite it has no
-    /// `NOT NULL` and is not a primary key column that SQLite keeps from
-    /// NULL (an `INTEGER PRIMARY KEY`, the rowid's alias, or any primary key
-    /// column of a `WITHOUT ROWID` table). A row whose key has a NULL column
-    /// references nothing under `MATCH SIMPLE`, which is how a cycle of
-    /// tables can be written one row at a time.
+    /// [`columns`](Self::columns)) may be written NULL, as far as its
+    /// declaration says: on PostgreSQL the column has no `NOT NULL`
+    /// (`pg_attribute.attnotnull`), is not generated, and is not of a domain
+    /// type (a domain may refuse NULL; it is counted as refusing); on SQLite
+    /// it has no `NOT NULL` and is not a primary key column that SQLite
+    /// keeps from NULL (an `INTEGER PRIMARY KEY`, the rowid's alias, or any
+    /// primary key column of a `WITHOUT ROWID` table). A `CHECK` constraint
+    /// or a trigger that refuses NULL is not read. A row whose key has a
+    /// NULL column references nothing under `MATCH SIMPLE`, which is how a
+    /// cycle of tables can be written one row at a time.
     pub nullable: Vec<bool>,
     /// What happens to children when the parent row is deleted.
     pub on_delete: FkAction,

@@ -146,20 +146,60 @@ impl Cycle {
         self.tables.len() == 1
     }
 
-    /// Whether some edge can be broken: `Some(true)` if one can be,
-    /// `Some(false)` if none can (the cycle's rows cannot be written by any
-    /// order, NULL or deferral: flag it), `None` if none surely can but the
-    /// catalog does not say whether some could be deferred (SQLite).
+    /// Whether the cycle's rows can be written by breaking edges:
+    /// `Some(true)` when the edges that can be broken cut every loop
+    /// through it (the others form no loop of their own), `Some(false)` when
+    /// the edges that surely cannot be broken still form a loop (no order,
+    /// NULL or deferral writes its rows: flag it), `None` when only edges
+    /// whose breaking the catalog cannot decide (deferral on SQLite) would
+    /// cut the last loop. One breakable edge is not enough: two tables
+    /// joined by a nullable and a `NOT NULL` key stay a loop through the
+    /// second.
     pub fn breakable(&self) -> Option<bool> {
-        let mut verdict = Some(false);
-        for edge in &self.edges {
-            match edge.breakable.verdict() {
-                Some(true) => return Some(true),
-                Some(false) => {}
-                None => verdict = None,
-            }
+        let loops_without = |kept: &dyn Fn(Option<bool>) -> bool| {
+            has_loop(
+                self.edges
+                    .iter()
+                    .filter(|edge| kept(edge.breakable.verdict()))
+                    .map(|edge| &edge.foreign_key),
+            )
+        };
+        if loops_without(&|verdict| verdict == Some(false)) {
+            Some(false)
+        } else if loops_without(&|verdict| verdict != Some(true)) {
+            None
+        } else {
+            Some(true)
         }
-        verdict
+    }
+}
+
+/// Whether the foreign keys, as edges from child table to parent table,
+/// go round in a loop (a key of a table to itself is one): the tables left
+/// when those no remaining key points into are taken away one by one.
+fn has_loop<'a>(keys: impl Iterator<Item = &'a ForeignKey>) -> bool {
+    type Node<'n> = (&'n str, &'n str);
+    let edges: Vec<(Node<'a>, Node<'a>)> = keys
+        .map(|fk| {
+            (
+                (fk.schema.as_str(), fk.table.as_str()),
+                (fk.parent_schema.as_str(), fk.parent_table.as_str()),
+            )
+        })
+        .collect();
+    let mut remaining = edges;
+    loop {
+        // An edge whose child no remaining key points at is on no loop; in
+        // a graph without loops some such edge always exists.
+        let pointed_at: Vec<Node<'a>> = remaining.iter().map(|(_, parent)| *parent).collect();
+        let before = remaining.len();
+        remaining.retain(|(child, _)| pointed_at.contains(child));
+        if remaining.is_empty() {
+            return false;
+        }
+        if remaining.len() == before {
+            return true;
+        }
     }
 }
 
@@ -537,6 +577,34 @@ mod tests {
     }
 
     const NOT: Option<Deferrability> = Some(Deferrability::NotDeferrable);
+
+    /// x references y twice, once through a nullable key and once through
+    /// a NOT NULL one, and y references x: breaking the nullable key leaves
+    /// the loop x -> y -> x through the other, so the cycle cannot be
+    /// written (a review found it called breakable).
+    #[test]
+    fn one_breakable_edge_does_not_break_every_loop() {
+        let mut second = key("x", "y", false, NOT);
+        second.name = Some("x_b_fkey".into());
+        second.columns = vec!["b".into()];
+        let keys = [key("x", "y", true, NOT), second, key("y", "x", false, NOT)];
+        let order = LoadOrder::new(tables(&["x", "y"]), &keys);
+        assert_eq!(order.cycles.len(), 1);
+        assert_eq!(order.cycles[0].breakable(), Some(false));
+        assert_eq!(order.unbreakable_cycles().count(), 1);
+
+        // With the NOT NULL key deferrable, every loop can be cut.
+        let mut deferrable = keys.clone();
+        deferrable[1].deferrability = Some(Deferrability::InitiallyImmediate);
+        let order = LoadOrder::new(tables(&["x", "y"]), &deferrable);
+        assert_eq!(order.cycles[0].breakable(), Some(true));
+
+        // Undecided (SQLite's unknown deferrability) on the last loop: None.
+        let mut unknown = keys.clone();
+        unknown[1].deferrability = None;
+        let order = LoadOrder::new(tables(&["x", "y"]), &unknown);
+        assert_eq!(order.cycles[0].breakable(), None);
+    }
 
     #[test]
     fn a_chain_is_levelled_by_its_longest_path() {

@@ -31,9 +31,10 @@ SELECT c.conname::text AS name,
                FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
               ORDER BY k.ord) AS columns,
-       ARRAY(SELECT NOT a.attnotnull
+       ARRAY(SELECT NOT a.attnotnull AND a.attgenerated = '' AND ty.typtype <> 'd'
                FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+               JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
               ORDER BY k.ord) AS nullable,
        pn.nspname::text AS parent_schema,
        pt.relname::text AS parent_table,
@@ -97,7 +98,9 @@ fn list_sql(filter: &str) -> String {
   JOIN pg_catalog.pg_class pt ON pt.oid = c.confrelid
   JOIN pg_catalog.pg_namespace pn ON pn.oid = pt.relnamespace
  WHERE c.contype = 'f' AND c.conparentid = 0
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema') {filter}
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND (n.nspname NOT LIKE 'pg\_temp\_%' OR n.oid = pg_catalog.pg_my_temp_schema())
+   AND n.nspname NOT LIKE 'pg\_toast%' {filter}
  ORDER BY n.nspname, t.relname, c.conname"#
     )
 }

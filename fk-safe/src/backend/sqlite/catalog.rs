@@ -140,6 +140,29 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
         .load(conn)?;
         keys[index].1.parent_columns = primary_key.into_iter().map(|r| r.name).collect();
     }
+    // `REFERENCES Parent` names the table as written, and SQLite matches
+    // table names without regard to case: the key's parent is the table of
+    // that name, spelled as it was created (kept as written when there is
+    // none).
+    let mut spelled: Vec<(String, String)> = Vec::new();
+    for (_, fk) in keys.iter_mut() {
+        if let Some((_, real)) = spelled
+            .iter()
+            .find(|(written, _)| *written == fk.parent_table)
+        {
+            fk.parent_table = real.clone();
+            continue;
+        }
+        let found: Vec<NameRow> = diesel::sql_query(
+            "/* fk-safe: catalog */ SELECT name FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+        )
+        .bind::<Text, _>(&fk.parent_table)
+        .load(conn)?;
+        if let Some(real) = found.into_iter().next() {
+            spelled.push((fk.parent_table.clone(), real.name.clone()));
+            fk.parent_table = real.name;
+        }
+    }
     Ok(keys)
 }
 
