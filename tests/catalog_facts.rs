@@ -147,3 +147,32 @@ fn postgres_domains_and_generated_columns_are_not_nullable() {
     assert_eq!(named(&keys, &schema, "plain").nullable, [true]);
     sql(&mut conn, &format!("DROP SCHEMA \"{schema}\" CASCADE"));
 }
+
+/// Another session's temporary tables can be neither read nor written:
+/// their foreign keys are not in this session's catalog.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_other_sessions_temporary_tables_are_left_out() {
+    let parent = common::unique_name("fk_safe_temp_parent");
+    let child = common::unique_name("fk_safe_temp_child");
+    let mut other = common::pg::connect_base();
+    sql(
+        &mut other,
+        &format!("CREATE TEMP TABLE \"{parent}\" (id BIGINT PRIMARY KEY)"),
+    );
+    sql(
+        &mut other,
+        &format!("CREATE TEMP TABLE \"{child}\" (p_id BIGINT REFERENCES \"{parent}\")"),
+    );
+    let mut conn = common::pg::connect_base();
+    let keys = FkCatalog::new().foreign_keys(&mut conn).unwrap();
+    assert!(
+        !keys.iter().any(|fk| fk.table == child),
+        "another session's temporary table is listed: {keys:#?}"
+    );
+    // The session that owns it sees it.
+    let own = FkCatalog::new().foreign_keys(&mut other).unwrap();
+    assert!(own
+        .iter()
+        .any(|fk| fk.table == child && fk.schema.starts_with("pg_temp_")));
+}
