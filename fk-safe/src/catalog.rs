@@ -56,10 +56,6 @@ impl FkCatalog {
         self.cache.clear();
     }
 
-    pub(crate) fn cache(&self) -> &CatalogCache {
-        &self.cache
-    }
-
     /// Every foreign key in the database (on PostgreSQL, in every schema the
     /// session can see in the catalog; on SQLite, in `main`), read once and
     /// then served from the cache.

@@ -38,7 +38,6 @@ pub trait ReadCatalog: diesel::backend::Backend + Sized {
     /// would make a remembered answer wrong.
     fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
-        cache: &CatalogCache,
         table: &str,
     ) -> QueryResult<Vec<ForeignKey>>;
 }

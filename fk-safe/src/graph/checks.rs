@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::backend::{FkBackend, FkConnection, ReadCatalog};
-use crate::catalog::FkCatalog;
 use crate::error::{Error, GraphError};
 use crate::fk::{Declaration, FkViolation, RowOrigin, ViolationKind};
 use crate::graph::builder::Graph;
@@ -233,11 +232,7 @@ pub(crate) fn parent_table_name(parent: &ParentSql) -> Result<TableName, Error> 
 /// columns it references, in the relation's column order.
 pub(crate) type OffKey = HashMap<(usize, usize), Vec<String>>;
 
-pub(crate) fn relations_off_key<C>(
-    conn: &mut C,
-    catalog: &FkCatalog,
-    graph: &Graph<C::Backend>,
-) -> Result<OffKey, Error>
+pub(crate) fn relations_off_key<C>(conn: &mut C, graph: &Graph<C::Backend>) -> Result<OffKey, Error>
 where
     C: FkConnection,
     C::Backend: FkBackend + 'static,
@@ -255,7 +250,7 @@ where
         let child = slot.table_name()?;
         let child_name = &child.table;
         if !declared_on.contains_key(child_name) {
-            let keys = <C::Backend>::foreign_keys_of_table(conn, catalog.cache(), child_name)?;
+            let keys = <C::Backend>::foreign_keys_of_table(conn, child_name)?;
             declared_on.insert(child_name.clone(), keys);
         }
         let Some(declared) = declared_on.get(child_name) else {

@@ -99,7 +99,7 @@ where
     // Keys are typed inside the transaction, so that a key that does not fit
     // its type rolls everything back instead of failing after the commit.
     let outcome = catalog.transaction(conn, |conn| {
-        let off_key = relations_off_key(conn, catalog, graph)?;
+        let off_key = relations_off_key(conn, graph)?;
         check_links_reach_keys(graph, &linked, &off_key)?;
         let keys = write_steps(conn, graph, &linked, &off_key, &plan, &mut failure)?;
         collect_ids(graph, keys)

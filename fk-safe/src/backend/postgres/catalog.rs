@@ -265,7 +265,6 @@ impl ReadCatalog for Pg {
 
     fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
-        _cache: &CatalogCache,
         table: &str,
     ) -> QueryResult<Vec<ForeignKey>> {
         let rows: Vec<ConstraintRow> = diesel::sql_query(list_sql("AND t.relname = $1"))

@@ -76,8 +76,15 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
     table: &str,
 ) -> QueryResult<Vec<(i64, ForeignKey)>> {
     let rows: Vec<ForeignKeyListRow> = diesel::sql_query(
-        r#"/* fk-safe: catalog */ SELECT id, "table", "from", "to", on_update, on_delete
-             FROM pragma_foreign_key_list(?) ORDER BY id, seq"#,
+        // `REFERENCES Parent` names the table as written, and SQLite
+        // matches table names without regard to case: the parent is the
+        // table of that name spelled as it was created (as written when
+        // there is none).
+        r#"/* fk-safe: catalog */ SELECT f.id, COALESCE(m.name, f."table") AS "table",
+                    f."from", f."to", f.on_update, f.on_delete
+             FROM pragma_foreign_key_list(?) AS f
+             LEFT JOIN sqlite_master AS m ON m.type = 'table' AND m.name = f."table" COLLATE NOCASE
+            ORDER BY f.id, f.seq"#,
     )
     .bind::<Text, _>(table)
     .load(conn)?;
@@ -139,29 +146,6 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
         .bind::<Text, _>(&parent)
         .load(conn)?;
         keys[index].1.parent_columns = primary_key.into_iter().map(|r| r.name).collect();
-    }
-    // `REFERENCES Parent` names the table as written, and SQLite matches
-    // table names without regard to case: the key's parent is the table of
-    // that name, spelled as it was created (kept as written when there is
-    // none).
-    let mut spelled: Vec<(String, String)> = Vec::new();
-    for (_, fk) in keys.iter_mut() {
-        if let Some((_, real)) = spelled
-            .iter()
-            .find(|(written, _)| *written == fk.parent_table)
-        {
-            fk.parent_table = real.clone();
-            continue;
-        }
-        let found: Vec<NameRow> = diesel::sql_query(
-            "/* fk-safe: catalog */ SELECT name FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
-        )
-        .bind::<Text, _>(&fk.parent_table)
-        .load(conn)?;
-        if let Some(real) = found.into_iter().next() {
-            spelled.push((fk.parent_table.clone(), real.name.clone()));
-            fk.parent_table = real.name;
-        }
     }
     Ok(keys)
 }
@@ -282,10 +266,8 @@ impl ReadCatalog for Sqlite {
 
     fn foreign_keys_of_table<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
-        cache: &CatalogCache,
         table: &str,
     ) -> QueryResult<Vec<ForeignKey>> {
-        let _ = cache;
         let keys = read_table_foreign_keys(conn, table)?;
         Ok(keys.into_iter().map(|(_, fk)| fk).collect())
     }
