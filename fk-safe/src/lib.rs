@@ -55,6 +55,15 @@
 //! composite `foreign_key(a, b)` lists its columns in the order of the
 //! parent's key.
 //!
+//! ## Integrity
+//!
+//! [`integrity`] checks what the constraints could not: the
+//! [orphan report](integrity::orphans()) counts, for each foreign key, the
+//! rows whose parent does not exist (after a bulk load with the checks off,
+//! or under a constraint added `NOT VALID`), with a sample of their keys;
+//! [`load_order`](integrity::load_order) gives the tables parents first and
+//! the cycles no order resolves.
+//!
 //! ## Features
 //! - `postgres` and `sqlite` (both on by default): the backends. An
 //!   application that enables only one compiles without the other's

@@ -5,6 +5,7 @@
 mod catalog;
 mod explain;
 mod insert;
+mod integrity;
 mod key_order;
 
 use diesel::pg::Pg;

@@ -8,6 +8,7 @@ mod catalog;
 mod explain;
 mod insert;
 mod inspect;
+mod integrity;
 mod key_order;
 mod replay;
 

@@ -1,0 +1,640 @@
+//! The orphan report: for each foreign key, how many child rows point at a
+//! parent that does not exist, and a bounded sample of their keys.
+//!
+//! Each foreign key is checked with one anti-join (a `LEFT JOIN` keeping
+//! the child rows no parent matches), which counts every orphan, not just
+//! the first, and matches NULLs as the constraint declares:
+//!
+//! - `MATCH SIMPLE` (the default, and all SQLite knows): a row with a NULL
+//!   in any key column references nothing and is never an orphan.
+//! - `MATCH FULL`: a row whose key columns are all NULL references nothing;
+//!   one with only some of them NULL breaks the constraint, and is counted
+//!   apart, in [`ConstraintOrphans::partial_nulls`].
+//! - `MATCH PARTIAL` (which PostgreSQL does not implement): a row is an
+//!   orphan when no parent matches its non-NULL columns.
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")] {
+//! use diesel::prelude::*;
+//! use fk_safe::integrity::orphans::{orphans, OrphanOptions};
+//! use fk_safe::FkCatalog;
+//!
+//! let mut conn = SqliteConnection::establish(":memory:").unwrap();
+//! diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY)").execute(&mut conn).unwrap();
+//! diesel::sql_query("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id BIGINT REFERENCES customers (id))")
+//!     .execute(&mut conn)
+//!     .unwrap();
+//! // Written with the checks off, as a bulk load does.
+//! diesel::sql_query("PRAGMA foreign_keys = OFF").execute(&mut conn).unwrap();
+//! diesel::sql_query("INSERT INTO customers (id) VALUES (1)").execute(&mut conn).unwrap();
+//! diesel::sql_query("INSERT INTO orders (customer_id) VALUES (1), (7), (7), (9), (NULL)")
+//!     .execute(&mut conn)
+//!     .unwrap();
+//!
+//! let report = orphans(&mut conn, &FkCatalog::new(), &OrphanOptions::new()).unwrap();
+//! assert_eq!(report.total_orphans(), 3);
+//! let orders = &report.constraints[0];
+//! assert_eq!(orders.foreign_key.table, "orders");
+//! assert_eq!(orders.sample[0].child_key, vec![Some("7".to_string())]);
+//! assert_eq!(
+//!     orders.to_string(),
+//!     "main.orders (customer_id) -> main.customers (id): 3 orphans; e.g. (7), (7), (9)"
+//! );
+//! # }
+//! ```
+//!
+//! Each constraint is read in its own statements; for one snapshot of the
+//! whole database, call the report inside a transaction that gives one
+//! (on PostgreSQL `REPEATABLE READ`; on SQLite any transaction).
+
+use std::fmt;
+
+use crate::backend::integrity::{key_column, KEY_WIDTH, TOTAL};
+use crate::backend::{FkConnection, ReadRows};
+use crate::catalog::FkCatalog;
+use crate::fk::{ForeignKey, MatchType};
+use crate::sql::quote_ident;
+
+/// Which foreign keys to check and how many orphans of each to show.
+///
+/// By default every foreign key of the catalog is checked and ten orphans
+/// of each are shown. Each filter narrows the set: a foreign key is checked
+/// when its child table's schema is one of [`schema`](Self::schema)'s (if
+/// any were given), its child table one of [`table`](Self::table)'s, and its
+/// name one of [`constraint`](Self::constraint)'s.
+///
+/// ```
+/// use fk_safe::integrity::orphans::OrphanOptions;
+///
+/// let options = OrphanOptions::new().sample_size(3).schema("shop").table("orders");
+/// assert_eq!(options.sample_size, 3);
+/// assert_eq!(options.tables, ["orders"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OrphanOptions {
+    /// How many orphans (and, under `MATCH FULL`, partly NULL keys) of each
+    /// foreign key are read as a sample; the counts are always complete.
+    pub sample_size: usize,
+    /// Only foreign keys declared on tables of these schemas (`main` on
+    /// SQLite); all when empty.
+    pub schemas: Vec<String>,
+    /// Only foreign keys declared on these (child) tables; all when empty.
+    pub tables: Vec<String>,
+    /// Only the foreign keys of these names; all when empty. SQLite keeps no
+    /// names, so there this matches nothing.
+    pub constraints: Vec<String>,
+}
+
+impl Default for OrphanOptions {
+    fn default() -> Self {
+        OrphanOptions {
+            sample_size: 10,
+            schemas: Vec::new(),
+            tables: Vec::new(),
+            constraints: Vec::new(),
+        }
+    }
+}
+
+impl OrphanOptions {
+    /// Every foreign key, ten orphans of each shown.
+    pub fn new() -> Self {
+        OrphanOptions::default()
+    }
+
+    /// Shows at most `sample_size` orphans of each foreign key.
+    pub fn sample_size(mut self, sample_size: usize) -> Self {
+        self.sample_size = sample_size;
+        self
+    }
+
+    /// Also checks the foreign keys of tables in `schema`.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schemas.push(schema.into());
+        self
+    }
+
+    /// Also checks the foreign keys declared on the table `table`.
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.tables.push(table.into());
+        self
+    }
+
+    /// Also checks the foreign key named `constraint`.
+    pub fn constraint(mut self, constraint: impl Into<String>) -> Self {
+        self.constraints.push(constraint.into());
+        self
+    }
+
+    /// Whether `fk` is one of the foreign keys to check.
+    pub fn selects(&self, fk: &ForeignKey) -> bool {
+        let wanted = |names: &[String], name: Option<&str>| {
+            names.is_empty() || name.is_some_and(|name| names.iter().any(|n| n == name))
+        };
+        wanted(&self.schemas, Some(&fk.schema))
+            && wanted(&self.tables, Some(&fk.table))
+            && wanted(&self.constraints, fk.name.as_deref())
+    }
+}
+
+/// What [`orphans`] found, one entry per foreign key checked, in the
+/// catalog's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OrphanReport {
+    /// Each foreign key checked and what breaks it.
+    pub constraints: Vec<ConstraintOrphans>,
+}
+
+impl OrphanReport {
+    /// Whether no row breaks any of the foreign keys checked.
+    pub fn is_clean(&self) -> bool {
+        self.constraints.iter().all(ConstraintOrphans::is_clean)
+    }
+
+    /// How many orphans all the foreign keys have together.
+    pub fn total_orphans(&self) -> u64 {
+        self.constraints.iter().map(|c| c.orphans).sum()
+    }
+
+    /// The foreign keys that some row breaks.
+    pub fn broken(&self) -> impl Iterator<Item = &ConstraintOrphans> {
+        self.constraints.iter().filter(|c| !c.is_clean())
+    }
+}
+
+impl fmt::Display for OrphanReport {
+    /// One line per broken foreign key, or one saying there are none.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut broken = self.broken().peekable();
+        if broken.peek().is_none() {
+            return write!(
+                f,
+                "no orphans in {} foreign key{}",
+                self.constraints.len(),
+                plural(self.constraints.len() as u64)
+            );
+        }
+        for (index, constraint) in broken.enumerate() {
+            if index > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{constraint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The rows that break one foreign key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConstraintOrphans {
+    /// The foreign key, as the catalog declares it.
+    pub foreign_key: ForeignKey,
+    /// How many child rows point at a parent that does not exist: every one
+    /// of them, however many the sample shows.
+    pub orphans: u64,
+    /// Some of those rows (at most [`OrphanOptions::sample_size`]), ordered
+    /// by their key.
+    pub sample: Vec<Orphan>,
+    /// Under `MATCH FULL`, how many child rows have some but not all of the
+    /// key's columns NULL, which the constraint refuses as well; always 0
+    /// under any other match type, where such a row is allowed.
+    pub partial_nulls: u64,
+    /// Some of those rows' keys (at most [`OrphanOptions::sample_size`]),
+    /// in the order of [`ForeignKey::columns`], NULL as `None`.
+    pub partial_null_sample: Vec<Vec<Option<String>>>,
+}
+
+impl ConstraintOrphans {
+    /// Whether no row breaks the foreign key.
+    pub fn is_clean(&self) -> bool {
+        self.orphans == 0 && self.partial_nulls == 0
+    }
+}
+
+impl fmt::Display for ConstraintOrphans {
+    /// `schema.child (columns) -> schema.parent (columns): N orphans; e.g.
+    /// (values), ..`, and the partly NULL keys under `MATCH FULL`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", Described(&self.foreign_key))?;
+        write!(f, "{} orphan{}", self.orphans, plural(self.orphans))?;
+        write_sample(f, self.sample.iter().map(|o| o.child_key.as_slice()))?;
+        if self.partial_nulls > 0 {
+            write!(
+                f,
+                "; {} partly NULL key{} (refused by MATCH FULL)",
+                self.partial_nulls,
+                plural(self.partial_nulls)
+            )?;
+            write_sample(f, self.partial_null_sample.iter().map(Vec::as_slice))?;
+        }
+        Ok(())
+    }
+}
+
+/// One child row whose parent does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Orphan {
+    /// The row's values of the foreign key's columns, in the order of
+    /// [`ForeignKey::columns`], as text (`CAST .. AS TEXT`). `None` is NULL,
+    /// which only `MATCH PARTIAL` lets into an orphan's key.
+    pub child_key: Vec<Option<String>>,
+    /// The parent key that does not exist: each of
+    /// [`ForeignKey::parent_columns`] with the value the row gives it.
+    pub missing_parent_key: Vec<(String, Option<String>)>,
+}
+
+/// Why an orphan report could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrphanError {
+    /// The catalog of foreign keys could not be read.
+    #[error("could not read the foreign keys to check for orphans: {0}")]
+    Catalog(#[source] crate::error::Error),
+    /// The catalog declares a foreign key whose two sides have different
+    /// numbers of columns, which no database accepts; it was not checked.
+    #[error(
+        "cannot check {constraint} for orphans: it lists {columns} columns \
+         referencing {parent_columns}"
+    )]
+    MismatchedColumns {
+        /// The foreign key, described.
+        constraint: String,
+        /// How many referencing columns it lists.
+        columns: usize,
+        /// How many referenced columns it lists.
+        parent_columns: usize,
+    },
+    /// A query checking one foreign key failed (a table gone, no privilege
+    /// to read it, the connection lost).
+    #[error("could not check {constraint} for orphans: {source}")]
+    Query {
+        /// The foreign key, described.
+        constraint: String,
+        /// The database's error.
+        #[source]
+        source: diesel::result::Error,
+    },
+}
+
+/// The orphans of every foreign key of `catalog` that `options` selects.
+///
+/// See the [module documentation](self) for an example and how NULLs are
+/// matched.
+pub fn orphans<C: FkConnection>(
+    conn: &mut C,
+    catalog: &FkCatalog,
+    options: &OrphanOptions,
+) -> Result<OrphanReport, OrphanError> {
+    let all = catalog.foreign_keys(conn).map_err(OrphanError::Catalog)?;
+    let constraints = all
+        .iter()
+        .filter(|fk| options.selects(fk))
+        .map(|fk| constraint_orphans(conn, fk, options.sample_size))
+        .collect::<Result<_, _>>()?;
+    Ok(OrphanReport { constraints })
+}
+
+/// The orphans of one foreign key, with at most `sample_size` of them (and
+/// of its partly NULL keys) read as a sample.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
+/// use fk_safe::integrity::orphans::constraint_orphans;
+/// use fk_safe::FkCatalog;
+///
+/// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+/// diesel::sql_query("CREATE TABLE sites (region TEXT, code TEXT, PRIMARY KEY (region, code))")
+///     .execute(&mut conn)
+///     .unwrap();
+/// diesel::sql_query(
+///     "CREATE TABLE visits (region TEXT, code TEXT, FOREIGN KEY (region, code) REFERENCES sites (region, code))",
+/// )
+/// .execute(&mut conn)
+/// .unwrap();
+/// diesel::sql_query("PRAGMA foreign_keys = OFF").execute(&mut conn).unwrap();
+/// diesel::sql_query("INSERT INTO visits VALUES ('eu', 'ber'), ('eu', NULL)").execute(&mut conn).unwrap();
+///
+/// let foreign_keys = FkCatalog::new().foreign_keys(&mut conn).unwrap();
+/// let visits = constraint_orphans(&mut conn, &foreign_keys[0], 1).unwrap();
+/// // MATCH SIMPLE: the key with a NULL references nothing.
+/// assert_eq!(visits.orphans, 1);
+/// assert_eq!(
+///     visits.sample[0].missing_parent_key,
+///     [("region".to_string(), Some("eu".to_string())), ("code".to_string(), Some("ber".to_string()))]
+/// );
+/// # }
+/// ```
+pub fn constraint_orphans<C: FkConnection>(
+    conn: &mut C,
+    fk: &ForeignKey,
+    sample_size: usize,
+) -> Result<ConstraintOrphans, OrphanError> {
+    if fk.columns.len() != fk.parent_columns.len() || fk.columns.is_empty() {
+        return Err(OrphanError::MismatchedColumns {
+            constraint: Described(fk).to_string(),
+            columns: fk.columns.len(),
+            parent_columns: fk.parent_columns.len(),
+        });
+    }
+    let failed = |source| OrphanError::Query {
+        constraint: Described(fk).to_string(),
+        source,
+    };
+    let child = C::Backend::constrained_rows(conn, &fk.schema, &fk.table).map_err(failed)?;
+    let parent =
+        C::Backend::constrained_rows(conn, &fk.parent_schema, &fk.parent_table).map_err(failed)?;
+
+    let (from, condition) = missing_parent(fk, &child, &parent);
+    let (orphans, sample) =
+        counted_sample(conn, &key_query(fk, &from, &condition, sample_size)).map_err(failed)?;
+    let sample = sample
+        .into_iter()
+        .map(|child_key| Orphan {
+            missing_parent_key: fk
+                .parent_columns
+                .iter()
+                .cloned()
+                .zip(child_key.clone())
+                .collect(),
+            child_key,
+        })
+        .collect();
+
+    let (partial_nulls, partial_null_sample) = match partly_null(fk) {
+        Some(condition) => counted_sample(
+            conn,
+            &key_query(fk, &format!("{child} AS c"), &condition, sample_size),
+        )
+        .map_err(failed)?,
+        None => (0, Vec::new()),
+    };
+    Ok(ConstraintOrphans {
+        foreign_key: fk.clone(),
+        orphans,
+        sample,
+        partial_nulls,
+        partial_null_sample,
+    })
+}
+
+/// Runs a query of [`key_query`]'s shape: how many rows matched, and the
+/// sample it read.
+fn counted_sample<C: FkConnection>(
+    conn: &mut C,
+    sql: &KeyQuery,
+) -> diesel::QueryResult<(u64, Vec<Vec<Option<String>>>)> {
+    let rows = C::Backend::key_rows(conn, &sql.sql)?;
+    // Every row carries the same window count; none at all means none matched.
+    let total = rows
+        .first()
+        .map_or(0, |row| u64::try_from(row.total).unwrap_or(0));
+    let sample = rows
+        .into_iter()
+        .take(sql.sample_size)
+        .map(|row| row.key)
+        .collect();
+    Ok((total, sample))
+}
+
+/// A query reading a sample of the keys of the child rows that meet a
+/// condition, with the count of all of them.
+struct KeyQuery {
+    sql: String,
+    sample_size: usize,
+}
+
+/// The keys of the child rows (aliased `c` in `from`) meeting `condition`,
+/// ordered, at most `sample_size` of them, each row carrying the count of
+/// all of them (`COUNT(*) OVER ()` is taken before `LIMIT`). At least one
+/// row is read even for an empty sample, so that the count comes back; the
+/// limit stays within the BIGINT both databases read it as.
+fn key_query(fk: &ForeignKey, from: &str, condition: &str, sample_size: usize) -> KeyQuery {
+    let columns = child_columns(fk);
+    let keys: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(index, column)| format!("CAST({column} AS TEXT) AS {}", key_column(index)))
+        .collect();
+    let limit = i64::try_from(sample_size).unwrap_or(i64::MAX).max(1);
+    KeyQuery {
+        sql: format!(
+            "SELECT CAST({width} AS BIGINT) AS {KEY_WIDTH}, {keys}, COUNT(*) OVER () AS {TOTAL} \
+             FROM {from} WHERE {condition} ORDER BY {order} LIMIT {limit}",
+            width = columns.len(),
+            keys = keys.join(", "),
+            order = columns.join(", "),
+        ),
+        sample_size,
+    }
+}
+
+/// `c."column"` for each referencing column.
+fn child_columns(fk: &ForeignKey) -> Vec<String> {
+    fk.columns
+        .iter()
+        .map(|column| format!("c.{}", quote_ident(column)))
+        .collect()
+}
+
+/// The rows of `child` (aliased `c`) that reference a parent under the
+/// constraint's match type while none of `parent`'s rows (`p`) has that key:
+/// the anti-join, as a `FROM` clause and a condition.
+///
+/// Under SIMPLE and FULL it is a `LEFT JOIN .. WHERE p.key IS NULL`: a
+/// parent that matches has its key column set (it equals the child's, which
+/// is not NULL), so only a child with no parent keeps a NULL there, once
+/// (a child row is never repeated: an unmatched row is extended once). On
+/// 1,000,000 rows SQLite runs this as a join in a fifth of the time it
+/// takes for `NOT EXISTS`, which it runs as a subquery per row; PostgreSQL
+/// plans both as the same hash anti-join (BENCHMARKS.md, "The orphan
+/// report"). Under PARTIAL a matching parent may have any one key column
+/// set, so the test stays `NOT EXISTS`.
+///
+/// The parent's column is on the left of each comparison so that SQLite
+/// compares with the parent key's collation, as its own check does.
+fn missing_parent(fk: &ForeignKey, child: &str, parent: &str) -> (String, String) {
+    let columns = child_columns(fk);
+    let pairs = || columns.iter().zip(&fk.parent_columns);
+    match fk.match_type {
+        MatchType::Simple | MatchType::Full => {
+            let matches: Vec<String> = pairs()
+                .map(|(c, p)| format!("p.{} = {c}", quote_ident(p)))
+                .collect();
+            let references: Vec<String> =
+                columns.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+            (
+                format!(
+                    "{child} AS c LEFT JOIN {parent} AS p ON {}",
+                    matches.join(" AND ")
+                ),
+                format!(
+                    "{} AND p.{} IS NULL",
+                    references.join(" AND "),
+                    // Checked non-empty by the caller.
+                    quote_ident(fk.parent_columns.first().map_or("", String::as_str))
+                ),
+            )
+        }
+        // A NULL column matches any parent value.
+        MatchType::Partial => {
+            let all_null: Vec<String> = columns.iter().map(|c| format!("{c} IS NULL")).collect();
+            let matches: Vec<String> = pairs()
+                .map(|(c, p)| format!("({c} IS NULL OR p.{} = {c})", quote_ident(p)))
+                .collect();
+            (
+                format!("{child} AS c"),
+                format!(
+                    "NOT ({}) AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {})",
+                    all_null.join(" AND "),
+                    matches.join(" AND ")
+                ),
+            )
+        }
+    }
+}
+
+/// Under `MATCH FULL` with several columns, the condition that some but not
+/// all of a child row's key columns are NULL; `None` where no such row
+/// breaks the constraint.
+fn partly_null(fk: &ForeignKey) -> Option<String> {
+    if fk.match_type != MatchType::Full || fk.columns.len() < 2 {
+        return None;
+    }
+    let child = child_columns(fk);
+    let any_null: Vec<String> = child.iter().map(|c| format!("{c} IS NULL")).collect();
+    let any_set: Vec<String> = child.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+    Some(format!(
+        "({}) AND ({})",
+        any_null.join(" OR "),
+        any_set.join(" OR ")
+    ))
+}
+
+/// `schema.child (columns) -> schema.parent (columns)`, with the
+/// constraint's name when it has one.
+struct Described<'a>(&'a ForeignKey);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fk = self.0;
+        if let Some(name) = &fk.name {
+            write!(f, "{name} ")?;
+        }
+        write!(
+            f,
+            "{}.{} ({}) -> {}.{} ({})",
+            fk.schema,
+            fk.table,
+            fk.columns.join(", "),
+            fk.parent_schema,
+            fk.parent_table,
+            fk.parent_columns.join(", ")
+        )
+    }
+}
+
+/// `; e.g. (a, b), (c, NULL)` for a sample that is not empty.
+fn write_sample<'a>(
+    f: &mut fmt::Formatter<'_>,
+    keys: impl Iterator<Item = &'a [Option<String>]>,
+) -> fmt::Result {
+    for (index, key) in keys.enumerate() {
+        f.write_str(if index == 0 { "; e.g. (" } else { ", (" })?;
+        for (position, value) in key.iter().enumerate() {
+            if position > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(value.as_deref().unwrap_or("NULL"))?;
+        }
+        f.write_str(")")?;
+    }
+    Ok(())
+}
+
+fn plural(count: u64) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_query, missing_parent, partly_null};
+    use crate::fk::{FkAction, ForeignKey, MatchType};
+
+    fn composite(match_type: MatchType) -> ForeignKey {
+        ForeignKey {
+            name: Some("visits_site_fkey".into()),
+            schema: "s".into(),
+            table: "visits".into(),
+            columns: vec!["region".into(), "co\"de".into()],
+            nullable: vec![true, true],
+            parent_schema: "s".into(),
+            parent_table: "sites".into(),
+            parent_columns: vec!["region".into(), "code".into()],
+            on_delete: FkAction::NoAction,
+            on_update: FkAction::NoAction,
+            deferrability: None,
+            match_type,
+            validated: true,
+        }
+    }
+
+    #[test]
+    fn simple_keys_with_a_null_reference_nothing() {
+        let (from, condition) = missing_parent(
+            &composite(MatchType::Simple),
+            "\"s\".\"visits\"",
+            "\"s\".\"sites\"",
+        );
+        assert_eq!(
+            from,
+            "\"s\".\"visits\" AS c LEFT JOIN \"s\".\"sites\" AS p \
+             ON p.\"region\" = c.\"region\" AND p.\"code\" = c.\"co\"\"de\""
+        );
+        assert_eq!(
+            condition,
+            "c.\"region\" IS NOT NULL AND c.\"co\"\"de\" IS NOT NULL AND p.\"region\" IS NULL"
+        );
+        assert_eq!(partly_null(&composite(MatchType::Simple)), None);
+    }
+
+    #[test]
+    fn full_keys_count_partly_null_rows() {
+        assert_eq!(
+            partly_null(&composite(MatchType::Full)).as_deref(),
+            Some(
+                "(c.\"region\" IS NULL OR c.\"co\"\"de\" IS NULL) AND \
+                 (c.\"region\" IS NOT NULL OR c.\"co\"\"de\" IS NOT NULL)"
+            )
+        );
+    }
+
+    #[test]
+    fn partial_keys_match_their_set_columns() {
+        let (from, condition) = missing_parent(&composite(MatchType::Partial), "c_t", "p_t");
+        assert_eq!(from, "c_t AS c");
+        assert!(condition.starts_with("NOT (c.\"region\" IS NULL AND c.\"co\"\"de\" IS NULL)"));
+        assert!(condition.contains("(c.\"region\" IS NULL OR p.\"region\" = c.\"region\")"));
+    }
+
+    #[test]
+    fn a_sample_of_any_size_is_a_valid_limit() {
+        let query = key_query(&composite(MatchType::Simple), "t", "TRUE", usize::MAX);
+        assert!(query.sql.ends_with(&format!("LIMIT {}", i64::MAX)));
+    }
+
+    #[test]
+    fn an_empty_sample_still_reads_the_count() {
+        let query = key_query(&composite(MatchType::Simple), "t", "TRUE", 0);
+        assert!(query.sql.ends_with("LIMIT 1"));
+        assert_eq!(query.sample_size, 0);
+    }
+}
