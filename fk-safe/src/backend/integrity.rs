@@ -1,5 +1,6 @@
 //! Reading rows for the integrity checks: how a table is scanned the way its
-//! foreign keys see it, and how rows of key values come back.
+//! foreign keys see it, how a child row is matched to its parent the way the
+//! database's own check matches it, and how rows of key values come back.
 
 use diesel::backend::Backend;
 use diesel::connection::LoadConnection;
@@ -7,6 +8,8 @@ use diesel::deserialize::{self, FromSql, QueryableByName};
 use diesel::row::NamedRow;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryResult;
+
+use crate::fk::ForeignKey;
 
 /// How a backend reads the rows the integrity checks look at.
 pub trait ReadRows: Backend + Sized {
@@ -20,11 +23,50 @@ pub trait ReadRows: Backend + Sized {
         table: &str,
     ) -> QueryResult<String>;
 
+    /// For each column pair of `fk`, in its order, the condition under
+    /// which the child row `c` and the parent row `p` agree on it, exactly
+    /// as the database's own check compares them (its operator, casts,
+    /// affinity and collation): a plain `=` does not, where the two
+    /// columns' types differ.
+    fn key_matches<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        fk: &ForeignKey,
+    ) -> Result<Vec<String>, CheckFailed>;
+
+    /// Compares `counted`, the orphans the anti-join found, with the
+    /// database's own count where it keeps one (SQLite's
+    /// `foreign_key_check`), and refuses a foreign key the database itself
+    /// cannot check.
+    fn confirm_orphans<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        fk: &ForeignKey,
+        counted: u64,
+    ) -> Result<(), CheckFailed>;
+
+    /// `expression` as text that tells every value apart (SQLite: a BLOB
+    /// as `X'..'`, which `CAST .. AS TEXT` would turn into its raw bytes).
+    fn value_as_text(expression: &str) -> String;
+
+    /// The statement that makes a transaction just begun read one snapshot
+    /// of the whole database, where a transaction alone does not.
+    fn snapshot_statement() -> Option<&'static str>;
+
     /// Runs `sql`, a query shaped for [`KeyRow`], and returns its rows.
     fn key_rows<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         sql: &str,
     ) -> QueryResult<Vec<KeyRow>>;
+}
+
+/// Why one foreign key could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckFailed {
+    /// The database refused a query.
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    /// The database's answers do not allow an exact check.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The name of the column saying how many key columns follow.

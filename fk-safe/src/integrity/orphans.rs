@@ -43,13 +43,34 @@
 //! # }
 //! ```
 //!
-//! Each constraint is read in its own statements; for one snapshot of the
-//! whole database, call the report inside a transaction that gives one
-//! (on PostgreSQL `REPEATABLE READ`; on SQLite any transaction).
+//! # What the counts agree with
+//!
+//! A child row matches its parent as the database's own check matches it,
+//! not by a plain `=`: on PostgreSQL with the constraint's own equality
+//! operator, casts and collation (as `ALTER TABLE .. VALIDATE CONSTRAINT`
+//! compares), on SQLite under the parent column's affinity and collation,
+//! and every SQLite count is checked against `PRAGMA foreign_key_check`,
+//! SQLite's own verdict.
+//!
+//! # One snapshot, and what could not be checked
+//!
+//! [`orphans`] reads the catalog and every foreign key in one transaction:
+//! on PostgreSQL `REPEATABLE READ, READ ONLY`, so rows written meanwhile by
+//! other sessions neither appear in one count and not another nor make a
+//! parent seem missing. Called inside a transaction of yours, it runs in a
+//! savepoint and sees what your transaction sees. Each foreign key is
+//! checked in a savepoint of its own: one the database will not let be
+//! checked (a table unreadable for lack of privilege, gone since the
+//! catalog was read, a SQLite parent key without a unique index) is listed
+//! in [`OrphanReport::unchecked`] with the database's reason, and the
+//! report is then not [clean](OrphanReport::is_clean).
 
 use std::fmt;
 
-use crate::backend::integrity::{key_column, KEY_WIDTH, TOTAL};
+use diesel::connection::TransactionManager;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::backend::integrity::{key_column, CheckFailed, KEY_WIDTH, TOTAL};
 use crate::backend::{FkConnection, ReadRows};
 use crate::catalog::FkCatalog;
 use crate::fk::{ForeignKey, MatchType};
@@ -61,7 +82,10 @@ use crate::sql::quote_ident;
 /// of each are shown. Each filter narrows the set: a foreign key is checked
 /// when its child table's schema is one of [`schema`](Self::schema)'s (if
 /// any were given), its child table one of [`table`](Self::table)'s, and its
-/// name one of [`constraint`](Self::constraint)'s.
+/// name one of [`constraint`](Self::constraint)'s. A name that selects no
+/// foreign key (a typo, a table without foreign keys, a constraint name on
+/// SQLite, which keeps none) fails the report with
+/// [`OrphanError::NothingSelected`], rather than report nothing as clean.
 ///
 /// ```
 /// use fk_safe::integrity::orphans::OrphanOptions;
@@ -145,12 +169,15 @@ impl OrphanOptions {
 pub struct OrphanReport {
     /// Each foreign key checked and what breaks it.
     pub constraints: Vec<ConstraintOrphans>,
+    /// The foreign keys the database did not let be checked, with why.
+    pub unchecked: Vec<UncheckedForeignKey>,
 }
 
 impl OrphanReport {
-    /// Whether no row breaks any of the foreign keys checked.
+    /// Whether every foreign key selected was checked and no row breaks any
+    /// of them.
     pub fn is_clean(&self) -> bool {
-        self.constraints.iter().all(ConstraintOrphans::is_clean)
+        self.unchecked.is_empty() && self.constraints.iter().all(ConstraintOrphans::is_clean)
     }
 
     /// How many orphans all the foreign keys have together.
@@ -165,10 +192,11 @@ impl OrphanReport {
 }
 
 impl fmt::Display for OrphanReport {
-    /// One line per broken foreign key, or one saying there are none.
+    /// One line per broken foreign key and per one not checked, or one
+    /// saying there are none.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut broken = self.broken().peekable();
-        if broken.peek().is_none() {
+        if broken.peek().is_none() && self.unchecked.is_empty() {
             return write!(
                 f,
                 "no orphans in {} foreign key{}",
@@ -176,11 +204,14 @@ impl fmt::Display for OrphanReport {
                 plural(self.constraints.len() as u64)
             );
         }
-        for (index, constraint) in broken.enumerate() {
+        let lines = broken
+            .map(|constraint| constraint as &dyn fmt::Display)
+            .chain(self.unchecked.iter().map(|u| u as &dyn fmt::Display));
+        for (index, line) in lines.enumerate() {
             if index > 0 {
                 f.write_str("\n")?;
             }
-            write!(f, "{constraint}")?;
+            write!(f, "{line}")?;
         }
         Ok(())
     }
@@ -234,12 +265,35 @@ impl fmt::Display for ConstraintOrphans {
     }
 }
 
+/// A foreign key the database did not let be checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UncheckedForeignKey {
+    /// The foreign key, as the catalog declares it.
+    pub foreign_key: ForeignKey,
+    /// Why: the database's error, or why its answers allow no exact check.
+    pub reason: String,
+}
+
+impl fmt::Display for UncheckedForeignKey {
+    /// `schema.child (columns) -> schema.parent (columns): not checked: ..`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: not checked: {}",
+            Described(&self.foreign_key),
+            self.reason
+        )
+    }
+}
+
 /// One child row whose parent does not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Orphan {
     /// The row's values of the foreign key's columns, in the order of
-    /// [`ForeignKey::columns`], as text (`CAST .. AS TEXT`). `None` is NULL,
+    /// [`ForeignKey::columns`], as text (`CAST .. AS TEXT`; a SQLite BLOB
+    /// as `X'..'` in hexadecimal, so that no byte is lost). `None` is NULL,
     /// which only `MATCH PARTIAL` lets into an orphan's key.
     pub child_key: Vec<Option<String>>,
     /// The parent key that does not exist: each of
@@ -269,7 +323,9 @@ pub enum OrphanError {
         parent_columns: usize,
     },
     /// A query checking one foreign key failed (a table gone, no privilege
-    /// to read it, the connection lost).
+    /// to read it, the connection lost). [`orphans`] lists such a foreign
+    /// key in [`OrphanReport::unchecked`] instead, unless the connection
+    /// itself failed.
     #[error("could not check {constraint} for orphans: {source}")]
     Query {
         /// The foreign key, described.
@@ -278,24 +334,152 @@ pub enum OrphanError {
         #[source]
         source: diesel::result::Error,
     },
+    /// The database's answers allow no exact check of one foreign key (it
+    /// changed since the catalog was read, or SQLite's own check counts
+    /// other orphans than the anti-join), so no count is given.
+    #[error("cannot check {constraint} for orphans: {reason}")]
+    Refused {
+        /// The foreign key, described.
+        constraint: String,
+        /// Why.
+        reason: String,
+    },
+    /// A name given to [`OrphanOptions`] selects no foreign key.
+    #[error(
+        "no foreign key {what}: nothing to check (the names are matched exactly, \
+         and SQLite keeps no constraint names)"
+    )]
+    NothingSelected {
+        /// Which name selected nothing, e.g. `is declared on table "ordrs"`.
+        what: String,
+    },
+    /// The transaction the report reads in could not be begun or ended.
+    #[error("could not read the database in one snapshot: {0}")]
+    Snapshot(#[source] diesel::result::Error),
 }
 
-/// The orphans of every foreign key of `catalog` that `options` selects.
+/// The orphans of every foreign key of `catalog` that `options` selects,
+/// read in one snapshot, each foreign key in a savepoint of its own.
 ///
-/// See the [module documentation](self) for an example and how NULLs are
-/// matched.
+/// See the [module documentation](self) for an example, how NULLs are
+/// matched and what becomes of a foreign key that cannot be checked.
 pub fn orphans<C: FkConnection>(
     conn: &mut C,
     catalog: &FkCatalog,
     options: &OrphanOptions,
 ) -> Result<OrphanReport, OrphanError> {
-    let all = catalog.foreign_keys(conn).map_err(OrphanError::Catalog)?;
-    let constraints = all
-        .iter()
-        .filter(|fk| options.selects(fk))
-        .map(|fk| constraint_orphans(conn, fk, options.sample_size))
-        .collect::<Result<_, _>>()?;
-    Ok(OrphanReport { constraints })
+    let outermost = C::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(OrphanError::Snapshot)?
+        .is_none();
+    let report = conn.transaction(|conn| {
+        if outermost {
+            if let Some(statement) = C::Backend::snapshot_statement() {
+                conn.batch_execute(statement)
+                    .map_err(|e| Stop::Report(OrphanError::Snapshot(e)))?;
+            }
+        }
+        let all = catalog
+            .foreign_keys(conn)
+            .map_err(|e| Stop::Report(OrphanError::Catalog(e)))?;
+        let selected: Vec<&ForeignKey> = all.iter().filter(|fk| options.selects(fk)).collect();
+        nothing_unselected(options, &selected).map_err(Stop::Report)?;
+        let mut report = OrphanReport {
+            constraints: Vec::new(),
+            unchecked: Vec::new(),
+        };
+        for fk in selected {
+            let checked = conn.transaction(|conn| {
+                constraint_orphans(conn, fk, options.sample_size).map_err(Stop::Report)
+            });
+            match checked {
+                Ok(found) => report.constraints.push(found),
+                Err(Stop::Report(error)) => match unchecked_reason(&error) {
+                    Some(reason) => report.unchecked.push(UncheckedForeignKey {
+                        foreign_key: fk.clone(),
+                        reason,
+                    }),
+                    None => return Err(Stop::Report(error)),
+                },
+                Err(stop) => return Err(stop),
+            }
+        }
+        Ok(report)
+    });
+    report.map_err(|stop| match stop {
+        Stop::Report(error) => error,
+        Stop::Transaction(error) => OrphanError::Snapshot(error),
+    })
+}
+
+/// Why [`orphans`]' transaction ended early: a failure of the report, or of
+/// the transaction itself (`BEGIN`, a savepoint, `COMMIT`).
+enum Stop {
+    Report(OrphanError),
+    Transaction(DieselError),
+}
+
+impl From<DieselError> for Stop {
+    fn from(error: DieselError) -> Self {
+        Stop::Transaction(error)
+    }
+}
+
+/// Why one foreign key went unchecked, or `None` when the failure is the
+/// connection's and ends the whole report.
+fn unchecked_reason(error: &OrphanError) -> Option<String> {
+    match error {
+        OrphanError::Query { source, .. } => match source {
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | DieselError::BrokenTransactionManager
+            | DieselError::RollbackErrorOnCommit { .. } => None,
+            other => Some(other.to_string()),
+        },
+        OrphanError::Refused { reason, .. } => Some(reason.clone()),
+        OrphanError::MismatchedColumns { .. } => Some(error.to_string()),
+        _ => None,
+    }
+}
+
+/// Fails when a name of `options` selected none of the foreign keys.
+fn nothing_unselected(
+    options: &OrphanOptions,
+    selected: &[&ForeignKey],
+) -> Result<(), OrphanError> {
+    let unmatched = |names: &[String], of: fn(&ForeignKey) -> Option<&str>| {
+        names
+            .iter()
+            .find(|name| !selected.iter().any(|fk| of(fk) == Some(name.as_str())))
+            .cloned()
+    };
+    // The narrowest name first: a table that selects nothing also leaves
+    // its schema with nothing selected.
+    let (what, others) =
+        if let Some(name) = unmatched(&options.constraints, |fk| fk.name.as_deref()) {
+            (
+                format!("is named {name:?}"),
+                options.schemas.len() + options.tables.len(),
+            )
+        } else if let Some(table) = unmatched(&options.tables, |fk| Some(&fk.table)) {
+            (
+                format!("is declared on table {table:?}"),
+                options.schemas.len() + options.constraints.len(),
+            )
+        } else if let Some(schema) = unmatched(&options.schemas, |fk| Some(&fk.schema)) {
+            (
+                format!("is declared on a table of schema {schema:?}"),
+                options.tables.len() + options.constraints.len(),
+            )
+        } else {
+            return Ok(());
+        };
+    Err(OrphanError::NothingSelected {
+        what: if others == 0 {
+            what
+        } else {
+            format!("{what} among those the other names select")
+        },
+    })
 }
 
 /// The orphans of one foreign key, with at most `sample_size` of them (and
@@ -345,13 +529,31 @@ pub fn constraint_orphans<C: FkConnection>(
         constraint: Described(fk).to_string(),
         source,
     };
+    let refused = |failure| match failure {
+        CheckFailed::Query(source) => failed(source),
+        CheckFailed::Refused(reason) => OrphanError::Refused {
+            constraint: Described(fk).to_string(),
+            reason,
+        },
+    };
     let child = C::Backend::constrained_rows(conn, &fk.schema, &fk.table).map_err(failed)?;
     let parent =
         C::Backend::constrained_rows(conn, &fk.parent_schema, &fk.parent_table).map_err(failed)?;
+    let matches = C::Backend::key_matches(conn, fk).map_err(refused)?;
 
-    let (from, condition) = missing_parent(fk, &child, &parent);
-    let (orphans, sample) =
-        counted_sample(conn, &key_query(fk, &from, &condition, sample_size)).map_err(failed)?;
+    let (from, condition) = missing_parent(fk, &child, &parent, &matches);
+    let (orphans, sample) = counted_sample(
+        conn,
+        &key_query(
+            fk,
+            &from,
+            &condition,
+            sample_size,
+            C::Backend::value_as_text,
+        ),
+    )
+    .map_err(failed)?;
+    C::Backend::confirm_orphans(conn, fk, orphans).map_err(refused)?;
     let sample = sample
         .into_iter()
         .map(|child_key| Orphan {
@@ -368,7 +570,13 @@ pub fn constraint_orphans<C: FkConnection>(
     let (partial_nulls, partial_null_sample) = match partly_null(fk) {
         Some(condition) => counted_sample(
             conn,
-            &key_query(fk, &format!("{child} AS c"), &condition, sample_size),
+            &key_query(
+                fk,
+                &format!("{child} AS c"),
+                &condition,
+                sample_size,
+                C::Backend::value_as_text,
+            ),
         )
         .map_err(failed)?,
         None => (0, Vec::new()),
@@ -413,12 +621,18 @@ struct KeyQuery {
 /// all of them (`COUNT(*) OVER ()` is taken before `LIMIT`). At least one
 /// row is read even for an empty sample, so that the count comes back; the
 /// limit stays within the BIGINT both databases read it as.
-fn key_query(fk: &ForeignKey, from: &str, condition: &str, sample_size: usize) -> KeyQuery {
+fn key_query(
+    fk: &ForeignKey,
+    from: &str,
+    condition: &str,
+    sample_size: usize,
+    value_as_text: fn(&str) -> String,
+) -> KeyQuery {
     let columns = child_columns(fk);
     let keys: Vec<String> = columns
         .iter()
         .enumerate()
-        .map(|(index, column)| format!("CAST({column} AS TEXT) AS {}", key_column(index)))
+        .map(|(index, column)| format!("{} AS {}", value_as_text(column), key_column(index)))
         .collect();
     let limit = i64::try_from(sample_size).unwrap_or(i64::MAX).max(1);
     KeyQuery {
@@ -455,16 +669,17 @@ fn child_columns(fk: &ForeignKey) -> Vec<String> {
 /// report"). Under PARTIAL a matching parent may have any one key column
 /// set, so the test stays `NOT EXISTS`.
 ///
-/// The parent's column is on the left of each comparison so that SQLite
-/// compares with the parent key's collation, as its own check does.
-fn missing_parent(fk: &ForeignKey, child: &str, parent: &str) -> (String, String) {
+/// `matches` compares each column pair as the database's own check does
+/// ([`ReadRows::key_matches`]).
+fn missing_parent(
+    fk: &ForeignKey,
+    child: &str,
+    parent: &str,
+    matches: &[String],
+) -> (String, String) {
     let columns = child_columns(fk);
-    let pairs = || columns.iter().zip(&fk.parent_columns);
     match fk.match_type {
         MatchType::Simple | MatchType::Full => {
-            let matches: Vec<String> = pairs()
-                .map(|(c, p)| format!("p.{} = {c}", quote_ident(p)))
-                .collect();
             let references: Vec<String> =
                 columns.iter().map(|c| format!("{c} IS NOT NULL")).collect();
             (
@@ -483,8 +698,10 @@ fn missing_parent(fk: &ForeignKey, child: &str, parent: &str) -> (String, String
         // A NULL column matches any parent value.
         MatchType::Partial => {
             let all_null: Vec<String> = columns.iter().map(|c| format!("{c} IS NULL")).collect();
-            let matches: Vec<String> = pairs()
-                .map(|(c, p)| format!("({c} IS NULL OR p.{} = {c})", quote_ident(p)))
+            let matches: Vec<String> = columns
+                .iter()
+                .zip(matches)
+                .map(|(c, matches)| format!("({c} IS NULL OR {matches})"))
                 .collect();
             (
                 format!("{child} AS c"),
@@ -587,12 +804,25 @@ mod tests {
         }
     }
 
+    /// Comparisons as a backend would give them.
+    fn matches() -> Vec<String> {
+        vec![
+            "p.\"region\" = c.\"region\"".to_string(),
+            "p.\"code\" = c.\"co\"\"de\"".to_string(),
+        ]
+    }
+
+    fn as_text(expression: &str) -> String {
+        format!("CAST({expression} AS TEXT)")
+    }
+
     #[test]
     fn simple_keys_with_a_null_reference_nothing() {
         let (from, condition) = missing_parent(
             &composite(MatchType::Simple),
             "\"s\".\"visits\"",
             "\"s\".\"sites\"",
+            &matches(),
         );
         assert_eq!(
             from,
@@ -619,7 +849,8 @@ mod tests {
 
     #[test]
     fn partial_keys_match_their_set_columns() {
-        let (from, condition) = missing_parent(&composite(MatchType::Partial), "c_t", "p_t");
+        let (from, condition) =
+            missing_parent(&composite(MatchType::Partial), "c_t", "p_t", &matches());
         assert_eq!(from, "c_t AS c");
         assert!(condition.starts_with("NOT (c.\"region\" IS NULL AND c.\"co\"\"de\" IS NULL)"));
         assert!(condition.contains("(c.\"region\" IS NULL OR p.\"region\" = c.\"region\")"));
@@ -627,13 +858,19 @@ mod tests {
 
     #[test]
     fn a_sample_of_any_size_is_a_valid_limit() {
-        let query = key_query(&composite(MatchType::Simple), "t", "TRUE", usize::MAX);
+        let query = key_query(
+            &composite(MatchType::Simple),
+            "t",
+            "TRUE",
+            usize::MAX,
+            as_text,
+        );
         assert!(query.sql.ends_with(&format!("LIMIT {}", i64::MAX)));
     }
 
     #[test]
     fn an_empty_sample_still_reads_the_count() {
-        let query = key_query(&composite(MatchType::Simple), "t", "TRUE", 0);
+        let query = key_query(&composite(MatchType::Simple), "t", "TRUE", 0, as_text);
         assert!(query.sql.ends_with("LIMIT 1"));
         assert_eq!(query.sample_size, 0);
     }

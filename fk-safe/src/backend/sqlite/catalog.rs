@@ -71,7 +71,7 @@ pub(super) fn table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
 }
 
 /// The foreign keys of `table`, with PRAGMA ids, read now.
-fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
+pub(super) fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
     conn: &mut C,
     table: &str,
 ) -> QueryResult<Vec<(i64, ForeignKey)>> {
