@@ -5,6 +5,7 @@
 //! all of them together: the one bound shared code names. No other module
 //! branches on the database.
 
+pub(crate) mod bulk_load;
 mod catalog;
 mod explain;
 pub(crate) mod insert;
@@ -19,6 +20,7 @@ mod sqlite;
 use diesel::connection::LoadConnection;
 use diesel::QueryResult;
 
+pub use bulk_load::SuspendChecks;
 pub(crate) use catalog::all_foreign_keys;
 pub use catalog::ReadCatalog;
 pub use explain::ExplainFailure;
@@ -66,6 +68,7 @@ pub trait FkBackend:
     + InsertSql
     + ReadKeyOrder
     + ReadRows
+    + SuspendChecks
     + Sized
 {
     /// Which database this is.

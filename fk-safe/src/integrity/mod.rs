@@ -5,8 +5,11 @@
 //! - [`load_order`]: the tables parents first, level by level, and the
 //!   cycles no order resolves, with how each can be broken;
 //! - the [orphan report](mod@orphans) ([`orphans()`]): for each foreign key,
-//!   every row whose parent does not exist, with a sample of their keys.
+//!   every row whose parent does not exist, with a sample of their keys;
+//! - [`bulk_load`]: work run with the foreign-key checks off, always
+//!   followed by the orphan check before it commits.
 
+pub mod bulk_load;
 pub mod load_order;
 pub mod orphans;
 

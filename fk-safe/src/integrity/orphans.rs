@@ -427,7 +427,7 @@ impl From<DieselError> for Stop {
 
 /// Why one foreign key went unchecked, or `None` when the failure is the
 /// connection's and ends the whole report.
-fn unchecked_reason(error: &OrphanError) -> Option<String> {
+pub(crate) fn unchecked_reason(error: &OrphanError) -> Option<String> {
     match error {
         OrphanError::Query { source, .. } => match source {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
@@ -442,7 +442,7 @@ fn unchecked_reason(error: &OrphanError) -> Option<String> {
 }
 
 /// Fails when a name of `options` selected none of the foreign keys.
-fn nothing_unselected(
+pub(crate) fn nothing_unselected(
     options: &OrphanOptions,
     selected: &[&ForeignKey],
 ) -> Result<(), OrphanError> {
@@ -536,12 +536,42 @@ pub fn constraint_orphans<C: FkConnection>(
             reason,
         },
     };
+    let matches = C::Backend::key_matches(conn, fk).map_err(refused)?;
+    orphans_matched(conn, fk, &matches, sample_size)
+}
+
+/// The orphans of `fk`, whose rows are matched by `matches`
+/// ([`ReadRows::key_matches`], read while the constraint existed, for a
+/// bulk load that drops it).
+pub(crate) fn orphans_matched<C: FkConnection>(
+    conn: &mut C,
+    fk: &ForeignKey,
+    matches: &[String],
+    sample_size: usize,
+) -> Result<ConstraintOrphans, OrphanError> {
+    if fk.columns.len() != fk.parent_columns.len() || fk.columns.len() != matches.len() {
+        return Err(OrphanError::MismatchedColumns {
+            constraint: Described(fk).to_string(),
+            columns: fk.columns.len(),
+            parent_columns: fk.parent_columns.len(),
+        });
+    }
+    let failed = |source| OrphanError::Query {
+        constraint: Described(fk).to_string(),
+        source,
+    };
+    let refused = |failure| match failure {
+        CheckFailed::Query(source) => failed(source),
+        CheckFailed::Refused(reason) => OrphanError::Refused {
+            constraint: Described(fk).to_string(),
+            reason,
+        },
+    };
     let child = C::Backend::constrained_rows(conn, &fk.schema, &fk.table).map_err(failed)?;
     let parent =
         C::Backend::constrained_rows(conn, &fk.parent_schema, &fk.parent_table).map_err(failed)?;
-    let matches = C::Backend::key_matches(conn, fk).map_err(refused)?;
 
-    let (from, condition) = missing_parent(fk, &child, &parent, &matches);
+    let (from, condition) = missing_parent(fk, &child, &parent, matches);
     let (orphans, sample) = counted_sample(
         conn,
         &key_query(
@@ -734,7 +764,7 @@ fn partly_null(fk: &ForeignKey) -> Option<String> {
 
 /// `schema.child (columns) -> schema.parent (columns)`, with the
 /// constraint's name when it has one.
-struct Described<'a>(&'a ForeignKey);
+pub(crate) struct Described<'a>(pub(crate) &'a ForeignKey);
 
 impl fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,0 +1,100 @@
+//! SQLite's ways to load rows unchecked. `PRAGMA foreign_keys` cannot
+//! change inside a transaction, so a connection that enforces foreign keys
+//! defers them all (`PRAGMA defer_foreign_keys = ON`, which COMMIT and
+//! ROLLBACK reset, but RELEASE and ROLLBACK TO do not, so a load in a
+//! savepoint sets it back by hand); one that does not enforce them has
+//! nothing to turn off. Either way every foreign key of the database went
+//! unchecked and is checked afterwards.
+
+use diesel::connection::LoadConnection;
+use diesel::sqlite::Sqlite;
+use diesel::QueryResult;
+
+use super::catalog::read_flag;
+use crate::backend::bulk_load::{Mechanism, SuspendChecks, SuspendFailed, Suspension};
+use crate::backend::integrity::ReadRows;
+use crate::fk::ForeignKey;
+
+/// Whether `defer_foreign_keys` was on before the load.
+pub struct SqliteSuspended {
+    deferred_before: bool,
+}
+
+impl SuspendChecks for Sqlite {
+    type Suspended = SqliteSuspended;
+
+    fn suspend<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        all: &[ForeignKey],
+        _chosen: &[ForeignKey],
+        wanted: Option<Mechanism>,
+        keep_orphans: bool,
+    ) -> Result<Suspension<SqliteSuspended>, SuspendFailed> {
+        let enforced = read_flag(conn, "foreign_keys")?;
+        let deferred_before = read_flag(conn, "defer_foreign_keys")?;
+        let mechanism = if enforced {
+            Mechanism::DeferredChecks
+        } else {
+            Mechanism::ForeignKeysOff
+        };
+        if wanted.is_some_and(|wanted| wanted != mechanism) {
+            return Err(SuspendFailed::Unavailable(format!(
+                "this connection can only use {mechanism} (PRAGMA foreign_keys is {}; it cannot \
+                 change inside a transaction)",
+                if enforced { "ON" } else { "OFF" }
+            )));
+        }
+        if enforced && keep_orphans {
+            return Err(SuspendFailed::CannotKeep(
+                "SQLite cannot commit rows that break a foreign key it enforces: keeping \
+                 orphans takes a connection with PRAGMA foreign_keys = OFF"
+                    .to_string(),
+            ));
+        }
+        let unchecked = all
+            .iter()
+            .map(|fk| Ok((fk.clone(), Sqlite::key_matches(conn, fk)?)))
+            .collect::<Result<_, SuspendFailed>>()?;
+        let effects = vec![format!(
+            "every foreign key of the database went unchecked, so all {} were checked afterwards",
+            all.len()
+        )];
+        if enforced {
+            conn.batch_execute("PRAGMA defer_foreign_keys = ON")?;
+        }
+        Ok(Suspension {
+            mechanism,
+            effects,
+            unchecked,
+            state: SqliteSuspended { deferred_before },
+        })
+    }
+
+    fn to_check<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        suspension: &Suspension<SqliteSuspended>,
+        _all: &[ForeignKey],
+    ) -> Result<Vec<(ForeignKey, Vec<String>)>, SuspendFailed> {
+        Ok(suspension.unchecked.clone())
+    }
+
+    fn resume<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        _suspension: &Suspension<SqliteSuspended>,
+        _orphans_kept: bool,
+    ) -> QueryResult<()> {
+        // Deferred keys stay deferred until the transaction ends, where
+        // SQLite checks them once more.
+        Ok(())
+    }
+
+    fn after_transaction<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        suspension: &Suspension<SqliteSuspended>,
+    ) -> QueryResult<()> {
+        if suspension.mechanism == Mechanism::DeferredChecks && !suspension.state.deferred_before {
+            conn.batch_execute("PRAGMA defer_foreign_keys = OFF")?;
+        }
+        Ok(())
+    }
+}
