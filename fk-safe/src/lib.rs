@@ -62,7 +62,9 @@
 //! rows whose parent does not exist (after a bulk load with the checks off,
 //! or under a constraint added `NOT VALID`), with a sample of their keys;
 //! [`load_order`](integrity::load_order) gives the tables parents first and
-//! the cycles no order resolves.
+//! the cycles no order resolves; [`bulk_load`](integrity::bulk_load) runs
+//! work with the checks off and always ends with the orphan check before
+//! it commits.
 //!
 //! ## Features
 //! - `postgres` and `sqlite` (both on by default): the backends. An
