@@ -440,7 +440,60 @@ mod postgres_roles {
         assert_eq!(count(conn, "b_sales"), 0);
     }
 
+    /// Without row counts (`track_counts = off`) every foreign key is
+    /// checked; under REPEATABLE READ, whose snapshot would not see other
+    /// sessions' deletes, replica mode is not used; after a replica-mode
+    /// load the parent tables stay locked SHARE until the transaction ends.
+    fn replica_mode_edges(conn: &mut PgConnection) {
+        use diesel::Connection;
+        let schema = pg::schema(conn);
+        run(conn, AUTHORS_AND_BOOKS);
+        let catalog = FkCatalog::new();
+        run(conn, "SET track_counts = off");
+        let uncounted = load_unchecked(conn, &catalog, &options(&schema), |conn| {
+            conn.batch_execute("INSERT INTO b_books VALUES (1, 404)")
+        });
+        run(conn, "RESET track_counts");
+        assert!(
+            matches!(uncounted, Err(BulkLoadError::Orphans { .. })),
+            "{uncounted:?}"
+        );
+
+        let repeatable = conn
+            .build_transaction()
+            .repeatable_read()
+            .run(|conn| {
+                let loaded = load_unchecked(conn, &catalog, &options(&schema), |conn| {
+                    conn.batch_execute(
+                        "INSERT INTO b_books VALUES (2, 20); INSERT INTO b_authors VALUES (20)",
+                    )
+                })
+                .expect("a clean load");
+                diesel::QueryResult::Ok(loaded.mechanism)
+            })
+            .expect("the caller's transaction");
+        assert_eq!(repeatable, Mechanism::RecreatedConstraints);
+
+        let locks = conn
+            .transaction(|conn| {
+                load_unchecked(conn, &catalog, &options(&schema), |conn| {
+                    conn.batch_execute("INSERT INTO b_books VALUES (3, 20)")
+                })
+                .expect("a clean load");
+                diesel::QueryResult::Ok(pg::text(
+                    conn,
+                    "SELECT string_agg(c.relname || ':' || l.mode, ',') AS name \
+                     FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                     WHERE l.pid = pg_backend_pid() AND l.mode = 'ShareLock' \
+                       AND c.relname IN ('b_authors', 'b_books')",
+                ))
+            })
+            .expect("the caller's transaction");
+        assert_eq!(locks, "b_authors:ShareLock");
+    }
+
     common::on_postgres! {
+        replica_mode_edges,
         replica_mode_checks_every_table_written,
         a_table_owner_recreates_the_constraints,
         a_role_without_rights_is_refused,

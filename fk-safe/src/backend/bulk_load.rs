@@ -20,8 +20,11 @@ pub enum Mechanism {
     /// later) a role granted `SET ON PARAMETER session_replication_role`
     /// may do. It turns off every trigger and rule that is not `ENABLE
     /// REPLICA` or `ENABLE ALWAYS`, on every table, the user's own triggers
-    /// included, and so every foreign key of the database; all of them are
-    /// checked afterwards. It takes no lock.
+    /// included, and so every foreign key of the database; every one whose
+    /// tables the transaction wrote is checked afterwards, with its parent
+    /// table locked `SHARE` from the check to the end (other sessions'
+    /// writes to it wait), since the unchecked rows took no lock on their
+    /// parents. Used only in a READ COMMITTED transaction.
     ReplicationRole,
     /// PostgreSQL, for an owner of the child tables without those
     /// privileges: each chosen foreign key is dropped inside the

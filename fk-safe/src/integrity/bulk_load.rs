@@ -59,8 +59,8 @@
 //!
 //! | database | who | mechanism | what else it does |
 //! |---|---|---|---|
-//! | PostgreSQL | superuser, `rds_superuser`, or granted `SET ON PARAMETER session_replication_role` (15+) | [`Mechanism::ReplicationRole`] | also turns off the user's own triggers and rules, on every table; every foreign key is checked afterwards |
-//! | PostgreSQL | owner of the chosen foreign keys' tables | [`Mechanism::RecreatedConstraints`] | `ACCESS EXCLUSIVE` locks on the child and parent tables until the end |
+//! | PostgreSQL, READ COMMITTED | superuser, `rds_superuser`, or granted `SET ON PARAMETER session_replication_role` (15+) | [`Mechanism::ReplicationRole`] | also turns off the user's own triggers and rules, on every table; every foreign key whose tables the work wrote is checked, its parent table locked `SHARE` from the check to the end |
+//! | PostgreSQL | owner of the chosen foreign keys' tables (and anyone under REPEATABLE READ or SERIALIZABLE) | [`Mechanism::RecreatedConstraints`] | `ACCESS EXCLUSIVE` locks on the child and parent tables until the end |
 //! | PostgreSQL | anyone else | refused with [`BulkLoadError::NotPermitted`] before any work | |
 //! | SQLite | `PRAGMA foreign_keys = ON` | [`Mechanism::DeferredChecks`] | orphans can never be kept |
 //! | SQLite | `PRAGMA foreign_keys = OFF` | [`Mechanism::ForeignKeysOff`] | |

@@ -9,7 +9,13 @@
 //! again from `pg_get_constraintdef`, read with only `pg_catalog` on the
 //! search path so that every name in it is schema-qualified. `ALTER TABLE
 //! .. DISABLE TRIGGER ALL` is not used: it needs superuser for the
-//! foreign-key triggers, where replica mode does the same without locks.
+//! foreign-key triggers, where replica mode does the same with fewer locks.
+//!
+//! Replica mode needs a READ COMMITTED transaction: the orphan check must
+//! see every parent other sessions deleted until it locked the parent
+//! tables, which a REPEATABLE READ snapshot taken earlier would not. Under
+//! a stricter level the constraints are dropped and added again instead,
+//! and adding them validates with the latest snapshot, as PostgreSQL does.
 
 use diesel::connection::LoadConnection;
 use diesel::pg::Pg;
@@ -64,6 +70,25 @@ impl SuspendChecks for Pg {
     ) -> Result<Suspension<PgSuspended>, SuspendFailed> {
         match wanted {
             None | Some(Mechanism::ReplicationRole) => {
+                let isolation: Vec<SettingRow> =
+                    diesel::sql_query("SELECT current_setting('transaction_isolation') AS value")
+                        .load(conn)?;
+                let read_committed = isolation
+                    .first()
+                    .is_some_and(|row| row.value == "read committed");
+                if !read_committed {
+                    if wanted.is_some() {
+                        return Err(SuspendFailed::Unavailable(format!(
+                            "replica mode needs a READ COMMITTED transaction, so that the orphan \
+                             check sees what other sessions committed up to its parent locks; \
+                             this one is {}",
+                            isolation
+                                .first()
+                                .map_or("of no known level", |row| row.value.as_str())
+                        )));
+                    }
+                    return recreated(conn, chosen, false);
+                }
                 if let Some(suspension) = replication_role(conn, all)? {
                     return Ok(suspension);
                 }
@@ -109,6 +134,7 @@ impl SuspendChecks for Pg {
                     })
                     .cloned()
                     .collect();
+                lock_parents(conn, &keys)?;
                 with_matches(conn, &keys)
             }
         }
@@ -201,6 +227,35 @@ fn written_tables<C: LoadConnection<Backend = Pg>>(
     .map(Some)
 }
 
+/// Locks the parent table of each of `keys` in SHARE mode until the
+/// transaction ends. In replica mode the work's child rows took no lock on
+/// their parents, as a checked insert does (`FOR KEY SHARE`): without this,
+/// another session could delete a parent the orphan check found, between
+/// the check and the commit. SHARE waits for the writers of the table that
+/// are still open, so the check (a later statement, READ COMMITTED) sees
+/// what they did, and keeps new writers out until the end.
+fn lock_parents<C: LoadConnection<Backend = Pg>>(
+    conn: &mut C,
+    keys: &[ForeignKey],
+) -> QueryResult<()> {
+    let mut parents: Vec<String> = keys
+        .iter()
+        .map(|fk| {
+            format!(
+                "{}.{}",
+                quote_ident(&fk.parent_schema),
+                quote_ident(&fk.parent_table)
+            )
+        })
+        .collect();
+    parents.sort();
+    parents.dedup();
+    if parents.is_empty() {
+        return Ok(());
+    }
+    conn.batch_execute(&format!("LOCK TABLE {} IN SHARE MODE", parents.join(", ")))
+}
+
 /// Replica mode, if this role may set it; `None` if it may not.
 fn replication_role<C: LoadConnection<Backend = Pg>>(
     conn: &mut C,
@@ -230,6 +285,10 @@ fn replication_role<C: LoadConnection<Backend = Pg>>(
                          of, was checked afterwards",
                         all.len()
                     ),
+                    "the parent tables of the foreign keys checked were locked SHARE from the \
+                     check to the end of the transaction (other sessions' writes to them wait), \
+                     so that no parent the check found can be deleted before the commit"
+                        .to_string(),
                 ],
                 unchecked: Vec::new(),
                 state: PgSuspended::ReplicationRole { before },
