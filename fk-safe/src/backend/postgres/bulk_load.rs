@@ -348,8 +348,9 @@ fn recreated<C: LoadConnection<Backend = Pg>>(
             );
         }
         missing.push_str(&format!(
-            "and it does not own {} (dropping and adding back a foreign key takes the \
+            "{}this role does not own {} (dropping and adding back a foreign key takes the \
              ownership of its table)",
+            if replica_tried { "and " } else { "" },
             not_owned.join(", ")
         ));
         return Err(SuspendFailed::NotPermitted(missing));
