@@ -6,6 +6,7 @@
 //! branches on the database.
 
 mod catalog;
+pub(crate) mod defer;
 mod explain;
 pub(crate) mod insert;
 pub(crate) mod integrity;
@@ -21,6 +22,7 @@ use diesel::QueryResult;
 
 pub(crate) use catalog::all_foreign_keys;
 pub use catalog::ReadCatalog;
+pub use defer::DeferConstraints;
 pub use explain::ExplainFailure;
 pub use insert::{InsertRows, InsertSql};
 pub use integrity::ReadRows;
@@ -66,6 +68,7 @@ pub trait FkBackend:
     + InsertSql
     + ReadKeyOrder
     + ReadRows
+    + DeferConstraints
     + Sized
 {
     /// Which database this is.

@@ -5,8 +5,11 @@
 //! - [`load_order`]: the tables parents first, level by level, and the
 //!   cycles no order resolves, with how each can be broken;
 //! - the [orphan report](mod@orphans) ([`orphans()`]): for each foreign key,
-//!   every row whose parent does not exist, with a sample of their keys.
+//!   every row whose parent does not exist, with a sample of their keys;
+//! - [`deferred`]: work run with foreign keys deferred, checked and
+//!   explained before its transaction commits.
 
+pub mod deferred;
 pub mod load_order;
 pub mod orphans;
 

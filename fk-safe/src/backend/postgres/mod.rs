@@ -3,6 +3,7 @@
 //! ([`insert`]) where the catalog proves it ([`key_order`]).
 
 mod catalog;
+mod defer;
 mod explain;
 mod insert;
 mod integrity;

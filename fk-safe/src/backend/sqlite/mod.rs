@@ -5,6 +5,7 @@
 //! a savepoint that is always rolled back (see [`replay`]).
 
 mod catalog;
+mod defer;
 mod explain;
 mod insert;
 mod inspect;
