@@ -598,8 +598,37 @@ mod postgres_facts {
         );
     }
 
+    /// A key declared `INITIALLY DEFERRED` and not chosen is checked only at
+    /// `COMMIT`: that failure is explained too, and nothing is committed.
+    fn an_unchosen_initially_deferred_key_fails_at_commit(conn: &mut PgConnection) {
+        run(
+            conn,
+            "CREATE TABLE d_heads (id BIGINT PRIMARY KEY);
+             CREATE TABLE d_departments (id BIGINT PRIMARY KEY, head_id BIGINT
+                 CONSTRAINT d_late_fk REFERENCES d_heads (id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TABLE d_rooms (id BIGINT PRIMARY KEY, head_id BIGINT
+                 CONSTRAINT d_rooms_fk REFERENCES d_heads (id) DEFERRABLE);",
+        );
+        let schema = schema(conn);
+        let failed = with_deferred(
+            conn,
+            &FkCatalog::new(),
+            &Deferral::constraint_in(&schema, "d_rooms_fk"),
+            |conn| conn.batch_execute("INSERT INTO d_departments (id, head_id) VALUES (1, 99)"),
+        );
+        let Err(DeferredError::Violation { violation, .. }) = &failed else {
+            panic!("{failed:?}")
+        };
+        assert_eq!(violation.constraint(), Some("d_late_fk"));
+        assert_eq!(violation.child_columns(), ["head_id"]);
+        assert_eq!(violation.parent_table(), Some("d_heads"));
+        assert_eq!(violation.key_values(), Some(&[Some("99".to_string())][..]));
+        assert_eq!(rows(conn, "d_departments"), 0);
+    }
+
     common::on_postgres! {
         a_key_that_cannot_be_deferred_is_refused,
+        an_unchosen_initially_deferred_key_fails_at_commit,
         only_the_deferrable_keys_on_request,
         unknown_and_ambiguous_names,
         hostile_identifiers,
@@ -730,8 +759,30 @@ mod sqlite_facts {
         assert_eq!(rows(conn, "d_x"), 0);
     }
 
+    /// A caller that deferred the keys itself keeps what SQLite counted:
+    /// with_deferred leaves the pragma alone, so the caller's own broken row
+    /// still fails the caller's COMMIT, while the work's clean load passes.
+    fn a_callers_own_deferral_is_left_alone(conn: &mut SqliteConnection) {
+        run(conn, CYCLE);
+        let catalog = FkCatalog::new();
+        let outcome = conn.transaction(|conn| {
+            conn.batch_execute(
+                "PRAGMA defer_foreign_keys = ON;
+                 INSERT INTO d_departments (id, head_id) VALUES (7, 77)",
+            )?;
+            with_deferred(conn, &catalog, &Deferral::all(), |conn| {
+                load_cycle(conn, 1, 10)
+            })
+            .unwrap();
+            Ok::<_, diesel::result::Error>(())
+        });
+        assert!(outcome.is_err(), "the caller's broken row was forgotten");
+        assert_eq!(rows(conn, "d_departments"), 0);
+    }
+
     common::on_sqlite! {
         naming_a_key_is_refused,
+        a_callers_own_deferral_is_left_alone,
         foreign_keys_off_is_refused,
         rows_broken_before_are_not_the_works,
         hostile_identifiers,

@@ -375,14 +375,21 @@ fn not_deferrable_text(keys: &[NotDeferrableKey], every_key: bool) -> String {
 /// which has no `ALTER CONSTRAINT` and defers any key).
 ///
 /// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
 /// use fk_safe::integrity::deferred::deferrable_statement;
-/// # use fk_safe::{Deferrability, ForeignKey};
-/// # fn key(fk: &ForeignKey) {
-/// // fk: "shop"."orders", constraint "orders_customer_fk", NOT DEFERRABLE
-/// assert_eq!(
-///     deferrable_statement(fk).as_deref(),
-///     Some(r#"ALTER TABLE "shop"."orders" ALTER CONSTRAINT "orders_customer_fk" DEFERRABLE INITIALLY IMMEDIATE;"#)
-/// );
+/// use fk_safe::FkCatalog;
+///
+/// let mut conn = SqliteConnection::establish(":memory:").unwrap();
+/// diesel::sql_query("CREATE TABLE customers (id INTEGER PRIMARY KEY)").execute(&mut conn).unwrap();
+/// diesel::sql_query("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id BIGINT REFERENCES customers (id))")
+///     .execute(&mut conn)
+///     .unwrap();
+/// let keys = FkCatalog::new().foreign_keys(&mut conn).unwrap();
+/// // SQLite defers any key as it is: there is nothing to alter.
+/// assert_eq!(deferrable_statement(&keys[0]), None);
+/// // On PostgreSQL, for a NOT DEFERRABLE "orders_customer_fk" of "shop"."orders":
+/// // ALTER TABLE "shop"."orders" ALTER CONSTRAINT "orders_customer_fk" DEFERRABLE INITIALLY IMMEDIATE;
 /// # }
 /// ```
 pub fn deferrable_statement(fk: &ForeignKey) -> Option<String> {

@@ -10,12 +10,13 @@
 //!   changed their key.
 //! - Every database of the connection is checked (`main`, `temp`, attached
 //!   ones): the pragma defers them all.
-//! - Setting the pragma, to either value, makes SQLite forget the deferred
-//!   violations it counted so far. fk-safe therefore leaves it alone when it
-//!   is already on (a caller deferring in its own transaction keeps its
-//!   count), and turns it back off only inside a caller's transaction and
-//!   only after the check found nothing: at the top level `COMMIT` resets
-//!   it, after counting once more.
+//! - Turning the pragma off makes SQLite forget the deferred violations it
+//!   counted so far (tested: a `COMMIT` after `OFF` keeps an orphan).
+//!   fk-safe therefore leaves the pragma alone when it is already on (a
+//!   caller deferring in its own transaction keeps its count), and turns it
+//!   back off only inside a caller's transaction, after the check or with
+//!   the work rolled back: at the top level `COMMIT` resets it, after
+//!   counting once more.
 
 use diesel::connection::{
     LoadConnection, TransactionDepthChange, TransactionManager, TransactionManagerStatus,
