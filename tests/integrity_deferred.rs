@@ -720,6 +720,20 @@ mod sqlite_facts {
             "{failed:?}"
         );
         assert_eq!(rows(conn, "d_departments"), 2);
+        // A row broken before whose key the work changes is the work's.
+        let repointed = with_deferred(conn, &catalog, &Deferral::all(), |conn| {
+            conn.batch_execute("UPDATE d_departments SET head_id = 78 WHERE id = 7")
+        });
+        let Err(DeferredError::Violation {
+            violation,
+            rows: counted,
+        }) = &repointed
+        else {
+            panic!("{repointed:?}")
+        };
+        assert_eq!(*counted, Some(1));
+        assert_eq!(violation.kind(), ViolationKind::MissingParent);
+        assert_eq!(violation.key_values(), Some(&[Some("78".to_string())][..]));
     }
 
     /// Hostile table and column names, quoted in every statement.
@@ -780,8 +794,35 @@ mod sqlite_facts {
         assert_eq!(rows(conn, "d_departments"), 0);
     }
 
+    /// The pragma defers the keys of every database of the connection, so
+    /// every one is checked: a broken row of a temporary table is found
+    /// before commit, and named with its schema.
+    fn temporary_tables_are_checked_too(conn: &mut SqliteConnection) {
+        run(
+            conn,
+            "CREATE TEMP TABLE d_temp_parents (id INTEGER PRIMARY KEY);
+             CREATE TEMP TABLE d_temp_children (id INTEGER PRIMARY KEY,
+                 parent_id BIGINT REFERENCES d_temp_parents (id));",
+        );
+        let failed = with_deferred(conn, &FkCatalog::new(), &Deferral::all(), |conn| {
+            conn.batch_execute("INSERT INTO d_temp_children (id, parent_id) VALUES (1, 99)")
+        });
+        let Err(DeferredError::Violation {
+            violation,
+            rows: counted,
+        }) = &failed
+        else {
+            panic!("{failed:?}")
+        };
+        assert_eq!(violation.schema(), Some("temp"), "{violation}");
+        assert_eq!(violation.child_table(), Some("d_temp_children"));
+        assert_eq!(*counted, Some(1));
+        assert_eq!(rows(conn, "d_temp_children"), 0);
+    }
+
     common::on_sqlite! {
         naming_a_key_is_refused,
+        temporary_tables_are_checked_too,
         a_callers_own_deferral_is_left_alone,
         foreign_keys_off_is_refused,
         rows_broken_before_are_not_the_works,

@@ -7,7 +7,9 @@
 //! does not give:
 //!
 //! - **Nothing is ignored.** A chosen key that cannot be deferred is refused
-//!   before any work, with the statement that makes it deferrable
+//!   before any work (after reading the catalog, before any statement that
+//!   writes, opens a transaction or changes the session), with the
+//!   statement that makes it deferrable
 //!   ([`DeferredError::NotDeferrable`], [`deferrable_statements`]); a name
 //!   that matches no constraint, or constraints in several schemas, is an
 //!   error, never a guess; naming a key on SQLite, which keeps no names, is
@@ -91,7 +93,8 @@
 //! `PRAGMA defer_foreign_keys = ON` defers every key; `PRAGMA
 //! foreign_key_check` of every database of the connection runs before the
 //! work (the rows already broken are not the work's) and after it, so two
-//! scans of the tables with foreign keys. A connection that does not
+//! scans of the tables with foreign keys, and a few queries for each row
+//! that was already broken (to tell whether the work changed its key). A connection that does not
 //! enforce foreign keys (`PRAGMA foreign_keys` off) is refused
 //! ([`DeferredError::ForeignKeysOff`]): deferring there means nothing, and
 //! the rows written after the load would not be checked either.
