@@ -223,6 +223,19 @@ where
         );
         assert!(in_transaction(conn), "the caller's transaction stays open");
         assert_eq!(rows(conn, "d_departments"), 1);
+        // A panic in the work rolls back its savepoint only.
+        let panicked = panic::catch_unwind(AssertUnwindSafe(|| {
+            let _ = with_deferred(conn, &catalog, deferral, |conn| {
+                load_cycle(conn, 6, 60)?;
+                if rows(conn, "d_departments") == 2 {
+                    panic!("the work panics halfway");
+                }
+                Ok::<_, fk_safe::Error>(())
+            });
+        }));
+        assert!(panicked.is_err());
+        assert!(in_transaction(conn), "the caller's transaction stays open");
+        assert_eq!(rows(conn, "d_departments"), 1);
         // Immediate again: a statement that breaks the key fails at once
         // (inside a savepoint of the caller's, so that it can go on).
         let lone = conn.transaction(|conn| {
@@ -626,8 +639,40 @@ mod postgres_facts {
         assert_eq!(rows(conn, "d_departments"), 0);
     }
 
+    /// One name on two tables of one schema: `SET CONSTRAINTS` takes both,
+    /// so both are checked for deferrability and both are deferred.
+    fn one_name_on_two_tables_of_a_schema(conn: &mut PgConnection) {
+        run(
+            conn,
+            "CREATE TABLE d_heads (id BIGINT PRIMARY KEY);
+             CREATE TABLE d_a (id BIGINT PRIMARY KEY, head_id BIGINT
+                 CONSTRAINT d_twin_fk REFERENCES d_heads (id) DEFERRABLE);
+             CREATE TABLE d_b (id BIGINT PRIMARY KEY, head_id BIGINT
+                 CONSTRAINT d_twin_fk REFERENCES d_heads (id));",
+        );
+        let schema = schema(conn);
+        let catalog = FkCatalog::new();
+        let twins = Deferral::constraint_in(&schema, "d_twin_fk");
+        let refused = with_deferred(conn, &catalog, &twins, |_| Ok::<_, fk_safe::Error>(()));
+        let Err(DeferredError::NotDeferrable { keys, .. }) = &refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].foreign_key.table, "d_b");
+        run(conn, &keys[0].statement);
+        with_deferred(conn, &catalog, &twins, |conn| {
+            conn.batch_execute(
+                "INSERT INTO d_a VALUES (1, 10); INSERT INTO d_b VALUES (1, 10);
+                 INSERT INTO d_heads VALUES (10)",
+            )
+        })
+        .unwrap();
+        assert_eq!(rows(conn, "d_b"), 1);
+    }
+
     common::on_postgres! {
         a_key_that_cannot_be_deferred_is_refused,
+        one_name_on_two_tables_of_a_schema,
         an_unchosen_initially_deferred_key_fails_at_commit,
         only_the_deferrable_keys_on_request,
         unknown_and_ambiguous_names,
