@@ -455,6 +455,30 @@ mod postgres_facts {
         });
         assert!(matches!(stiff, Err(DeferredError::Work(_))), "{stiff:?}");
         assert_eq!(rows(conn, "d_departments"), 1);
+        // Named beside them, the stiff key is refused, and an unknown name
+        // is not swallowed by "all".
+        let schema = schema(conn);
+        let named = with_deferred(
+            conn,
+            &catalog,
+            &Deferral::all_deferrable().and_in(&schema, "d_departments_head_fk"),
+            |_| Ok::<_, fk_safe::Error>(()),
+        );
+        let Err(DeferredError::NotDeferrable { keys, every_key }) = &named else {
+            panic!("{named:?}")
+        };
+        assert!(!every_key);
+        assert_eq!(keys.len(), 1);
+        let unknown = with_deferred(
+            conn,
+            &catalog,
+            &Deferral::all_deferrable().and_in(&schema, "no_such_fk"),
+            |_| Ok::<_, fk_safe::Error>(()),
+        );
+        assert!(
+            matches!(unknown, Err(DeferredError::UnknownConstraints { .. })),
+            "{unknown:?}"
+        );
     }
 
     /// A name that matches nothing, and one held by two schemas, are

@@ -168,13 +168,18 @@ impl fmt::Display for ConstraintName {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deferral {
-    target: Target,
+    /// Every key (`Some`), and whether only the deferrable ones.
+    every_key: Option<EveryKey>,
+    /// Keys chosen by name, checked and deferred whatever else is chosen.
+    names: Vec<ConstraintName>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    All { only_deferrable: bool },
-    Named(Vec<ConstraintName>),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EveryKey {
+    /// Refused when any key cannot be deferred.
+    All,
+    /// The keys that cannot be deferred stay immediate.
+    Deferrable,
 }
 
 impl Deferral {
@@ -183,66 +188,63 @@ impl Deferral {
     /// [`all_deferrable`](Self::all_deferrable)).
     pub fn all() -> Self {
         Deferral {
-            target: Target::All {
-                only_deferrable: false,
-            },
+            every_key: Some(EveryKey::All),
+            names: Vec::new(),
         }
     }
 
     /// Every deferrable foreign key; those declared `NOT DEFERRABLE` stay
-    /// checked at each statement. The same as [`all`](Self::all) on SQLite,
-    /// which defers every key.
+    /// checked at each statement (a key also chosen by name is refused
+    /// instead). The same as [`all`](Self::all) on SQLite, which defers every
+    /// key.
     pub fn all_deferrable() -> Self {
         Deferral {
-            target: Target::All {
-                only_deferrable: true,
-            },
+            every_key: Some(EveryKey::Deferrable),
+            names: Vec::new(),
         }
     }
 
     /// The constraint `name`, in whichever schema holds it (PostgreSQL).
     pub fn constraint(name: impl Into<String>) -> Self {
         Deferral {
-            target: Target::Named(vec![ConstraintName::new(name)]),
+            every_key: None,
+            names: vec![ConstraintName::new(name)],
         }
     }
 
     /// The constraint `name` of schema `schema` (PostgreSQL).
     pub fn constraint_in(schema: impl Into<String>, name: impl Into<String>) -> Self {
         Deferral {
-            target: Target::Named(vec![ConstraintName::in_schema(schema, name)]),
+            every_key: None,
+            names: vec![ConstraintName::in_schema(schema, name)],
         }
     }
 
-    /// Also the constraint `name`, in whichever schema holds it. On a
-    /// deferral of every key, this narrows it to the named ones.
-    pub fn and(self, name: impl Into<String>) -> Self {
-        self.with(ConstraintName::new(name))
+    /// Also the constraint `name`, in whichever schema holds it. Added to
+    /// [`all`](Self::all), it changes what is deferred not at all, but the
+    /// name must still match exactly one schema's constraints, and a `NOT
+    /// DEFERRABLE` one is refused even under
+    /// [`all_deferrable`](Self::all_deferrable).
+    pub fn and(mut self, name: impl Into<String>) -> Self {
+        self.names.push(ConstraintName::new(name));
+        self
     }
 
-    /// Also the constraint `name` of schema `schema`. On a deferral of every
-    /// key, this narrows it to the named ones.
-    pub fn and_in(self, schema: impl Into<String>, name: impl Into<String>) -> Self {
-        self.with(ConstraintName::in_schema(schema, name))
+    /// Also the constraint `name` of schema `schema` (see [`and`](Self::and)).
+    pub fn and_in(mut self, schema: impl Into<String>, name: impl Into<String>) -> Self {
+        self.names.push(ConstraintName::in_schema(schema, name));
+        self
     }
 
-    fn with(self, name: ConstraintName) -> Self {
-        let mut names = match self.target {
-            Target::Named(names) => names,
-            Target::All { .. } => Vec::new(),
-        };
-        names.push(name);
-        Deferral {
-            target: Target::Named(names),
-        }
-    }
-
-    /// The constraints chosen by name; empty for a deferral of every key.
+    /// The constraints chosen by name.
     pub fn names(&self) -> &[ConstraintName] {
-        match &self.target {
-            Target::Named(names) => names,
-            Target::All { .. } => &[],
-        }
+        &self.names
+    }
+
+    /// Whether every foreign key is deferred (by [`all`](Self::all) or
+    /// [`all_deferrable`](Self::all_deferrable)).
+    pub fn is_every_key(&self) -> bool {
+        self.every_key.is_some()
     }
 }
 
@@ -448,73 +450,67 @@ fn choose<C, E>(
 where
     C: FkConnection,
 {
-    match &deferral.target {
-        Target::All { only_deferrable } => {
-            let live = C::Backend::deferral_catalog(conn).map_err(DeferredError::Database)?;
-            let keys = refused(&live);
-            if !keys.is_empty() && !only_deferrable {
-                return Err(DeferredError::NotDeferrable {
-                    keys,
-                    every_key: true,
-                });
-            }
-            Ok(None)
-        }
-        Target::Named(names) => {
-            if !<C::Backend as DeferConstraints>::NAMES_CONSTRAINTS {
-                return Err(DeferredError::UnnamedConstraints {
-                    database: <C::Backend as FkBackend>::DATABASE,
-                });
-            }
-            let live = C::Backend::deferral_catalog(conn).map_err(DeferredError::Database)?;
-            let mut unknown = Vec::new();
-            let mut ambiguous = Vec::new();
-            let mut chosen: Vec<ForeignKey> = Vec::new();
-            for wanted in names {
-                let matches: Vec<&ForeignKey> = live
-                    .iter()
-                    .filter(|fk| {
-                        fk.name.as_deref() == Some(wanted.name.as_str())
-                            && match &wanted.schema {
-                                Some(schema) => *schema == fk.schema,
-                                None => true,
-                            }
-                    })
-                    .collect();
-                let mut schemas: Vec<String> = matches.iter().map(|fk| fk.schema.clone()).collect();
-                schemas.sort();
-                schemas.dedup();
-                match schemas.len() {
-                    0 => unknown.push(wanted.clone()),
-                    1 => {
-                        for fk in matches {
-                            if !chosen.contains(fk) {
-                                chosen.push(fk.clone());
-                            }
-                        }
+    if !deferral.names.is_empty() && !<C::Backend as DeferConstraints>::NAMES_CONSTRAINTS {
+        return Err(DeferredError::UnnamedConstraints {
+            database: <C::Backend as FkBackend>::DATABASE,
+        });
+    }
+    let live = C::Backend::deferral_catalog(conn).map_err(DeferredError::Database)?;
+    let mut unknown = Vec::new();
+    let mut ambiguous = Vec::new();
+    let mut chosen: Vec<ForeignKey> = Vec::new();
+    for wanted in &deferral.names {
+        let matches: Vec<&ForeignKey> = live
+            .iter()
+            .filter(|fk| {
+                fk.name.as_deref() == Some(wanted.name.as_str())
+                    && match &wanted.schema {
+                        Some(schema) => *schema == fk.schema,
+                        None => true,
                     }
-                    _ => ambiguous.push(AmbiguousConstraint {
-                        name: wanted.name.clone(),
-                        schemas,
-                    }),
+            })
+            .collect();
+        let mut schemas: Vec<String> = matches.iter().map(|fk| fk.schema.clone()).collect();
+        schemas.sort();
+        schemas.dedup();
+        match schemas.len() {
+            0 => unknown.push(wanted.clone()),
+            1 => {
+                for fk in matches {
+                    if !chosen.contains(fk) {
+                        chosen.push(fk.clone());
+                    }
                 }
             }
-            if !unknown.is_empty() {
-                return Err(DeferredError::UnknownConstraints { names: unknown });
-            }
-            if !ambiguous.is_empty() {
-                return Err(DeferredError::AmbiguousConstraints { ambiguous });
-            }
-            let keys = refused(&chosen);
-            if !keys.is_empty() {
-                return Err(DeferredError::NotDeferrable {
-                    keys,
-                    every_key: false,
-                });
-            }
-            Ok(Some(chosen))
+            _ => ambiguous.push(AmbiguousConstraint {
+                name: wanted.name.clone(),
+                schemas,
+            }),
         }
     }
+    if !unknown.is_empty() {
+        return Err(DeferredError::UnknownConstraints { names: unknown });
+    }
+    if !ambiguous.is_empty() {
+        return Err(DeferredError::AmbiguousConstraints { ambiguous });
+    }
+    // Keys named are refused whatever else was chosen; every key is refused
+    // over the whole catalog unless the caller let those stay immediate.
+    let checked = match deferral.every_key {
+        Some(EveryKey::All) => &live,
+        Some(EveryKey::Deferrable) | None => &chosen,
+    };
+    let keys = refused(checked);
+    if !keys.is_empty() {
+        return Err(DeferredError::NotDeferrable {
+            keys,
+            every_key: deferral.every_key == Some(EveryKey::All),
+        });
+    }
+    Ok(match deferral.every_key {
+        Some(_) => None,
+        None => Some(chosen),
+    })
 }
 
 /// Runs `work` in a transaction (a savepoint when `conn` is already in one)
