@@ -56,6 +56,11 @@ impl FkCatalog {
         self.cache.clear();
     }
 
+    /// What this catalog remembers, for the tools that explain with it.
+    pub(crate) fn cache(&self) -> &CatalogCache {
+        &self.cache
+    }
+
     /// Every foreign key in the database (on PostgreSQL, in every schema the
     /// session can see in the catalog; on SQLite, in `main`), read once and
     /// then served from the cache.

@@ -62,9 +62,10 @@
 //! rows whose parent does not exist (after a bulk load with the checks off,
 //! or under a constraint added `NOT VALID`), with a sample of their keys;
 //! [`load_order`](integrity::load_order) gives the tables parents first and
-//! the cycles no order resolves; [`bulk_load`](integrity::bulk_load) runs
-//! work with the checks off and always ends with the orphan check before
-//! it commits.
+//! the cycles no order resolves; [`with_deferred`](integrity::deferred::with_deferred)
+//! runs work with foreign keys deferred and checks them before it commits;
+//! [`bulk_load`](integrity::bulk_load) runs work with the checks off and
+//! always ends with the orphan check before it commits.
 //!
 //! ## Features
 //! - `postgres` and `sqlite` (both on by default): the backends. An

@@ -1,12 +1,14 @@
 //! The backends. Each concern a database answers differently is one small
 //! trait (reading the catalog, explaining a failure, writing inserts,
-//! knowing how keys follow rows, reading rows for the integrity checks),
+//! knowing how keys follow rows, reading rows for the integrity checks,
+//! deferring keys and checking them before commit),
 //! each backend implements them in its own folder, and [`FkBackend`] is
 //! all of them together: the one bound shared code names. No other module
 //! branches on the database.
 
 pub(crate) mod bulk_load;
 mod catalog;
+pub(crate) mod defer;
 mod explain;
 pub(crate) mod insert;
 pub(crate) mod integrity;
@@ -23,6 +25,7 @@ use diesel::QueryResult;
 pub use bulk_load::SuspendChecks;
 pub(crate) use catalog::all_foreign_keys;
 pub use catalog::ReadCatalog;
+pub use defer::DeferConstraints;
 pub use explain::ExplainFailure;
 pub use insert::{InsertRows, InsertSql};
 pub use integrity::ReadRows;
@@ -37,7 +40,7 @@ pub use key_order::ReadKeyOrder;
 /// with [`Graph::lookup`](crate::graph::Graph::lookup)). `C: FkConnection`
 /// implies it for `C::Backend`. Its supertraits (reading the catalog,
 /// explaining failures, writing inserts, knowing key order, reading rows
-/// for the integrity checks) are fk-safe's
+/// for the integrity checks, deferring keys) are fk-safe's
 /// own and not nameable; the trait is sealed, so it cannot be implemented
 /// outside fk-safe.
 ///
@@ -69,6 +72,7 @@ pub trait FkBackend:
     + ReadKeyOrder
     + ReadRows
     + SuspendChecks
+    + DeferConstraints
     + Sized
 {
     /// Which database this is.

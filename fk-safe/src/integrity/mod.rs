@@ -7,9 +7,12 @@
 //! - the [orphan report](mod@orphans) ([`orphans()`]): for each foreign key,
 //!   every row whose parent does not exist, with a sample of their keys;
 //! - [`bulk_load`]: work run with the foreign-key checks off, always
-//!   followed by the orphan check before it commits.
+//!   followed by the orphan check before it commits;
+//! - [`deferred`]: work run with foreign keys deferred, checked and
+//!   explained before its transaction commits.
 
 pub mod bulk_load;
+pub mod deferred;
 pub mod load_order;
 pub mod orphans;
 

@@ -4,6 +4,7 @@
 
 mod bulk_load;
 mod catalog;
+mod defer;
 mod explain;
 mod insert;
 mod integrity;

@@ -6,6 +6,7 @@
 
 mod bulk_load;
 mod catalog;
+mod defer;
 mod explain;
 mod insert;
 mod inspect;
