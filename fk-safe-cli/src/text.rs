@@ -147,23 +147,20 @@ fn cycle_lines(out: &mut String, cycle: &Cycle) {
 }
 
 fn breaking(breakable: &Breakable) -> String {
-    let mut ways = Vec::new();
-    match &breakable.by_null {
-        NullBreak::AnyOf(names) => ways.push(format!("write NULL to {} first", or_list(names))),
-        NullBreak::AllOf(names) => ways.push(format!(
-            "write NULL to all of {} first (MATCH FULL)",
-            columns(names)
-        )),
-        NullBreak::Impossible => {}
+    if breakable.verdict() == Some(false) {
+        return "cannot be broken (NOT NULL, NOT DEFERRABLE)".to_string();
     }
+    let by_null = match &breakable.by_null {
+        NullBreak::AnyOf(names) => format!("write NULL to {} first", or_list(names)),
+        NullBreak::AllOf(names) => {
+            format!("write NULL to all of {} first (MATCH FULL)", columns(names))
+        }
+        NullBreak::Impossible => "NOT NULL".to_string(),
+    };
     match breakable.can_defer() {
-        Some(true) => ways.push("defer it to commit (DEFERRABLE)".to_string()),
-        Some(false) => {}
-        None => ways.push("deferrable: unknown".to_string()),
-    }
-    match breakable.verdict() {
-        Some(false) => "cannot be broken (NOT NULL, NOT DEFERRABLE)".to_string(),
-        _ => ways.join("; or "),
+        Some(true) => format!("{by_null}; or defer it to commit (DEFERRABLE)"),
+        Some(false) => by_null,
+        None => format!("{by_null}; deferring: unknown (not in the catalog)"),
     }
 }
 
