@@ -76,6 +76,10 @@ struct DatabaseArg {
 struct DoctorArgs {
     #[command(flatten)]
     database: DatabaseArg,
+    /// Only the tables of this schema (`main` on SQLite); repeatable. Keys
+    /// to tables of other schemas are left out of the load order.
+    #[arg(long = "schema", value_name = "S")]
+    schemas: Vec<String>,
     /// How many orphans of each foreign key to show.
     #[arg(long, value_name = "N", default_value_t = 10)]
     sample: usize,
@@ -88,6 +92,11 @@ struct DoctorArgs {
 struct LoadOrderArgs {
     #[command(flatten)]
     database: DatabaseArg,
+    /// Only the tables of this schema (`main` on SQLite); repeatable. Keys
+    /// to tables of other schemas are left out: their parents count as
+    /// loaded.
+    #[arg(long = "schema", value_name = "S")]
+    schemas: Vec<String>,
     /// Fail (exit status 1) on these findings.
     #[arg(long, value_enum, value_name = "FINDING")]
     fail_on: Vec<Finding>,
@@ -125,20 +134,26 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<u8, CliError> {
     let (name, database, scan, fail_on) = match &cli.command {
-        Command::Doctor(args) => (
-            "doctor",
-            &args.database,
-            Scan {
-                load_order: true,
-                orphans: Some(OrphanOptions::new().sample_size(args.sample)),
-            },
-            args.fail_on.as_slice(),
-        ),
+        Command::Doctor(args) => {
+            let mut options = OrphanOptions::new().sample_size(args.sample);
+            options.schemas.clone_from(&args.schemas);
+            (
+                "doctor",
+                &args.database,
+                Scan {
+                    load_order: true,
+                    schemas: args.schemas.clone(),
+                    orphans: Some(options),
+                },
+                args.fail_on.as_slice(),
+            )
+        }
         Command::LoadOrder(args) => (
             "load-order",
             &args.database,
             Scan {
                 load_order: true,
+                schemas: args.schemas.clone(),
                 orphans: None,
             },
             args.fail_on.as_slice(),
@@ -153,6 +168,7 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
                 &args.database,
                 Scan {
                     load_order: false,
+                    schemas: Vec::new(),
                     orphans: Some(options),
                 },
                 &[][..],

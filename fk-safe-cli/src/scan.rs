@@ -15,6 +15,9 @@ use crate::progress::Progress;
 pub struct Scan {
     /// Read the load order and its cycles.
     pub load_order: bool,
+    /// Only the tables of these schemas in the load order (all when
+    /// empty); each must hold a table.
+    pub schemas: Vec<String>,
     /// Check these foreign keys for orphans (`None`: do not).
     pub orphans: Option<OrphanOptions>,
 }
@@ -51,8 +54,15 @@ impl Scan {
         let catalog = FkCatalog::new();
         let load_order = if self.load_order {
             let progress = Progress::start("reading the load order");
-            let order = load_order::read(conn, &catalog).map_err(CliError::LoadOrder)?;
+            let order = if self.schemas.is_empty() {
+                load_order::read(conn, &catalog)
+            } else {
+                let schemas: Vec<&str> = self.schemas.iter().map(String::as_str).collect();
+                load_order::read_schemas(conn, &catalog, &schemas)
+            }
+            .map_err(CliError::LoadOrder)?;
             progress.finish();
+            refuse_empty_schemas(&self.schemas, &order)?;
             Some(order)
         } else {
             None
@@ -62,7 +72,11 @@ impl Scan {
                 // The catalog is read once and cached: this is the list the
                 // report checks.
                 let foreign_keys = catalog.foreign_keys(conn).map_err(CliError::Catalog)?;
-                refuse_unmatched_filters(options, &foreign_keys)?;
+                // With the load order, a schema was checked to hold tables
+                // already; one without foreign keys is then simply clean.
+                if !self.load_order {
+                    refuse_unmatched_filters(options, &foreign_keys)?;
+                }
                 let selected = foreign_keys.iter().filter(|fk| options.selects(fk)).count();
                 let progress = Progress::start(&format!(
                     "checking {selected} foreign key{} for orphans",
@@ -126,4 +140,28 @@ fn refuse_unmatched_filters(
             " (a foreign key is selected by its child table, that table's schema and its name)"
         }
     )))
+}
+
+/// Refuses a `--schema` that holds no table (a typo would otherwise give an
+/// empty, clean report).
+fn refuse_empty_schemas(schemas: &[String], order: &LoadOrder) -> Result<(), CliError> {
+    let empty: Vec<String> = schemas
+        .iter()
+        .filter(|schema| {
+            !order
+                .levels
+                .iter()
+                .flatten()
+                .any(|table| &&table.schema == schema)
+        })
+        .map(|schema| format!("--schema {schema:?}"))
+        .collect();
+    if empty.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "no table in {} (on SQLite the schema is \"main\")",
+            empty.join(", ")
+        )))
+    }
 }

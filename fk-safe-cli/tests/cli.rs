@@ -664,3 +664,38 @@ fn postgres_hostile_names_are_shown_and_inject_nothing() {
         .expect("canary still there");
     assert_eq!(canary.n, 1);
 }
+
+#[test]
+fn postgres_doctor_of_chosen_schemas() {
+    let db = PgDatabase::new();
+    db.run(&[
+        "CREATE SCHEMA shop",
+        "CREATE SCHEMA other",
+        "CREATE TABLE shop.customers (id bigint PRIMARY KEY)",
+        "CREATE TABLE shop.orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES shop.customers (id))",
+        "CREATE TABLE other.settings (name text PRIMARY KEY)",
+    ]);
+    let doc = fk_safe(&["--json", "doctor", &db.url, "--schema", "shop"], None);
+    assert_eq!(doc.status, 0, "{}", doc.stderr);
+    let doc = doc.json();
+    assert_eq!(doc["load_order"]["tables"], 2);
+    assert_eq!(doc["orphans"]["foreign_keys_checked"], 1);
+    // A schema with tables and no foreign keys is clean, not an error.
+    let run = fk_safe(&["doctor", &db.url, "--schema", "other"], None);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run
+        .stdout
+        .contains("Orphans: none in 0 foreign keys checked"));
+    for command in ["doctor", "load-order"] {
+        let run = fk_safe(
+            &[command, &db.url, "--schema", "shop", "--schema", "shpo"],
+            None,
+        );
+        assert_eq!(run.status, 2, "{command}");
+        assert!(
+            run.stderr.contains("no table in --schema \"shpo\""),
+            "{}",
+            run.stderr
+        );
+    }
+}
