@@ -95,6 +95,35 @@ fn line(out: &mut String, text: &str) {
     out.push('\n');
 }
 
+/// Lines wider than this are wrapped between table names.
+const WIDTH: usize = 100;
+
+/// `head` and the names, comma-separated, continued on lines indented
+/// under the first name when they would pass [`WIDTH`].
+fn wrapped(out: &mut String, head: &str, names: &[TableName]) {
+    let indent = " ".repeat(head.chars().count());
+    let mut current = head.to_string();
+    let mut width = current.chars().count();
+    for (index, name) in names.iter().enumerate() {
+        let name = name.to_string();
+        let last = index + 1 == names.len();
+        let piece = if last { name } else { format!("{name},") };
+        let piece_width = piece.chars().count();
+        let at_start = width == indent.len();
+        if !at_start && width + 1 + piece_width > WIDTH {
+            line(out, &current);
+            current = indent.clone();
+            width = indent.len();
+        } else if !at_start {
+            current.push(' ');
+            width += 1;
+        }
+        current.push_str(&piece);
+        width += piece_width;
+    }
+    line(out, &current);
+}
+
 /// The load order section.
 pub fn load_order(out: &mut String, order: &LoadOrder) {
     let count: usize = order.levels.iter().map(Vec::len).sum();
@@ -107,7 +136,7 @@ pub fn load_order(out: &mut String, order: &LoadOrder) {
         ),
     );
     for (level, names) in order.levels.iter().enumerate() {
-        line(out, &format!("  level {level}: {}", tables(names)));
+        wrapped(out, &format!("  level {level}: "), names);
     }
     if order.cycles.is_empty() {
         line(out, "Cycles: none");

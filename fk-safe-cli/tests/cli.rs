@@ -590,9 +590,10 @@ fn postgres_hostile_names_are_shown_and_inject_nothing() {
     let run = fk_safe(&["doctor", &db.url], None);
     assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
     let s = ident(schema);
+    // Level 0 is wrapped: the parent's name stands on its own line.
     assert!(
         run.stdout.contains(&format!(
-            "  level 0: public.canary, {s}.{}\n",
+            "  level 0: public.canary,\n           {s}.{}\n",
             ident(parent)
         )),
         "{}",
