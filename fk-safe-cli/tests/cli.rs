@@ -700,3 +700,27 @@ fn postgres_doctor_of_chosen_schemas() {
         );
     }
 }
+
+/// A table the role may not read: no report, exit status 2, and the
+/// server's reason as a cause (not a panic, not a Debug dump).
+#[test]
+fn postgres_query_errors_exit_2_with_the_cause() {
+    let role = common::PgRole::new();
+    let db = PgDatabase::new();
+    db.run(&[
+        "CREATE TABLE customers (id bigint PRIMARY KEY)",
+        "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id))",
+    ]);
+    let url = common::with_user(&db.url, &role.name);
+    let run = fk_safe(&["orphans", &url], None);
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr
+            .starts_with("error: could not make the orphan report\n  caused by: could not check "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("permission denied"), "{}", run.stderr);
+    assert!(!run.stderr.contains("DatabaseError("), "{}", run.stderr);
+}

@@ -183,3 +183,38 @@ impl Drop for SqliteFile {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// `url` connecting as `user` (without a password: the test server trusts).
+pub fn with_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}@{host}")
+}
+
+/// A login role of its own, dropped at the end (after the databases that
+/// hold its grants: declare it first).
+pub struct PgRole {
+    pub name: String,
+    maintenance: String,
+}
+
+impl PgRole {
+    pub fn new() -> PgRole {
+        let maintenance = with_database(&server_url(), "postgres");
+        let name = unique("fk_safe_cli_role");
+        let mut conn = PgConnection::establish(&maintenance).expect("connect");
+        diesel::sql_query(format!("CREATE ROLE \"{name}\" LOGIN"))
+            .execute(&mut conn)
+            .expect("CREATE ROLE");
+        PgRole { name, maintenance }
+    }
+}
+
+impl Drop for PgRole {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.maintenance) {
+            let _ = diesel::sql_query(format!("DROP ROLE IF EXISTS \"{}\"", self.name))
+                .execute(&mut conn);
+        }
+    }
+}
