@@ -175,6 +175,13 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
             )
         }
     };
+    if scan.orphans.is_none() && fail_on.contains(&Finding::Orphans) {
+        return Err(CliError::Usage(
+            "load-order does not look for orphans, so --fail-on orphans cannot be honoured: \
+             use `fk-safe doctor` or `fk-safe orphans`"
+                .into(),
+        ));
+    }
     let Some(database) = database.database.as_deref() else {
         return Err(CliError::Usage(
             "no database: give a postgres:// URL or a SQLite file, or set DATABASE_URL".into(),

@@ -212,10 +212,19 @@ pub fn orphans(out: &mut String, report: &OrphanReport) {
             ),
         );
     } else {
+        let partial: u64 = report.constraints.iter().map(|c| c.partial_nulls).sum();
+        let partial = if partial > 0 {
+            format!(
+                " and {} (MATCH FULL)",
+                plural(partial, "partly NULL key", "partly NULL keys")
+            )
+        } else {
+            String::new()
+        };
         line(
             out,
             &format!(
-                "Orphans: {} in {} of {} checked",
+                "Orphans: {}{partial} in {} of {} checked",
                 plural(report.total_orphans(), "row", "rows"),
                 report.broken().count(),
                 plural(checked, "foreign key", "foreign keys")

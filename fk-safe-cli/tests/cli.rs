@@ -724,3 +724,45 @@ fn postgres_query_errors_exit_2_with_the_cause() {
     assert!(run.stderr.contains("permission denied"), "{}", run.stderr);
     assert!(!run.stderr.contains("DatabaseError("), "{}", run.stderr);
 }
+
+#[test]
+fn postgres_match_full_partly_null_keys_fail_the_run() {
+    let db = PgDatabase::new();
+    db.run(&[
+        "CREATE TABLE sites (region text, code text, PRIMARY KEY (region, code))",
+        "CREATE TABLE visits (id int PRIMARY KEY, region text, code text)",
+        "INSERT INTO sites VALUES ('eu', 'ber')",
+        "INSERT INTO visits VALUES (1, 'eu', 'ber'), (2, 'eu', NULL), (3, NULL, NULL)",
+        "ALTER TABLE visits ADD CONSTRAINT visits_site_fkey FOREIGN KEY (region, code) \
+         REFERENCES sites (region, code) MATCH FULL NOT VALID",
+    ]);
+    let run = fk_safe(&["orphans", &db.url], None);
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "Orphans: 0 rows and 1 partly NULL key (MATCH FULL) in 1 of 1 foreign key checked\n\
+             \x20 public.visits (region, code) -> public.sites (region, code) [visits_site_fkey]: \
+             0 orphans; 1 partly NULL key (refused by MATCH FULL); e.g. (eu, NULL)\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let doc = fk_safe(&["--json", "orphans", &db.url], None).json();
+    let visits = &doc["orphans"]["constraints"][0];
+    assert_eq!(visits["foreign_key"]["match_type"], "FULL");
+    assert_eq!(visits["partial_nulls"], 1);
+    assert_eq!(visits["partial_null_sample"], json!([["eu", null]]));
+    assert_eq!(doc["status"]["failed_on"], json!(["orphans"]));
+}
+
+#[test]
+fn a_finding_a_command_does_not_look_for_is_refused() {
+    let db = SqliteFile::new(SHOP);
+    let run = fk_safe(&["load-order", db.path(), "--fail-on", "orphans"], None);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.contains("--fail-on orphans cannot be honoured"),
+        "{}",
+        run.stderr
+    );
+}
