@@ -5,6 +5,7 @@
 //! all of them together: the one bound shared code names. No other module
 //! branches on the database.
 
+pub(crate) mod audit;
 mod catalog;
 mod explain;
 pub(crate) mod insert;
@@ -66,6 +67,7 @@ pub trait FkBackend:
     + InsertSql
     + ReadKeyOrder
     + ReadRows
+    + audit::ReadAudit
     + Sized
 {
     /// Which database this is.

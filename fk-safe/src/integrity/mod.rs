@@ -5,11 +5,16 @@
 //! - [`load_order`]: the tables parents first, level by level, and the
 //!   cycles no order resolves, with how each can be broken;
 //! - the [orphan report](mod@orphans) ([`orphans()`]): for each foreign key,
-//!   every row whose parent does not exist, with a sample of their keys.
+//!   every row whose parent does not exist, with a sample of their keys;
+//! - the [schema audit](mod@audit) ([`audit()`]): unindexed foreign keys,
+//!   `NOT VALID` constraints, type mismatches, unconstrained `*_id`
+//!   columns, unbreakable cycles, and drift from `FkOrdered` models.
 
+pub mod audit;
 pub mod load_order;
 pub mod orphans;
 
+pub use audit::{audit, AuditError, AuditOptions, AuditReport, Finding};
 pub use orphans::{
     constraint_orphans, orphans, ConstraintOrphans, Orphan, OrphanError, OrphanOptions,
     OrphanReport,
