@@ -62,7 +62,10 @@
 //! rows whose parent does not exist (after a bulk load with the checks off,
 //! or under a constraint added `NOT VALID`), with a sample of their keys;
 //! [`load_order`](integrity::load_order) gives the tables parents first and
-//! the cycles no order resolves.
+//! the cycles no order resolves; the [schema audit](integrity::audit())
+//! finds unindexed foreign keys, `NOT VALID` constraints, type mismatches,
+//! unconstrained `*_id` columns, unbreakable cycles, and drift between
+//! `FkOrdered` models and the database.
 //!
 //! ## Features
 //! - `postgres` and `sqlite` (both on by default): the backends. An

@@ -233,7 +233,7 @@ impl<DB> AuditOptions<DB> {
 /// What [`audit`] found, grouped by check in the order the
 /// [module documentation](self) lists them, each group in the catalog's
 /// order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuditReport {
     /// Every finding.
@@ -244,6 +244,19 @@ impl AuditReport {
     /// Whether nothing was found.
     pub fn is_clean(&self) -> bool {
         self.findings.is_empty()
+    }
+
+    /// Whether some finding is of one of `kinds` (codes of
+    /// [`Finding::KINDS`]): what a command's `--fail-on` asks.
+    ///
+    /// ```
+    /// use fk_safe::integrity::audit::AuditReport;
+    ///
+    /// let report = AuditReport::default();
+    /// assert!(!report.has_any(&["unindexed-foreign-key", "model-relation-without-constraint"]));
+    /// ```
+    pub fn has_any(&self, kinds: &[&str]) -> bool {
+        self.findings.iter().any(|f| kinds.contains(&f.kind()))
     }
 
     /// The findings whose [`kind`](Finding::kind) is `kind` (none for a
