@@ -55,6 +55,7 @@ fn about<'a>(report: &'a AuditReport, kind: &str, table: &str) -> Vec<&'a Findin
             Finding::UnindexedForeignKey { foreign_key, .. }
             | Finding::NotValidConstraint { foreign_key }
             | Finding::TypeMismatch { foreign_key, .. }
+            | Finding::DanglingForeignKey { foreign_key, .. }
             | Finding::ModelRelationMismatch { foreign_key, .. } => foreign_key.table == table,
             Finding::UnconstrainedReference { table: t, .. }
             | Finding::ModelRelationWithoutConstraint { table: t, .. } => t.table == table,
@@ -732,7 +733,73 @@ fn sqlite_rowid_is_an_index(conn: &mut SqliteConnection) {
     assert!(elsewhere.is_clean(), "{elsewhere}");
 }
 
+/// SQLite accepts a foreign key to a table or column that does not exist,
+/// or to columns no unique index covers, and then fails every insert into
+/// the child: a finding, never a crash of the audit or a silent pass.
+#[cfg(feature = "sqlite")]
+fn sqlite_dangling_foreign_keys(conn: &mut SqliteConnection) {
+    sql(
+        conn,
+        "CREATE TABLE g_parents (id INTEGER PRIMARY KEY, name TEXT)",
+    );
+    sql(conn, "CREATE TABLE g_keyless (name TEXT)");
+    let cases = [
+        ("g_ghost", "BIGINT REFERENCES g_ghosts (id)",
+         "dangling foreign key main.g_ghost (k) -> main.g_ghosts (id): main.g_ghosts does not exist, \
+          so every insert into main.g_ghost fails (\"no such table\")"),
+        ("g_no_column", "BIGINT REFERENCES g_parents (nope)",
+         "dangling foreign key main.g_no_column (k) -> main.g_parents (nope): main.g_parents has no such \
+          key columns, so every insert into main.g_no_column fails (\"foreign key mismatch\")"),
+        ("g_no_key", "TEXT REFERENCES g_keyless",
+         "dangling foreign key main.g_no_key (k) -> main.g_keyless (): main.g_keyless has no such \
+          key columns, so every insert into main.g_no_key fails (\"foreign key mismatch\")"),
+        ("g_not_unique", "TEXT REFERENCES g_parents (name)",
+         "dangling foreign key main.g_not_unique (k) -> main.g_parents (name): no PRIMARY KEY or UNIQUE \
+          index of main.g_parents is exactly (name), so every insert into main.g_not_unique fails \
+          (\"foreign key mismatch\")"),
+    ];
+    for (table, key, _) in cases {
+        sql(
+            conn,
+            &format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, k {key})"),
+        );
+    }
+    // A parent named in another case is the same table: not dangling.
+    sql(
+        conn,
+        "CREATE TABLE g_fine (id INTEGER PRIMARY KEY, k BIGINT REFERENCES G_PARENTS (ID))",
+    );
+    let report = audit_own(conn, "main", AuditOptions::new());
+    for (table, _, line) in cases {
+        let found = about(&report, "dangling-foreign-key", table);
+        assert_eq!(found.len(), 1, "{table}: {report}");
+        assert_eq!(found[0].to_string(), line);
+        // Each is real: SQLite refuses the insert, even of a NULL key.
+        let insert = format!("INSERT INTO {table} (k) VALUES (NULL)");
+        assert!(
+            diesel::sql_query(&insert).execute(conn).is_err(),
+            "{insert}"
+        );
+    }
+    assert!(
+        about(&report, "dangling-foreign-key", "g_fine").is_empty(),
+        "{report}"
+    );
+    assert!(
+        about(&report, "type-mismatch", "g_fine").is_empty(),
+        "{report}"
+    );
+    sql(conn, "INSERT INTO g_fine (k) VALUES (NULL)");
+    // The demo schema has no dangling key.
+    assert_eq!(
+        report.of_kind("dangling-foreign-key").count(),
+        cases.len(),
+        "{report}"
+    );
+}
+
 common::on_sqlite! {
+    dangling_foreign_keys_are_findings = sqlite_dangling_foreign_keys,
     cycles_are_never_unbreakable = sqlite_cycles_are_never_unbreakable,
     rowid_keys_are_indexed = sqlite_rowid_is_an_index,
 }

@@ -6,6 +6,14 @@ use diesel::QueryResult;
 
 /// How a backend reads the facts of a schema audit.
 pub trait ReadAudit: diesel::backend::Backend + Sized {
+    /// Whether the live catalog can declare a foreign key whose parent
+    /// table or columns do not exist, or whose parent columns no unique
+    /// index covers: SQLite accepts `REFERENCES ghosts` and fails every
+    /// later write to the child ("no such table", "foreign key mismatch");
+    /// PostgreSQL refuses it, so there a missing parent means the
+    /// remembered catalog is out of date.
+    const DANGLING_FOREIGN_KEYS: bool;
+
     /// Every index of the tables of `schemas` (all schemas when empty),
     /// sorted by schema, table and name. On SQLite a table's rowid (an
     /// `INTEGER PRIMARY KEY`) counts as its primary key's index.
@@ -61,6 +69,8 @@ pub struct IndexFacts {
     pub valid: bool,
     /// Whether it is the table's primary key.
     pub primary: bool,
+    /// Whether it is unique (a primary key is).
+    pub unique: bool,
 }
 
 /// One column of a table, as the catalog declares it.

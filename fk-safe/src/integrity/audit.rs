@@ -27,6 +27,14 @@
 //!   SQLite compares type affinity, which decides how values compare
 //!   (`BIGINT` against `INTEGER` is the same affinity, `TEXT` against
 //!   `INTEGER` is not).
+//! - **`dangling-foreign-key`** (SQLite): a foreign key whose parent table
+//!   does not exist, whose parent columns do not (or, for `REFERENCES
+//!   parent` without columns, whose parent has no primary key), or whose
+//!   parent columns no `PRIMARY KEY` or `UNIQUE` index covers exactly
+//!   (non-partial; collations are not compared). SQLite accepts the
+//!   declaration and fails every later insert into the child table ("no
+//!   such table", "foreign key mismatch"); PostgreSQL refuses it when the
+//!   constraint is made.
 //! - **`unconstrained-reference`**: a column named like a reference, with
 //!   no foreign key covering it. The rule is conservative: the name ends in
 //!   `_id` (any case) after a stem of its own (`customer_id`, never `id`
@@ -307,6 +315,14 @@ pub enum Finding {
         /// Each pair of columns whose types differ.
         columns: Vec<ColumnTypes>,
     },
+    /// A foreign key whose parent table or columns do not exist (SQLite
+    /// accepts such a declaration; every write to the child then fails).
+    DanglingForeignKey {
+        /// The foreign key.
+        foreign_key: ForeignKey,
+        /// What is missing.
+        problem: DanglingProblem,
+    },
     /// A column named like a reference that no foreign key covers.
     UnconstrainedReference {
         /// Its table.
@@ -368,6 +384,7 @@ impl Finding {
         "unindexed-foreign-key",
         "not-valid-constraint",
         "type-mismatch",
+        "dangling-foreign-key",
         "unconstrained-reference",
         "unbreakable-cycle",
         "model-table-missing",
@@ -398,11 +415,12 @@ impl Finding {
             Finding::UnindexedForeignKey { .. } => 0,
             Finding::NotValidConstraint { .. } => 1,
             Finding::TypeMismatch { .. } => 2,
-            Finding::UnconstrainedReference { .. } => 3,
-            Finding::UnbreakableCycle { .. } => 4,
-            Finding::ModelTableMissing { .. } => 5,
-            Finding::ModelRelationWithoutConstraint { .. } => 6,
-            Finding::ModelRelationMismatch { .. } => 7,
+            Finding::DanglingForeignKey { .. } => 3,
+            Finding::UnconstrainedReference { .. } => 4,
+            Finding::UnbreakableCycle { .. } => 5,
+            Finding::ModelTableMissing { .. } => 6,
+            Finding::ModelRelationWithoutConstraint { .. } => 7,
+            Finding::ModelRelationMismatch { .. } => 8,
         };
         Self::KINDS[index]
     }
@@ -454,6 +472,36 @@ impl fmt::Display for Finding {
                     write!(f, "{pair}")?;
                 }
                 Ok(())
+            }
+            Finding::DanglingForeignKey {
+                foreign_key: fk,
+                problem,
+            } => {
+                let parent = TableName::parent_of(fk);
+                write!(f, "dangling foreign key {}: ", Described(fk))?;
+                let error = match problem {
+                    DanglingProblem::ParentTableMissing => {
+                        write!(f, "{parent} does not exist")?;
+                        "no such table"
+                    }
+                    DanglingProblem::ParentColumnsMissing => {
+                        write!(f, "{parent} has no such key columns")?;
+                        "foreign key mismatch"
+                    }
+                    DanglingProblem::ParentKeyNotUnique => {
+                        write!(
+                            f,
+                            "no PRIMARY KEY or UNIQUE index of {parent} is exactly ({})",
+                            columns(&fk.parent_columns)
+                        )?;
+                        "foreign key mismatch"
+                    }
+                };
+                write!(
+                    f,
+                    ", so every insert into {} fails (\"{error}\")",
+                    TableName::child_of(fk)
+                )
             }
             Finding::UnconstrainedReference {
                 table,
@@ -524,6 +572,20 @@ impl fmt::Display for Finding {
             ),
         }
     }
+}
+
+/// What a dangling foreign key lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DanglingProblem {
+    /// The parent table does not exist.
+    ParentTableMissing,
+    /// A parent column does not exist, or (for `REFERENCES parent`
+    /// without columns) the parent has no primary key.
+    ParentColumnsMissing,
+    /// No unique, non-partial index of the parent has exactly the parent
+    /// columns.
+    ParentKeyNotUnique,
 }
 
 /// An index that contains a foreign key's columns but does not support it.
@@ -717,11 +779,16 @@ pub fn audit<C: FkConnection>(
             });
         }
     }
+    let dangling_possible = <C::Backend as ReadAudit>::DANGLING_FOREIGN_KEYS;
+    let mut dangling = Vec::new();
     for fk in &audited {
-        if let Some(finding) = type_mismatch(fk, &columns, same)? {
-            findings.push(finding);
+        match type_mismatch_or_dangling(fk, &columns, &indexes, same, dangling_possible)? {
+            Some(finding @ Finding::DanglingForeignKey { .. }) => dangling.push(finding),
+            Some(finding) => findings.push(finding),
+            None => {}
         }
     }
+    findings.append(&mut dangling);
     let tables = <C::Backend as ReadCatalog>::list_tables(conn).map_err(query("the tables"))?;
     findings.extend(unconstrained_references(
         &columns, &all, &tables, options, same,
@@ -804,25 +871,73 @@ fn unindexed(
 }
 
 /// The finding for `fk` when a child column's type differs from its
-/// parent column's.
-fn type_mismatch(
+/// parent column's, or when its parent does not exist (where the catalog
+/// can declare that, else the catalog is out of date).
+fn type_mismatch_or_dangling(
     fk: &ForeignKey,
     columns: &[ColumnFacts],
+    indexes: &[IndexFacts],
     same: fn(&str, &str) -> bool,
+    dangling_possible: bool,
 ) -> Result<Option<Finding>, AuditError> {
     let find = |schema: &str, table: &str, column: &str| {
         columns
             .iter()
             .find(|c| c.schema == schema && same(&c.table, table) && same(&c.column, column))
-            .ok_or_else(|| AuditError::StaleCatalog {
-                constraint: Described(fk).to_string(),
-                column: format!("{}.{column}", TableName::new(schema, table)),
-            })
     };
+    let stale = |schema: &str, table: &str, column: &str| AuditError::StaleCatalog {
+        constraint: Described(fk).to_string(),
+        column: format!("{}.{}", TableName::new(schema, table), identifier(column)),
+    };
+    let parent_found = fk
+        .parent_columns
+        .iter()
+        .all(|column| find(&fk.parent_schema, &fk.parent_table, column).is_some());
+    if !parent_found || fk.parent_columns.len() != fk.columns.len() {
+        if !dangling_possible {
+            let column = fk.parent_columns.first().map_or("", String::as_str);
+            return Err(stale(&fk.parent_schema, &fk.parent_table, column));
+        }
+        let parent_table_exists = columns
+            .iter()
+            .any(|c| c.schema == fk.parent_schema && same(&c.table, &fk.parent_table));
+        return Ok(Some(Finding::DanglingForeignKey {
+            foreign_key: fk.clone(),
+            problem: if parent_table_exists {
+                DanglingProblem::ParentColumnsMissing
+            } else {
+                DanglingProblem::ParentTableMissing
+            },
+        }));
+    }
+    // The parent key must be exactly the columns of a unique index (in any
+    // order), as SQLite's own lookup of the parent index requires.
+    let unique_key = indexes.iter().any(|index| {
+        index.unique
+            && !index.partial
+            && index.valid
+            && index.schema == fk.parent_schema
+            && same(&index.table, &fk.parent_table)
+            && index.columns.len() == fk.parent_columns.len()
+            && fk.parent_columns.iter().all(|key| {
+                index
+                    .columns
+                    .iter()
+                    .any(|c| c.as_deref().is_some_and(|c| same(c, key)))
+            })
+    });
+    if dangling_possible && !unique_key {
+        return Ok(Some(Finding::DanglingForeignKey {
+            foreign_key: fk.clone(),
+            problem: DanglingProblem::ParentKeyNotUnique,
+        }));
+    }
     let mut differing = Vec::new();
     for (column, parent_column) in fk.columns.iter().zip(&fk.parent_columns) {
-        let child = find(&fk.schema, &fk.table, column)?;
-        let parent = find(&fk.parent_schema, &fk.parent_table, parent_column)?;
+        let child = find(&fk.schema, &fk.table, column)
+            .ok_or_else(|| stale(&fk.schema, &fk.table, column))?;
+        let parent = find(&fk.parent_schema, &fk.parent_table, parent_column)
+            .ok_or_else(|| stale(&fk.parent_schema, &fk.parent_table, parent_column))?;
         if child.compared_as != parent.compared_as {
             differing.push(ColumnTypes {
                 column: child.column.clone(),

@@ -35,6 +35,8 @@ struct IndexRow {
     valid: bool,
     #[diesel(sql_type = Bool)]
     primary: bool,
+    #[diesel(sql_type = Bool)]
+    unique: bool,
 }
 
 #[derive(QueryableByName)]
@@ -60,6 +62,8 @@ struct ResolvedRow {
 }
 
 impl ReadAudit for Pg {
+    const DANGLING_FOREIGN_KEYS: bool = false;
+
     fn list_indexes<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         schemas: &[String],
@@ -78,7 +82,8 @@ impl ReadAudit for Pg {
        am.amname::text AS method,
        x.indpred IS NOT NULL AS partial,
        (x.indisvalid AND x.indisready AND x.indislive) AS valid,
-       x.indisprimary AS "primary"
+       x.indisprimary AS "primary",
+       x.indisunique AS "unique"
   FROM pg_catalog.pg_index x
   JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
   JOIN pg_catalog.pg_am am ON am.oid = i.relam
@@ -100,6 +105,7 @@ impl ReadAudit for Pg {
                 partial: row.partial,
                 valid: row.valid,
                 primary: row.primary,
+                unique: row.unique,
             })
             .collect())
     }

@@ -21,6 +21,8 @@ struct IndexColumnRow {
     origin: String,
     #[diesel(sql_type = Bool)]
     partial: bool,
+    #[diesel(sql_type = Bool)]
+    unique: bool,
     #[diesel(sql_type = Nullable<Text>)]
     column: Option<String>,
 }
@@ -78,6 +80,8 @@ fn read_columns<C: LoadConnection<Backend = Sqlite>>(conn: &mut C) -> QueryResul
 }
 
 impl ReadAudit for Sqlite {
+    const DANGLING_FOREIGN_KEYS: bool = true;
+
     fn list_indexes<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         schemas: &[String],
@@ -89,7 +93,7 @@ impl ReadAudit for Sqlite {
         // rowid), which is what NULL stands for here.
         let rows: Vec<IndexColumnRow> = diesel::sql_query(format!(
             r#"{CATALOG_READ_MARK} SELECT m.name AS "table", l.name AS name, l.origin AS origin,
-                    l.partial AS partial, i.name AS "column"
+                    l.partial AS partial, l."unique" AS "unique", i.name AS "column"
              FROM main.sqlite_master AS m
              JOIN pragma_index_list(m.name, 'main') AS l
              JOIN pragma_index_info(l.name, 'main') AS i
@@ -112,6 +116,7 @@ impl ReadAudit for Sqlite {
                     partial: row.partial,
                     valid: true,
                     primary: row.origin == "pk",
+                    unique: row.unique,
                 });
             }
             if let Some(last) = indexes.last_mut() {
@@ -141,6 +146,7 @@ impl ReadAudit for Sqlite {
                         partial: false,
                         valid: true,
                         primary: true,
+                        unique: true,
                     });
                 }
             }
