@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::methods::ExecuteDsl;
 use fk_safe::graph::WriteRow;
-use fk_safe::integrity::audit::{audit, AuditOptions, AuditReport, Finding, IndexProblem};
+use fk_safe::integrity::audit::{
+    audit, AuditError, AuditOptions, AuditReport, Finding, IndexProblem,
+};
 use fk_safe::{FkCatalog, FkConnection};
 use fk_safe_suite::models::*;
 
@@ -690,6 +692,47 @@ mod postgres_facts {
 #[cfg(feature = "postgres")]
 use postgres_facts::*;
 
+/// A misspelt schema is refused, not audited as empty.
+#[cfg(feature = "postgres")]
+fn pg_unknown_schema(conn: &mut PgConnection) {
+    let schema = format!("{}_missing", pg_schema(conn));
+    let result = audit(
+        conn,
+        &FkCatalog::new(),
+        &AuditOptions::new().schema(schema.clone()),
+    );
+    assert!(
+        matches!(result, Err(AuditError::UnknownSchema { schema: ref s }) if *s == schema),
+        "{result:?}"
+    );
+}
+
+/// A model whose table resolves to a temporary table (which hides the
+/// table of `main` from Diesel's unqualified statements) is refused: its
+/// foreign keys are not read.
+#[cfg(feature = "sqlite")]
+fn sqlite_model_in_a_temporary_table(conn: &mut SqliteConnection) {
+    sql(
+        conn,
+        "CREATE TEMPORARY TABLE orders (id INTEGER PRIMARY KEY, customer_id BIGINT)",
+    );
+    let result = audit(
+        conn,
+        &FkCatalog::new(),
+        &AuditOptions::new().model::<NewOrder>(),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(AuditError::Model {
+                model: "NewOrder",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
 common::on_postgres! {
     not_valid_constraints = not_valid,
     varchar_against_text = text_against_varchar,
@@ -697,6 +740,7 @@ common::on_postgres! {
     cycles_that_cannot_be_broken = unbreakable_cycle,
     two_schemas_are_not_mixed = same_names_in_two_schemas,
     a_shop_model_without_its_constraint = shop_model_without_its_constraint,
+    unknown_schemas_are_refused = pg_unknown_schema,
 }
 
 /// SQLite's catalog does not record deferrability, so a cycle of NOT NULL
@@ -723,14 +767,16 @@ fn sqlite_rowid_is_an_index(conn: &mut SqliteConnection) {
         about(&report, "unindexed-foreign-key", "r_children").is_empty(),
         "{report}"
     );
-    // A schema other than main is audited as empty, not as main.
+    // A schema other than main is refused, never audited as empty.
     let elsewhere = audit(
         conn,
         &FkCatalog::new(),
         &AuditOptions::new().schema("other"),
-    )
-    .unwrap();
-    assert!(elsewhere.is_clean(), "{elsewhere}");
+    );
+    assert!(
+        matches!(elsewhere, Err(AuditError::UnknownSchema { ref schema }) if schema == "other"),
+        "{elsewhere:?}"
+    );
 }
 
 /// SQLite accepts a foreign key to a table or column that does not exist,
@@ -802,4 +848,5 @@ common::on_sqlite! {
     dangling_foreign_keys_are_findings = sqlite_dangling_foreign_keys,
     cycles_are_never_unbreakable = sqlite_cycles_are_never_unbreakable,
     rowid_keys_are_indexed = sqlite_rowid_is_an_index,
+    models_in_temporary_tables_are_refused = sqlite_model_in_a_temporary_table,
 }

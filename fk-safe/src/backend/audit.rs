@@ -40,6 +40,14 @@ pub trait ReadAudit: diesel::backend::Backend + Sized {
         table: &str,
     ) -> QueryResult<Option<(String, String)>>;
 
+    /// Which of `schemas` exist (on SQLite only `main` does, the one
+    /// schema fk-safe reads), so that a misspelt schema is refused rather
+    /// than audited as empty.
+    fn existing_schemas<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        schemas: &[String],
+    ) -> QueryResult<Vec<String>>;
+
     /// Whether two column or table names (as the catalog spells them) name
     /// the same thing: exactly equal on PostgreSQL, equal but for ASCII
     /// case on SQLite.

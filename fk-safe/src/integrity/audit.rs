@@ -730,6 +730,13 @@ pub enum AuditError {
         /// The column.
         column: String,
     },
+    /// A schema to audit does not exist (on SQLite, any but `main`): it
+    /// is refused rather than audited as empty.
+    #[error("there is no schema {schema} to audit")]
+    UnknownSchema {
+        /// The schema asked for.
+        schema: String,
+    },
     /// A model's table or relations could not be read or resolved.
     #[error("could not compare model {model} with the database: {source}")]
     Model {
@@ -749,6 +756,14 @@ pub fn audit<C: FkConnection>(
     catalog: &FkCatalog,
     options: &AuditOptions<C::Backend>,
 ) -> Result<AuditReport, AuditError> {
+    let query = |what| move |source| AuditError::Query { what, source };
+    let existing = <C::Backend as ReadAudit>::existing_schemas(conn, &options.schemas)
+        .map_err(query("the schemas"))?;
+    if let Some(schema) = options.schemas.iter().find(|s| !existing.contains(s)) {
+        return Err(AuditError::UnknownSchema {
+            schema: schema.clone(),
+        });
+    }
     let all = catalog.foreign_keys(conn).map_err(AuditError::Catalog)?;
     let audited: Vec<&ForeignKey> = all.iter().filter(|fk| options.audits(&fk.schema)).collect();
     // A parent of another schema is read too: its column types count.
@@ -759,7 +774,6 @@ pub fn audit<C: FkConnection>(
         fact_schemas.sort();
         fact_schemas.dedup();
     }
-    let query = |what| move |source| AuditError::Query { what, source };
     let indexes = <C::Backend as ReadAudit>::list_indexes(conn, &fact_schemas)
         .map_err(query("the indexes"))?;
     let columns = <C::Backend as ReadAudit>::list_columns(conn, &fact_schemas)

@@ -54,6 +54,12 @@ struct ColumnRow {
 }
 
 #[derive(QueryableByName)]
+struct SchemaRow {
+    #[diesel(sql_type = Text)]
+    schema: String,
+}
+
+#[derive(QueryableByName)]
 struct ResolvedRow {
     #[diesel(sql_type = Text)]
     schema: String,
@@ -165,6 +171,19 @@ impl ReadAudit for Pg {
         .bind::<Text, _>(name)
         .load(conn)?;
         Ok(found.into_iter().next().map(|row| (row.schema, row.table)))
+    }
+
+    fn existing_schemas<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        schemas: &[String],
+    ) -> QueryResult<Vec<String>> {
+        let found: Vec<SchemaRow> = diesel::sql_query(format!(
+            "{CATALOG_READ_MARK} SELECT nspname::text AS schema FROM pg_catalog.pg_namespace \
+             WHERE nspname = ANY ($1::text[]) ORDER BY nspname"
+        ))
+        .bind::<Array<Text>, _>(schemas)
+        .load(conn)?;
+        Ok(found.into_iter().map(|row| row.schema).collect())
     }
 
     fn same_name(a: &str, b: &str) -> bool {

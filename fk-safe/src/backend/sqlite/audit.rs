@@ -188,6 +188,25 @@ impl ReadAudit for Sqlite {
                 .into(),
             ));
         }
+        // An unqualified name reaches a temporary table before one of
+        // `main`, and fk-safe reads no foreign keys of `temp`.
+        if schema.is_none() {
+            let temporary: Vec<NameRow> = diesel::sql_query(format!(
+                "{CATALOG_READ_MARK} SELECT name FROM temp.sqlite_master \
+                 WHERE type = 'table' AND name = ? COLLATE NOCASE"
+            ))
+            .bind::<Text, _>(table)
+            .load(conn)?;
+            if let Some(found) = temporary.first() {
+                return Err(diesel::result::Error::QueryBuilderError(
+                    format!(
+                        "the table {table} resolves to the temporary table {}, whose foreign keys fk-safe does not read",
+                        found.name
+                    )
+                    .into(),
+                ));
+            }
+        }
         // SQLite matches table names without regard to ASCII case.
         let found: Vec<NameRow> = diesel::sql_query(format!(
             "{CATALOG_READ_MARK} SELECT name FROM main.sqlite_master \
@@ -199,6 +218,13 @@ impl ReadAudit for Sqlite {
             .into_iter()
             .next()
             .map(|row| (SCHEMA.to_string(), row.name)))
+    }
+
+    fn existing_schemas<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        schemas: &[String],
+    ) -> QueryResult<Vec<String>> {
+        Ok(schemas.iter().filter(|s| *s == SCHEMA).cloned().collect())
     }
 
     fn same_name(a: &str, b: &str) -> bool {
