@@ -68,6 +68,14 @@ fn about<'a>(report: &'a AuditReport, kind: &str, table: &str) -> Vec<&'a Findin
         .collect()
 }
 
+fn fix_of(finding: &Finding) -> String {
+    match finding {
+        Finding::UnindexedForeignKey { fix, .. } => fix.clone(),
+        Finding::ModelRelationWithoutConstraint { fix, .. } => fix.clone().expect("a fix"),
+        other => panic!("no fix: {other}"),
+    }
+}
+
 fn questionable(finding: &Finding) -> Vec<(String, Vec<IndexProblem>)> {
     match finding {
         Finding::UnindexedForeignKey { questionable, .. } => questionable
@@ -132,13 +140,14 @@ where
     let unindexed = about(&report, kind, "a_unindexed");
     assert_eq!(unindexed.len(), 1, "{report}");
     assert!(questionable(unindexed[0]).is_empty());
+    let fix = fix_of(unindexed[0]);
     assert_eq!(
         unindexed[0].to_string(),
         format!(
             "unindexed foreign key {name}{schema}.a_unindexed (parent_id) -> {schema}.a_parents (id): \
              no valid b-tree index on {schema}.a_unindexed leads with (parent_id), so each delete or \
              key change in {schema}.a_parents scans {schema}.a_unindexed; \
-             fix: CREATE INDEX ON {schema}.a_unindexed (parent_id)",
+             fix: {fix}",
             name = match &unindexed[0] {
                 Finding::UnindexedForeignKey { foreign_key, .. } => foreign_key
                     .name
@@ -184,11 +193,8 @@ where
         "{line}"
     );
 
-    // Once indexed, the finding is gone.
-    sql(
-        conn,
-        "CREATE INDEX a_unindexed_parent ON a_unindexed (parent_id)",
-    );
+    // Once indexed by the fix, the finding is gone.
+    sql(conn, &fix);
     let report = audit_own(conn, &schema, AuditOptions::new());
     assert!(about(&report, kind, "a_unindexed").is_empty(), "{report}");
 }
@@ -212,12 +218,9 @@ where
         )),
         "{line}"
     );
-    assert!(
-        line.ends_with(&format!(
-            "fix: CREATE INDEX ON {schema}.\"Pick Lines (Ä)\" (\"Bin, (Ref)\")"
-        )),
-        "{line}"
-    );
+    let fix = fix_of(found[0]);
+    assert!(line.ends_with(&format!("; fix: {fix}")), "{line}");
+    assert!(fix.contains("(\"Bin, (Ref)\")"), "{fix}");
     sql(
         conn,
         r#"CREATE INDEX "Ix ""; DROP TABLE customers; --" ON "Pick Lines (Ä)" ("Bin, (Ref)")"#,
@@ -227,6 +230,16 @@ where
         about(&report, "unindexed-foreign-key", table).is_empty(),
         "{report}"
     );
+    // The fix, with the hostile names quoted, is a statement that works.
+    sql(conn, r#"DROP INDEX "Ix ""; DROP TABLE customers; --""#);
+    sql(conn, &fix);
+    let report = audit_own(conn, &schema, AuditOptions::new());
+    assert!(
+        about(&report, "unindexed-foreign-key", table).is_empty(),
+        "{report}"
+    );
+    // Nothing was injected: customers is still there.
+    sql(conn, "DELETE FROM customers WHERE 1 = 0");
 }
 
 /// Types that differ between a key's columns, by each backend's rule.
@@ -388,7 +401,8 @@ where
         format!(
             "model NewEOrder, relation customer_id: no foreign key on {schema}.e_orders (customer_id) \
              references {schema}.customers (id); orphans are possible without any error; \
-             fix: ALTER TABLE {schema}.e_orders ADD FOREIGN KEY (customer_id) REFERENCES {schema}.customers (id)"
+             fix: {}",
+            fix_of(missing[0])
         )
     );
     let misdirected = about(&report, "model-relation-mismatch", "e_misdirected");
@@ -425,7 +439,28 @@ where
     );
 }
 
+/// Every statement the audit sends is a read of the catalog, marked so.
+fn only_marked_catalog_reads<C: FkConnection>(conn: &mut C, schema_of: fn(&mut C) -> String)
+where
+    NewOrder: WriteRow<C::Backend>,
+    NewStockLevel: WriteRow<C::Backend>,
+{
+    let schema = schema_of(conn);
+    let counter = common::StatementCounter::default();
+    let every = common::StatementCounter::every_statement();
+    conn.set_instrumentation(counter.clone());
+    let options = AuditOptions::new()
+        .model::<NewOrder>()
+        .model::<NewStockLevel>();
+    audit_own(conn, &schema, options.clone());
+    assert_eq!(counter.count(), 0);
+    conn.set_instrumentation(every.clone());
+    audit_own(conn, &schema, options);
+    assert!(every.count() > 0);
+}
+
 common::on_both_backends! {
+    the_audit_only_reads_the_catalog = only_marked_catalog_reads => { postgres: (pg_schema), sqlite: (sqlite_schema) },
     indexes_support_foreign_keys = indexes => { postgres: (pg_schema), sqlite: (sqlite_schema) },
     hostile_names_are_quoted = hostile_identifiers => { postgres: (pg_schema), sqlite: (sqlite_schema) },
     type_mismatches_by_the_backends_rule = type_mismatches => {
@@ -472,7 +507,7 @@ mod postgres_facts {
         assert_eq!(found.len(), 1, "{report}");
         assert!(
             found[0].to_string().ends_with(&format!(
-                "fix: ALTER TABLE {schema}.n_children VALIDATE CONSTRAINT \"n \"\"late\"\"\""
+                "fix: ALTER TABLE \"{schema}\".\"n_children\" VALIDATE CONSTRAINT \"n \"\"late\"\"\""
             )),
             "{}",
             found[0]
@@ -677,13 +712,30 @@ mod postgres_facts {
             [format!(
                 "model NewOrder, relation customer_id: no foreign key on {schema}.orders (customer_id) \
                  references {schema}.customers (id); orphans are possible without any error; \
-                 fix: ALTER TABLE {schema}.orders ADD FOREIGN KEY (customer_id) REFERENCES {schema}.customers (id)"
+                 fix: ALTER TABLE \"{schema}\".\"orders\" ADD FOREIGN KEY (\"customer_id\") \
+                 REFERENCES \"{schema}\".\"customers\" (\"id\")"
             )]
         );
         // And the column is now a reference no key covers.
         assert_eq!(
             about(&report, "unconstrained-reference", "orders").len(),
             1,
+            "{report}"
+        );
+        // The fix declares the constraint, and the drift is gone.
+        let finding = report
+            .of_kind("model-relation-without-constraint")
+            .next()
+            .unwrap();
+        sql(conn, &fix_of(finding));
+        let report = audit_own(conn, &schema, AuditOptions::new().model::<NewOrder>());
+        assert_eq!(
+            report.of_kind("model-relation-without-constraint").count(),
+            0,
+            "{report}"
+        );
+        assert!(
+            about(&report, "unconstrained-reference", "orders").is_empty(),
             "{report}"
         );
     }
@@ -752,6 +804,35 @@ fn sqlite_cycles_are_never_unbreakable(conn: &mut SqliteConnection) {
     sql(conn, "CREATE TABLE c_hens (id INTEGER PRIMARY KEY, egg_id BIGINT NOT NULL REFERENCES c_eggs (id))");
     let report = audit_own(conn, "main", AuditOptions::new());
     assert_eq!(report.of_kind("unbreakable-cycle").count(), 0, "{report}");
+}
+
+/// The shop's NewOrder against a SQLite database whose orders lack the
+/// constraint to customers.
+#[cfg(feature = "sqlite")]
+fn sqlite_shop_model_without_its_constraint(_conn: &mut SqliteConnection) {
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    sql(&mut conn, "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL)");
+    sql(&mut conn, "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id BIGINT NOT NULL, total_cents BIGINT NOT NULL DEFAULT 0)");
+    let report = audit_own(
+        &mut conn,
+        "main",
+        AuditOptions::new()
+            .model::<NewOrder>()
+            .model::<NewCustomer>(),
+    );
+    let lines: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind().starts_with("model-"))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        lines,
+        ["model NewOrder, relation customer_id: no foreign key on main.orders (customer_id) \
+          references main.customers (id); orphans are possible without any error; \
+          fix: recreate \"orders\" with FOREIGN KEY (\"customer_id\") REFERENCES \"customers\" (\"id\") \
+          and copy its rows (SQLite cannot add a constraint to an existing table)"]
+    );
 }
 
 /// A rowid child key (INTEGER PRIMARY KEY) is its own index.
@@ -849,4 +930,5 @@ common::on_sqlite! {
     cycles_are_never_unbreakable = sqlite_cycles_are_never_unbreakable,
     rowid_keys_are_indexed = sqlite_rowid_is_an_index,
     models_in_temporary_tables_are_refused = sqlite_model_in_a_temporary_table,
+    a_shop_model_without_its_constraint = sqlite_shop_model_without_its_constraint,
 }

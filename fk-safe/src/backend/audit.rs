@@ -48,6 +48,20 @@ pub trait ReadAudit: diesel::backend::Backend + Sized {
         schemas: &[String],
     ) -> QueryResult<Vec<String>>;
 
+    /// The statement that creates an index on `columns` of
+    /// `schema.table`, every name quoted.
+    fn create_index_sql(schema: &str, table: &str, columns: &[String]) -> String;
+
+    /// How to declare a foreign key from `columns` of `child` (schema,
+    /// table) to `parent_columns` of `parent`: the statement where the
+    /// database can add one to an existing table, else what to do.
+    fn add_foreign_key_fix(
+        child: (&str, &str),
+        columns: &[String],
+        parent: (&str, &str),
+        parent_columns: &[String],
+    ) -> String;
+
     /// Whether two column or table names (as the catalog spells them) name
     /// the same thing: exactly equal on PostgreSQL, equal but for ASCII
     /// case on SQLite.

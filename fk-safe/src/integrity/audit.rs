@@ -80,7 +80,8 @@
 //!     report.findings[0].to_string(),
 //!     "unindexed foreign key main.orders (customer_id) -> main.customers (id): no valid b-tree \
 //!      index on main.orders leads with (customer_id), so each delete or key change in \
-//!      main.customers scans main.orders; fix: CREATE INDEX ON main.orders (customer_id)"
+//!      main.customers scans main.orders; fix: CREATE INDEX \"main\".\"orders_customer_id_idx\" \
+//!      ON \"orders\" (\"customer_id\")"
 //! );
 //!
 //! diesel::sql_query("CREATE INDEX orders_customer ON orders (customer_id)").execute(&mut conn).unwrap();
@@ -107,7 +108,7 @@ use crate::catalog::FkCatalog;
 use crate::fk::ForeignKey;
 use crate::graph::WriteRow;
 use crate::integrity::load_order::{self, Cycle, TableName};
-use crate::sql::split_identifiers;
+use crate::sql::{quote_ident, split_identifiers};
 
 /// What to audit: the schemas whose tables are looked at (all when none
 /// is given), and the models whose declared relations are compared with
@@ -302,6 +303,8 @@ pub enum Finding {
         /// Indexes on the child table that contain the key's columns but
         /// do not support it, and why.
         questionable: Vec<QuestionableIndex>,
+        /// The statement that creates a supporting index.
+        fix: String,
     },
     /// The constraint was added `NOT VALID` and never validated.
     NotValidConstraint {
@@ -361,6 +364,9 @@ pub enum Finding {
         parent_table: Option<TableName>,
         /// The parent's key columns, paired with `columns`.
         parent_columns: Vec<String>,
+        /// How to declare the foreign key (a statement where the database
+        /// can add one to a table); `None` when the parent does not exist.
+        fix: Option<String>,
     },
     /// A foreign key on a relation's columns references another table, or
     /// other columns, than the model's parent key.
@@ -432,6 +438,7 @@ impl fmt::Display for Finding {
             Finding::UnindexedForeignKey {
                 foreign_key: fk,
                 questionable,
+                fix,
             } => {
                 let child = TableName::child_of(fk);
                 write!(
@@ -446,19 +453,16 @@ impl fmt::Display for Finding {
                     f.write_str(if index == 0 { "; questionable: " } else { ", " })?;
                     write!(f, "{index_found}")?;
                 }
-                write!(
-                    f,
-                    "; fix: CREATE INDEX ON {child} ({})",
-                    columns(&fk.columns)
-                )
+                write!(f, "; fix: {fix}")
             }
             Finding::NotValidConstraint { foreign_key: fk } => write!(
                 f,
                 "constraint {} is NOT VALID: rows older than it were never checked; \
-                 fix: ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                 fix: ALTER TABLE {}.{} VALIDATE CONSTRAINT {}",
                 Described(fk),
-                TableName::child_of(fk),
-                identifier(fk.name.as_deref().unwrap_or_default()),
+                quote_ident(&fk.schema),
+                quote_ident(&fk.table),
+                quote_ident(fk.name.as_deref().unwrap_or_default()),
             ),
             Finding::TypeMismatch {
                 foreign_key: fk,
@@ -536,6 +540,7 @@ impl fmt::Display for Finding {
                 parent,
                 parent_table,
                 parent_columns,
+                fix,
             } => {
                 let parent_name = parent_table
                     .as_ref()
@@ -547,13 +552,8 @@ impl fmt::Display for Finding {
                     columns(own),
                     columns(parent_columns),
                 )?;
-                match parent_table {
-                    Some(_) => write!(
-                        f,
-                        "; fix: ALTER TABLE {table} ADD FOREIGN KEY ({}) REFERENCES {parent_name} ({})",
-                        columns(own),
-                        columns(parent_columns),
-                    ),
+                match fix {
+                    Some(fix) => write!(f, "; fix: {fix}"),
                     None => write!(f, "; the table {parent} does not exist"),
                 }
             }
@@ -782,7 +782,7 @@ pub fn audit<C: FkConnection>(
 
     let mut findings = Vec::new();
     for fk in &audited {
-        if let Some(finding) = unindexed(fk, &indexes, same) {
+        if let Some(finding) = unindexed::<C::Backend>(fk, &indexes, same) {
             findings.push(finding);
         }
     }
@@ -828,7 +828,7 @@ pub fn audit<C: FkConnection>(
 }
 
 /// The finding for `fk` when no index supports it.
-fn unindexed(
+fn unindexed<DB: ReadAudit>(
     fk: &ForeignKey,
     indexes: &[IndexFacts],
     same: fn(&str, &str) -> bool,
@@ -881,6 +881,7 @@ fn unindexed(
     Some(Finding::UnindexedForeignKey {
         foreign_key: fk.clone(),
         questionable,
+        fix: DB::create_index_sql(&fk.schema, &fk.table, &fk.columns),
     })
 }
 
@@ -1172,6 +1173,14 @@ fn model_drift<C: FkConnection>(
                 model,
                 relation: relation.name,
                 table: table.clone(),
+                fix: parent_table.as_ref().map(|parent| {
+                    <C::Backend as ReadAudit>::add_foreign_key_fix(
+                        (&table.schema, &table.table),
+                        &relation.columns,
+                        (&parent.schema, &parent.table),
+                        &relation.parent_columns,
+                    )
+                }),
                 columns: relation.columns,
                 parent: relation.parent,
                 parent_table,

@@ -17,6 +17,14 @@ const SCHEMAS: &str = r"n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND (n.nspname NOT LIKE 'pg\_temp\_%' OR n.oid = pg_catalog.pg_my_temp_schema())
    AND (cardinality($1::text[]) = 0 OR n.nspname = ANY ($1::text[]))";
 
+fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| quote_ident(name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(QueryableByName)]
 struct IndexRow {
     #[diesel(sql_type = Text)]
@@ -184,6 +192,33 @@ impl ReadAudit for Pg {
         .bind::<Array<Text>, _>(schemas)
         .load(conn)?;
         Ok(found.into_iter().map(|row| row.schema).collect())
+    }
+
+    /// Nameless, so that PostgreSQL picks a name no other index has.
+    fn create_index_sql(schema: &str, table: &str, columns: &[String]) -> String {
+        format!(
+            "CREATE INDEX ON {}.{} ({})",
+            quote_ident(schema),
+            quote_ident(table),
+            quoted_list(columns)
+        )
+    }
+
+    fn add_foreign_key_fix(
+        (schema, table): (&str, &str),
+        columns: &[String],
+        (parent_schema, parent_table): (&str, &str),
+        parent_columns: &[String],
+    ) -> String {
+        format!(
+            "ALTER TABLE {}.{} ADD FOREIGN KEY ({}) REFERENCES {}.{} ({})",
+            quote_ident(schema),
+            quote_ident(table),
+            quoted_list(columns),
+            quote_ident(parent_schema),
+            quote_ident(parent_table),
+            quoted_list(parent_columns)
+        )
     }
 
     fn same_name(a: &str, b: &str) -> bool {

@@ -9,7 +9,15 @@ use diesel::sqlite::Sqlite;
 
 use super::SCHEMA;
 use crate::backend::audit::{ColumnFacts, IndexFacts, ReadAudit};
-use crate::sql::CATALOG_READ_MARK;
+use crate::sql::{quote_ident, CATALOG_READ_MARK};
+
+fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| quote_ident(name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 #[derive(QueryableByName)]
 struct IndexColumnRow {
@@ -225,6 +233,35 @@ impl ReadAudit for Sqlite {
         schemas: &[String],
     ) -> QueryResult<Vec<String>> {
         Ok(schemas.iter().filter(|s| *s == SCHEMA).cloned().collect())
+    }
+
+    /// SQLite needs a name, qualified by the schema, and the table bare.
+    fn create_index_sql(schema: &str, table: &str, columns: &[String]) -> String {
+        let name = format!("{table}_{}_idx", columns.join("_"));
+        format!(
+            "CREATE INDEX {}.{} ON {} ({})",
+            quote_ident(schema),
+            quote_ident(&name),
+            quote_ident(table),
+            quoted_list(columns)
+        )
+    }
+
+    /// SQLite cannot add a constraint to an existing table.
+    fn add_foreign_key_fix(
+        (_, table): (&str, &str),
+        columns: &[String],
+        (_, parent_table): (&str, &str),
+        parent_columns: &[String],
+    ) -> String {
+        format!(
+            "recreate {} with FOREIGN KEY ({}) REFERENCES {} ({}) and copy its rows \
+             (SQLite cannot add a constraint to an existing table)",
+            quote_ident(table),
+            quoted_list(columns),
+            quote_ident(parent_table),
+            quoted_list(parent_columns)
+        )
     }
 
     fn same_name(a: &str, b: &str) -> bool {
