@@ -560,6 +560,15 @@ mod postgres_facts {
             conn,
             "CREATE INDEX i_children_expr ON i_children ((parent_id + 0), parent_id)",
         );
+        for statement in [
+            "CREATE TABLE i_codes (code TEXT PRIMARY KEY)",
+            "CREATE TABLE i_coded (id BIGINT PRIMARY KEY, code TEXT REFERENCES i_codes (code))",
+            "CREATE INDEX i_coded_c ON i_coded (code COLLATE \"C\")",
+            "CREATE TABLE i_coded_in_c (id BIGINT PRIMARY KEY, code TEXT COLLATE \"C\" REFERENCES i_codes (code))",
+            "CREATE INDEX i_coded_in_c_idx ON i_coded_in_c (code COLLATE \"C\")",
+        ] {
+            sql(conn, statement);
+        }
         sql(
             conn,
             &format!(
@@ -586,6 +595,17 @@ mod postgres_facts {
                     vec![IndexProblem::NotValid]
                 ),
             ]
+        );
+        let coded = about(&report, "unindexed-foreign-key", "i_coded");
+        assert_eq!(coded.len(), 1, "{report}");
+        assert_eq!(
+            questionable(coded[0]),
+            [("i_coded_c".to_string(), vec![IndexProblem::Collation])]
+        );
+        // An index in the column's own collation supports the key.
+        assert!(
+            about(&report, "unindexed-foreign-key", "i_coded_in_c").is_empty(),
+            "{report}"
         );
     }
 

@@ -80,6 +80,12 @@ pub struct IndexFacts {
     /// Its key columns in index order (not `INCLUDE` columns), `None` for
     /// an expression.
     pub columns: Vec<Option<String>>,
+    /// For each of [`columns`](Self::columns), whether the index compares
+    /// it in the column's own collation, as the foreign key's lookups do
+    /// (an index `COLLATE "C"` on a column of another collation cannot
+    /// serve them). Always `true` on SQLite, whose catalog does not give a
+    /// column's collation.
+    pub collation_matches: Vec<bool>,
     /// The access method (`btree`, `hash`, `gin`, ..; always `btree` on
     /// SQLite).
     pub method: String,

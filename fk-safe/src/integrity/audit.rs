@@ -18,7 +18,11 @@
 //!   key's columns but fail one of those rules (not leading, partial, not
 //!   valid, not a b-tree) are named in the finding as questionable, each
 //!   with why. Expressions never count as a key column; `INCLUDE` columns
-//!   are not keys. Collations and operator classes are not compared.
+//!   are not keys. On PostgreSQL an index that compares a key column in
+//!   another collation than the column's own is questionable too (the
+//!   lookups compare in the column's); operator classes are not compared,
+//!   and SQLite's collations are not (its catalog does not give a
+//!   column's).
 //! - **`not-valid-constraint`**: a PostgreSQL constraint added `NOT VALID`
 //!   and never validated: rows older than it were never checked.
 //! - **`type-mismatch`**: a child column whose type differs from its parent
@@ -626,6 +630,9 @@ impl fmt::Display for QuestionableIndex {
 pub enum IndexProblem {
     /// The key's columns are in it, but not all among its leading ones.
     NotLeading,
+    /// It compares a key column in another collation than the column's
+    /// own, which the foreign key's lookups use (PostgreSQL).
+    Collation,
     /// It has a `WHERE` clause: rows outside it are not indexed.
     Partial,
     /// The database does not use it (PostgreSQL: not valid, not ready or
@@ -639,6 +646,9 @@ impl fmt::Display for IndexProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             IndexProblem::NotLeading => f.write_str("the key's columns are not its leading ones"),
+            IndexProblem::Collation => {
+                f.write_str("a key column in another collation than the column's")
+            }
             IndexProblem::Partial => f.write_str("partial"),
             IndexProblem::NotValid => f.write_str("not valid"),
             IndexProblem::Method(method) => write!(f, "a {method} index, not a b-tree"),
@@ -859,6 +869,14 @@ fn unindexed<DB: ReadAudit>(
         // n leading positions holding all n key columns are exactly them.
         if !(contains(leading) && leading.iter().all(is_key_column)) {
             problems.push(IndexProblem::NotLeading);
+        }
+        let other_collation = index
+            .columns
+            .iter()
+            .zip(&index.collation_matches)
+            .any(|(column, matches)| is_key_column(column) && !matches);
+        if other_collation {
+            problems.push(IndexProblem::Collation);
         }
         if index.partial {
             problems.push(IndexProblem::Partial);

@@ -35,6 +35,8 @@ struct IndexRow {
     name: String,
     #[diesel(sql_type = Array<Nullable<Text>>)]
     columns: Vec<Option<String>>,
+    #[diesel(sql_type = Array<Bool>)]
+    collation_matches: Vec<bool>,
     #[diesel(sql_type = Text)]
     method: String,
     #[diesel(sql_type = Bool)]
@@ -93,6 +95,12 @@ impl ReadAudit for Pg {
                       ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
               WHERE k.ord <= x.indnkeyatts
               ORDER BY k.ord) AS columns,
+       ARRAY(SELECT COALESCE(k.coll = 0 OR k.coll = a.attcollation, true)
+               FROM unnest(x.indkey::int2[], x.indcollation::oid[]) WITH ORDINALITY AS k(attnum, coll, ord)
+               LEFT JOIN pg_catalog.pg_attribute a
+                      ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum <> 0
+              WHERE k.ord <= x.indnkeyatts
+              ORDER BY k.ord) AS collation_matches,
        am.amname::text AS method,
        x.indpred IS NOT NULL AS partial,
        (x.indisvalid AND x.indisready AND x.indislive) AS valid,
@@ -115,6 +123,7 @@ impl ReadAudit for Pg {
                 table: row.table,
                 name: row.name,
                 columns: row.columns,
+                collation_matches: row.collation_matches,
                 method: row.method,
                 partial: row.partial,
                 valid: row.valid,

@@ -120,6 +120,7 @@ impl ReadAudit for Sqlite {
                     table: row.table.clone(),
                     name: row.name.clone(),
                     columns: Vec::new(),
+                    collation_matches: Vec::new(),
                     method: "btree".to_string(),
                     partial: row.partial,
                     valid: true,
@@ -129,6 +130,7 @@ impl ReadAudit for Sqlite {
             }
             if let Some(last) = indexes.last_mut() {
                 last.columns.push(row.column);
+                last.collation_matches.push(true);
             }
         }
         // A rowid table's INTEGER PRIMARY KEY is the rowid, the table's own
@@ -150,6 +152,7 @@ impl ReadAudit for Sqlite {
                         table: table.to_string(),
                         name: "rowid".to_string(),
                         columns: vec![Some(key.column.clone())],
+                        collation_matches: vec![true],
                         method: "btree".to_string(),
                         partial: false,
                         valid: true,
