@@ -707,6 +707,45 @@ mod postgres_facts {
         sql(conn, &format!("DROP SCHEMA {other} CASCADE"));
     }
 
+    /// A partitioned child: its foreign key is declared once, its
+    /// partitions are no tables of their own to report, and an index on
+    /// the partitioned table supports the key.
+    pub fn partitioned_children(conn: &mut PgConnection) {
+        let schema = pg_schema(conn);
+        for statement in [
+            "CREATE TABLE p_parents (id BIGINT PRIMARY KEY)",
+            "CREATE TABLE p_events (id BIGINT, parent_id BIGINT REFERENCES p_parents (id), at DATE NOT NULL, \
+             source_id BIGINT) PARTITION BY RANGE (at)",
+            "CREATE TABLE p_events_2026 PARTITION OF p_events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+        ] {
+            sql(conn, statement);
+        }
+        let report = audit_own(conn, &schema, AuditOptions::new());
+        assert_eq!(
+            about(&report, "unindexed-foreign-key", "p_events").len(),
+            1,
+            "{report}"
+        );
+        assert_eq!(
+            about(&report, "unconstrained-reference", "p_events").len(),
+            1,
+            "{report}"
+        );
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| !f.to_string().contains("p_events_2026")),
+            "{report}"
+        );
+        sql(conn, "CREATE INDEX ON p_events (parent_id)");
+        let report = audit_own(conn, &schema, AuditOptions::new());
+        assert!(
+            about(&report, "unindexed-foreign-key", "p_events").is_empty(),
+            "{report}"
+        );
+    }
+
     /// The shop's NewOrder against this schema once its constraint is gone.
     pub fn shop_model_without_its_constraint(conn: &mut PgConnection) {
         let schema = pg_schema(conn);
@@ -813,6 +852,7 @@ common::on_postgres! {
     two_schemas_are_not_mixed = same_names_in_two_schemas,
     a_shop_model_without_its_constraint = shop_model_without_its_constraint,
     unknown_schemas_are_refused = pg_unknown_schema,
+    partitioned_child_tables = partitioned_children,
 }
 
 /// SQLite's catalog does not record deferrability, so a cycle of NOT NULL
