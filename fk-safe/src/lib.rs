@@ -62,8 +62,12 @@
 //! rows whose parent does not exist (after a bulk load with the checks off,
 //! or under a constraint added `NOT VALID`), with a sample of their keys;
 //! [`load_order`](integrity::load_order) gives the tables parents first and
-//! the cycles no order resolves; [`with_deferred`](integrity::deferred::with_deferred)
-//! runs work with foreign keys deferred and checks them before it commits;
+//! the cycles no order resolves; the [schema audit](integrity::audit())
+//! finds unindexed foreign keys, `NOT VALID` constraints, type mismatches,
+//! unconstrained `*_id` columns, unbreakable cycles, and drift between
+//! `FkOrdered` models and the database;
+//! [`with_deferred`](integrity::deferred::with_deferred) runs work with
+//! foreign keys deferred and checks them before it commits;
 //! [`bulk_load`](integrity::bulk_load) runs work with the checks off and
 //! always ends with the orphan check before it commits.
 //!

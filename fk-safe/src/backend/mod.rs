@@ -6,6 +6,7 @@
 //! all of them together: the one bound shared code names. No other module
 //! branches on the database.
 
+pub(crate) mod audit;
 pub(crate) mod bulk_load;
 mod catalog;
 pub(crate) mod defer;
@@ -73,6 +74,7 @@ pub trait FkBackend:
     + ReadRows
     + SuspendChecks
     + DeferConstraints
+    + audit::ReadAudit
     + Sized
 {
     /// Which database this is.

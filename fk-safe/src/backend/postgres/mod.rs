@@ -2,6 +2,7 @@
 //! explained from it ([`explain`]), inserts keep keys in input order
 //! ([`insert`]) where the catalog proves it ([`key_order`]).
 
+mod audit;
 mod bulk_load;
 mod catalog;
 mod defer;

@@ -4,6 +4,7 @@
 //! exist, so a failed write is replayed with the constraints deferred inside
 //! a savepoint that is always rolled back (see [`replay`]).
 
+mod audit;
 mod bulk_load;
 mod catalog;
 mod defer;
