@@ -879,7 +879,34 @@ mod sqlite_review {
         }
     }
 
+    /// FINDING 12: a TEMP table with the name of a `main` table hides the
+    /// main table's foreign keys: the catalog reads
+    /// `pragma_foreign_key_list(?)` without a schema, which SQLite resolves
+    /// to the temp table first. The orphan report then checks the temp
+    /// table's keys (here none) against `main`, and is clean over an orphan.
+    fn sqlite_temp_table_shadows_main_foreign_keys(conn: &mut SqliteConnection) {
+        run(
+            conn,
+            "PRAGMA foreign_keys = OFF;
+             CREATE TABLE r_parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE r_child (id INTEGER, parent_id INTEGER REFERENCES r_parent (id));
+             INSERT INTO r_child VALUES (1, 404);
+             CREATE TEMP TABLE r_child (id INTEGER);",
+        );
+        let own = count(
+            conn,
+            "SELECT COUNT(*) AS n FROM pragma_foreign_key_check('r_child', 'main')",
+        );
+        assert_eq!(own, 1, "SQLite's own check sees the orphan");
+        // Every foreign key: with a table filter the report fails instead
+        // (NothingSelected: "no foreign key is declared on table r_child").
+        let report = orphans(conn, &FkCatalog::new(), &OrphanOptions::new()).expect("a report");
+        assert!(!report.is_clean(), "clean over an orphan: {report}");
+    }
+
     common::on_sqlite! {
+        #[ignore = "FINDING 12: a temp table hides the main table's foreign keys"]
+        sqlite_temp_table_shadows_main_foreign_keys,
         #[ignore = "FINDING 6: temp tables' foreign keys are never checked"]
         sqlite_temp_tables_go_unchecked,
         #[ignore = "FINDING 1: a foreign key the work created is never checked"]
