@@ -703,7 +703,41 @@ mod postgres_review {
         }
     }
 
+    /// FINDING 13: replica mode matches the tables the work wrote to the
+    /// catalog's foreign keys by name, names read before the work. A work
+    /// that loads a staging table and renames it into place (a common
+    /// swap) leaves its orphans unchecked.
+    fn pg_table_renamed_by_the_work(conn: &mut PgConnection) {
+        let schema = schema(conn);
+        run(
+            conn,
+            &format!("{PARENT} CREATE TABLE r_child (id BIGINT, parent_id BIGINT REFERENCES r_parent (id));"),
+        );
+        let catalog = FkCatalog::new();
+        let outcome = load_unchecked(
+            conn,
+            &catalog,
+            &BulkLoadOptions::new().schema(&schema),
+            |conn| {
+                conn.batch_execute(
+                    "INSERT INTO r_child VALUES (1, 404);
+                     ALTER TABLE r_child RENAME TO r_child_loaded;",
+                )
+            },
+        );
+        let orphans_now = match &outcome {
+            Ok(_) => count(
+                conn,
+                "SELECT COUNT(*) AS n FROM r_child_loaded WHERE parent_id = 404",
+            ),
+            Err(_) => 0,
+        };
+        assert_no_silent_orphans(&outcome, orphans_now);
+    }
+
     common::on_postgres! {
+        #[ignore = "FINDING 13: a table renamed by the work is not checked"]
+        pg_table_renamed_by_the_work,
         #[ignore = "FINDING 10: row-level security hides orphans from the report"]
         pg_row_level_security_hides_orphans,
         #[ignore = "FINDING 11: a work that commits is never checked"]
