@@ -938,7 +938,42 @@ mod sqlite_review {
         assert!(!report.is_clean(), "clean over an orphan: {report}");
     }
 
+    /// Held: a load inside a load's work (DeferredChecks twice), the inner
+    /// one failing with an orphan that the work swallows, the outer one
+    /// clean: only the outer rows stay, and `defer_foreign_keys` is off
+    /// after both.
+    fn sqlite_load_inside_a_load(conn: &mut SqliteConnection) {
+        run(
+            conn,
+            "CREATE TABLE r_parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE r_child (id INTEGER, parent_id INTEGER REFERENCES r_parent (id));",
+        );
+        let catalog = FkCatalog::new();
+        let loaded = load_unchecked(conn, &catalog, &BulkLoadOptions::new(), |conn| {
+            conn.batch_execute("INSERT INTO r_child VALUES (1, 1)")?;
+            let inner = load_unchecked(conn, &catalog, &BulkLoadOptions::new(), |conn| {
+                conn.batch_execute("INSERT INTO r_child VALUES (2, 404)")
+            });
+            assert!(
+                matches!(inner, Err(BulkLoadError::Orphans { .. })),
+                "{inner:?}"
+            );
+            conn.batch_execute("INSERT INTO r_parent VALUES (1)")
+        })
+        .expect("a clean outer load");
+        assert!(loaded.report.is_clean());
+        assert_eq!(count(conn, "SELECT COUNT(*) AS n FROM r_child"), 1);
+        assert_eq!(
+            count(
+                conn,
+                "SELECT defer_foreign_keys AS n FROM pragma_defer_foreign_keys"
+            ),
+            0
+        );
+    }
+
     common::on_sqlite! {
+        sqlite_load_inside_a_load,
         #[ignore = "FINDING 12: a temp table hides the main table's foreign keys"]
         sqlite_temp_table_shadows_main_foreign_keys,
         #[ignore = "FINDING 6: temp tables' foreign keys are never checked"]
