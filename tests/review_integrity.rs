@@ -740,7 +740,7 @@ mod postgres_review {
         pg_table_renamed_by_the_work,
         #[ignore = "FINDING 10: row-level security hides orphans from the report"]
         pg_row_level_security_hides_orphans,
-        #[ignore = "FINDING 11: a work that commits is never checked"]
+        #[ignore = "FINDING 11: a work that commits keeps its orphans under an error saying it was rolled back"]
         pg_a_work_that_commits,
         #[ignore = "FINDING 7: track_counts turned off by the work hides its writes"]
         pg_track_counts_off_inside_the_work,
