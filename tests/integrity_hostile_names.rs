@@ -134,7 +134,9 @@ mod postgres {
         })
         .expect("a clean load");
         assert_eq!(loaded.mechanism, Mechanism::RecreatedConstraints);
-        let keys = FkCatalog::new().foreign_keys(conn).expect("the catalog, read again");
+        let keys = FkCatalog::new()
+            .foreign_keys(conn)
+            .expect("the catalog, read again");
         let restored: Vec<_> = keys.iter().filter(|fk| fk.schema == schema.0).collect();
         assert_eq!(restored.len(), 1, "{restored:?}");
         assert_eq!(restored[0].name.as_deref(), Some(CONSTRAINT));

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::backend::{all_foreign_keys, ExplainFailure, FkConnection};
+use crate::backend::{all_foreign_keys, fresh_foreign_keys, ExplainFailure, FkConnection};
 use crate::cache::CatalogCache;
 use crate::error::Error;
 use crate::fk::ForeignKey;
@@ -69,6 +69,17 @@ impl FkCatalog {
         conn: &mut C,
     ) -> Result<Arc<Vec<ForeignKey>>, Error> {
         all_foreign_keys(conn, &self.cache).map_err(Error::Database)
+    }
+
+    /// Every foreign key in the database, read now, not from the cache
+    /// (which it then refreshes): the integrity tools check the constraints
+    /// as they are inside their own transaction, not as they were when the
+    /// cache was filled.
+    pub(crate) fn current_foreign_keys<C: FkConnection>(
+        &self,
+        conn: &mut C,
+    ) -> Result<Arc<Vec<ForeignKey>>, Error> {
+        fresh_foreign_keys(conn, &self.cache).map_err(Error::Database)
     }
 
     /// Completes a foreign-key error from the live catalog: columns, parent,

@@ -20,11 +20,14 @@ pub enum Mechanism {
     /// later) a role granted `SET ON PARAMETER session_replication_role`
     /// may do. It turns off every trigger and rule that is not `ENABLE
     /// REPLICA` or `ENABLE ALWAYS`, on every table, the user's own triggers
-    /// included, and so every foreign key of the database; every one whose
-    /// tables the transaction wrote is checked afterwards, with its parent
-    /// table locked `SHARE` from the check to the end (other sessions'
-    /// writes to it wait), since the unchecked rows took no lock on their
-    /// parents. Used only in a READ COMMITTED transaction.
+    /// included, and so every foreign key of the database; afterwards every
+    /// foreign key (as the work left them) whose child or parent table the
+    /// transaction holds a write lock on is checked, with its parent table
+    /// locked `SHARE` from the check to the end (other sessions' writes to
+    /// it wait), since the unchecked rows took no lock on their parents.
+    /// Used only in a READ COMMITTED transaction, never to keep orphans
+    /// (the constraint would stay marked valid), and a write through a
+    /// view whose `INSTEAD OF` trigger it turned off rolls the load back.
     ReplicationRole,
     /// PostgreSQL, for an owner of the child tables without those
     /// privileges: each chosen foreign key is dropped inside the
@@ -63,11 +66,6 @@ pub struct Suspension<S> {
     pub(crate) mechanism: Mechanism,
     /// What else it turned off or locked, one sentence each.
     pub(crate) effects: Vec<String>,
-    /// The foreign keys that went unchecked, each with how a child row is
-    /// matched to its parent ([`ReadRows::key_matches`], read while the
-    /// constraint still existed), where the backend knows them before the
-    /// work; else [`SuspendChecks::to_check`] finds them afterwards.
-    pub(crate) unchecked: Vec<(ForeignKey, Vec<String>)>,
     /// The backend's own state, for [`SuspendChecks::resume`].
     pub(crate) state: S,
 }
@@ -85,6 +83,10 @@ pub enum SuspendFailed {
     /// use.
     #[error("{0}")]
     Unavailable(String),
+    /// Rows break foreign keys the orphan report does not read (SQLite's
+    /// TEMP and attached schemas).
+    #[error("{0}")]
+    Unreported(String),
     /// A foreign key could not be read for the check.
     #[error(transparent)]
     Check(#[from] CheckFailed),
@@ -114,7 +116,14 @@ pub trait SuspendChecks: ReadRows {
         keep_orphans: bool,
     ) -> Result<Suspension<Self::Suspended>, SuspendFailed>;
 
-    /// The foreign keys (among `all`) to check for orphans after the work,
+    /// Something that changes when the work ends the load's transaction
+    /// (PostgreSQL: the transaction's id); `None` where it cannot be told.
+    fn transaction_marker<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+    ) -> diesel::QueryResult<Option<String>>;
+
+    /// The foreign keys (among `all`, read after the work) to check for
+    /// orphans after the work,
     /// each with how its rows are matched: every one the work could have
     /// broken while the checks were off.
     fn to_check<C: LoadConnection<Backend = Self>>(

@@ -47,9 +47,22 @@ pub trait ReadRows: Backend + Sized {
     /// as `X'..'`, which `CAST .. AS TEXT` would turn into its raw bytes).
     fn value_as_text(expression: &str) -> String;
 
-    /// The statement that makes a transaction just begun read one snapshot
-    /// of the whole database, where a transaction alone does not.
-    fn snapshot_statement() -> Option<&'static str>;
+    /// Prepares the transaction (`outermost`: just begun by the report) or
+    /// savepoint the checks read in: one snapshot of the whole database,
+    /// and every row seen as the database's own check sees it (PostgreSQL:
+    /// no row-level security filtering rows out, which makes a query fail
+    /// instead). Returns what [`end_reading`](Self::end_reading) sets back.
+    fn begin_reading<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        outermost: bool,
+    ) -> QueryResult<Option<String>>;
+
+    /// Sets back what [`begin_reading`](Self::begin_reading) changed in a
+    /// caller's transaction.
+    fn end_reading<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        changed: Option<String>,
+    ) -> QueryResult<()>;
 
     /// Runs `sql`, a query shaped for [`KeyRow`], and returns its rows.
     fn key_rows<C: LoadConnection<Backend = Self>>(

@@ -24,8 +24,8 @@ use diesel::connection::LoadConnection;
 use diesel::QueryResult;
 
 pub use bulk_load::SuspendChecks;
-pub(crate) use catalog::all_foreign_keys;
 pub use catalog::ReadCatalog;
+pub(crate) use catalog::{all_foreign_keys, fresh_foreign_keys};
 pub use defer::DeferConstraints;
 pub use explain::ExplainFailure;
 pub use insert::{InsertRows, InsertSql};

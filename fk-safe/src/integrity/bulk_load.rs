@@ -59,11 +59,16 @@
 //!
 //! | database | who | mechanism | what else it does |
 //! |---|---|---|---|
-//! | PostgreSQL, READ COMMITTED | superuser, `rds_superuser`, or granted `SET ON PARAMETER session_replication_role` (15+) | [`Mechanism::ReplicationRole`] | also turns off the user's own triggers and rules, on every table; every foreign key whose tables the work wrote is checked, its parent table locked `SHARE` from the check to the end |
-//! | PostgreSQL | owner of the chosen foreign keys' tables (and anyone under REPEATABLE READ or SERIALIZABLE) | [`Mechanism::RecreatedConstraints`] | `ACCESS EXCLUSIVE` locks on the child and parent tables until the end |
+//! | PostgreSQL, READ COMMITTED, orphans not kept | superuser, `rds_superuser`, or granted `SET ON PARAMETER session_replication_role` (15+) | [`Mechanism::ReplicationRole`] | also turns off the user's own triggers and rules, on every table; every foreign key whose tables the work wrote is checked, its parent table locked `SHARE` from the check to the end |
+//! | PostgreSQL | owner of the chosen foreign keys' tables (also a superuser under REPEATABLE READ or SERIALIZABLE, or keeping orphans) | [`Mechanism::RecreatedConstraints`] | `ACCESS EXCLUSIVE` locks on the child and parent tables until the end; kept orphans leave the constraint `NOT VALID` |
 //! | PostgreSQL | anyone else | refused with [`BulkLoadError::NotPermitted`] before any work | |
 //! | SQLite | `PRAGMA foreign_keys = ON` | [`Mechanism::DeferredChecks`] | orphans can never be kept |
 //! | SQLite | `PRAGMA foreign_keys = OFF` | [`Mechanism::ForeignKeysOff`] | |
+//!
+//! Afterwards the foreign keys are read again, as the work left them (it
+//! may have added some, renamed or detached tables), without the catalog's
+//! cache. A work that ends the load's transaction itself (`COMMIT`) is
+//! told apart on PostgreSQL ([`BulkLoadError::TransactionEnded`]).
 //!
 //! [`BulkLoad::effects`] says, in words, what the mechanism used switched
 //! off or locked. Each lasts only as long as the transaction: an error, a
@@ -78,7 +83,7 @@ use diesel::result::Error as DieselError;
 
 pub use crate::backend::bulk_load::Mechanism;
 use crate::backend::bulk_load::{SuspendChecks, SuspendFailed};
-use crate::backend::integrity::CheckFailed;
+use crate::backend::integrity::{CheckFailed, ReadRows};
 use crate::backend::FkConnection;
 use crate::catalog::FkCatalog;
 use crate::fk::ForeignKey;
@@ -228,6 +233,20 @@ pub enum BulkLoadError<E> {
     /// The foreign keys could not be read or chosen; nothing was run.
     #[error(transparent)]
     Selection(OrphanError),
+    /// The work left orphans where the orphan report does not look (on
+    /// SQLite, in the TEMP schema or an attached database); it was rolled
+    /// back.
+    #[error("the bulk load was rolled back: {0}")]
+    UnreportedOrphans(String),
+    /// The work ended the load's transaction itself (a `COMMIT` or
+    /// `ROLLBACK` of its own): what it wrote before that may be committed
+    /// unchecked, and what followed was not checked either. Run the
+    /// orphan report on the tables it wrote.
+    #[error(
+        "the bulk load's work ended the load's transaction itself (COMMIT or ROLLBACK): rows it \
+         wrote before may be committed without a check; run the orphan report on its tables"
+    )]
+    TransactionEnded,
     /// The database failed: beginning or ending the transaction, turning
     /// the checks off or back on.
     #[error("the bulk load failed in the database: {0}")]
@@ -260,35 +279,47 @@ where
     C: FkConnection,
     F: FnOnce(&mut C) -> Result<T, E>,
 {
-    // Read before the transaction: a catalog read fails alone.
-    let all = catalog
-        .foreign_keys(conn)
-        .map_err(|e| BulkLoadError::Selection(OrphanError::Catalog(e)))?;
     let selection = options.selection();
-    let chosen: Vec<ForeignKey> = all
-        .iter()
-        .filter(|fk| selection.selects(fk))
-        .cloned()
-        .collect();
-    {
-        let chosen: Vec<&ForeignKey> = chosen.iter().collect();
-        nothing_unselected(&selection, &chosen).map_err(BulkLoadError::Selection)?;
-    }
     let mut suspended = None;
     let outcome = conn.transaction(|conn| {
+        // Read in the load's transaction, not from the cache: the keys
+        // turned off are the database's as they are now.
+        let all = catalog
+            .current_foreign_keys(conn)
+            .map_err(|e| Stop::Load(BulkLoadError::Selection(OrphanError::Catalog(e))))?;
+        let chosen: Vec<ForeignKey> = all
+            .iter()
+            .filter(|fk| selection.selects(fk))
+            .cloned()
+            .collect();
+        {
+            let chosen: Vec<&ForeignKey> = chosen.iter().collect();
+            nothing_unselected(&selection, &chosen)
+                .map_err(|e| Stop::Load(BulkLoadError::Selection(e)))?;
+        }
         let suspension =
             C::Backend::suspend(conn, &all, &chosen, options.mechanism, options.keep_orphans)
                 .map_err(|failure| Stop::Load(refusal(failure)))?;
         let suspension = &*suspended.insert(suspension);
+        let before = C::Backend::transaction_marker(conn)?;
         let value = match panic::catch_unwind(AssertUnwindSafe(|| work(conn))) {
             Ok(Ok(value)) => value,
             Ok(Err(error)) => return Err(Stop::Load(BulkLoadError::Work(error))),
             Err(payload) => return Err(Stop::Panic(payload)),
         };
-        let unchecked = C::Backend::to_check(conn, suspension, &all)
+        if C::Backend::transaction_marker(conn)? != before {
+            return Err(Stop::Load(BulkLoadError::TransactionEnded));
+        }
+        // The foreign keys as the work left them: it may have added some,
+        // renamed or detached tables.
+        let now = catalog
+            .current_foreign_keys(conn)
+            .map_err(|e| Stop::Load(BulkLoadError::Selection(OrphanError::Catalog(e))))?;
+        let unchecked = C::Backend::to_check(conn, suspension, &now)
             .map_err(|failure| Stop::Load(refusal(failure)))?;
         let report = check(conn, &unchecked, options.sample_size)?;
-        let keep = options.keep_orphans && !report.is_clean();
+        // A foreign key that could not be checked is never kept over.
+        let keep = options.keep_orphans && report.unchecked.is_empty() && !report.is_clean();
         if !report.is_clean() && !keep {
             return Err(Stop::Load(BulkLoadError::Orphans {
                 report,
@@ -324,6 +355,7 @@ fn check<C: FkConnection, E>(
     unchecked: &[(ForeignKey, Vec<String>)],
     sample_size: usize,
 ) -> Result<OrphanReport, Stop<E>> {
+    let changed = C::Backend::begin_reading(conn, false)?;
     let mut report = OrphanReport {
         constraints: Vec::new(),
         unchecked: Vec::new(),
@@ -344,6 +376,7 @@ fn check<C: FkConnection, E>(
             Err(Checked::Transaction(error)) => return Err(Stop::Transaction(error)),
         }
     }
+    C::Backend::end_reading(conn, changed)?;
     Ok(report)
 }
 
@@ -363,6 +396,7 @@ fn refusal<E>(failure: SuspendFailed) -> BulkLoadError<E> {
         SuspendFailed::NotPermitted(missing) => BulkLoadError::NotPermitted { missing },
         SuspendFailed::CannotKeep(why) => BulkLoadError::CannotKeep(why),
         SuspendFailed::Unavailable(why) => BulkLoadError::Unavailable(why),
+        SuspendFailed::Unreported(what) => BulkLoadError::UnreportedOrphans(what),
         SuspendFailed::Check(CheckFailed::Query(error)) => BulkLoadError::Database(error),
         SuspendFailed::Check(CheckFailed::Refused(reason)) => {
             BulkLoadError::Selection(OrphanError::Refused {

@@ -373,14 +373,12 @@ pub fn orphans<C: FkConnection>(
         .map_err(OrphanError::Snapshot)?
         .is_none();
     let report = conn.transaction(|conn| {
-        if outermost {
-            if let Some(statement) = C::Backend::snapshot_statement() {
-                conn.batch_execute(statement)
-                    .map_err(|e| Stop::Report(OrphanError::Snapshot(e)))?;
-            }
-        }
+        let changed = C::Backend::begin_reading(conn, outermost)
+            .map_err(|e| Stop::Report(OrphanError::Snapshot(e)))?;
+        // Read in the snapshot, not from the cache: a foreign key added
+        // since the cache was filled has orphans too.
         let all = catalog
-            .foreign_keys(conn)
+            .current_foreign_keys(conn)
             .map_err(|e| Stop::Report(OrphanError::Catalog(e)))?;
         let selected: Vec<&ForeignKey> = all.iter().filter(|fk| options.selects(fk)).collect();
         nothing_unselected(options, &selected).map_err(Stop::Report)?;
@@ -404,6 +402,8 @@ pub fn orphans<C: FkConnection>(
                 Err(stop) => return Err(stop),
             }
         }
+        C::Backend::end_reading(conn, changed)
+            .map_err(|e| Stop::Report(OrphanError::Snapshot(e)))?;
         Ok(report)
     });
     report.map_err(|stop| match stop {

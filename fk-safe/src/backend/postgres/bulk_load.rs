@@ -28,18 +28,34 @@ use crate::backend::integrity::ReadRows;
 use crate::fk::ForeignKey;
 use crate::sql::{quote_ident, CATALOG_READ_MARK};
 
+/// `text` as a SQL string literal, quoted by the server itself (which
+/// knows its `standard_conforming_strings`): `COMMENT ON` takes no
+/// parameter.
+fn quote_literal<C: LoadConnection<Backend = Pg>>(conn: &mut C, text: &str) -> QueryResult<String> {
+    let quoted: Vec<SettingRow> = diesel::sql_query("SELECT pg_catalog.quote_literal($1) AS value")
+        .bind::<Text, _>(text)
+        .load(conn)?;
+    quoted
+        .into_iter()
+        .next()
+        .map(|row| row.value)
+        .ok_or(diesel::result::Error::NotFound)
+}
+
 /// What is set back after the load.
 pub enum PgSuspended {
     /// `session_replication_role`'s value before the load.
     ReplicationRole { before: String },
-    /// Each dropped constraint: its table, name and definition.
-    Recreated(Vec<Recreated>),
+    /// Each dropped constraint: its table, name and definition; and each
+    /// with how its rows are matched, read before it was dropped.
+    Recreated(Vec<Recreated>, Vec<(ForeignKey, Vec<String>)>),
 }
 
 pub struct Recreated {
     table: String,
     name: String,
     definition: String,
+    comment: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -54,6 +70,16 @@ struct DefinitionRow {
     definition: String,
     #[diesel(sql_type = Bool)]
     owned: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    comment: Option<String>,
+    /// The child table is partitioned.
+    #[diesel(sql_type = Bool)]
+    partitioned: bool,
+    /// The server adds NOT VALID foreign keys to partitioned tables (18+).
+    #[diesel(sql_type = Bool)]
+    not_valid_on_partitioned: bool,
+    #[diesel(sql_type = Text)]
+    table_name: String,
 }
 
 const SAVEPOINT: &str = "fk_safe_replication_role";
@@ -66,48 +92,42 @@ impl SuspendChecks for Pg {
         all: &[ForeignKey],
         chosen: &[ForeignKey],
         wanted: Option<Mechanism>,
-        _keep_orphans: bool,
+        keep_orphans: bool,
     ) -> Result<Suspension<PgSuspended>, SuspendFailed> {
         match wanted {
             None | Some(Mechanism::ReplicationRole) => {
-                let isolation: Vec<SettingRow> =
-                    diesel::sql_query("SELECT current_setting('transaction_isolation') AS value")
-                        .load(conn)?;
-                let read_committed = isolation
-                    .first()
-                    .is_some_and(|row| row.value == "read committed");
-                if !read_committed {
+                if let Some(why_not) = replica_unsafe(conn, keep_orphans)? {
                     if wanted.is_some() {
-                        return Err(SuspendFailed::Unavailable(format!(
-                            "replica mode needs a READ COMMITTED transaction, so that the orphan \
-                             check sees what other sessions committed up to its parent locks; \
-                             this one is {}",
-                            isolation
-                                .first()
-                                .map_or("of no known level", |row| row.value.as_str())
-                        )));
+                        return Err(SuspendFailed::Unavailable(why_not));
                     }
-                    return recreated(conn, chosen, false);
+                    return recreated(conn, chosen, keep_orphans, Some(why_not));
                 }
                 if let Some(suspension) = replication_role(conn, all)? {
                     return Ok(suspension);
                 }
+                let refused = "this role may not set session_replication_role (that takes a \
+                               superuser, rds_superuser, or GRANT SET ON PARAMETER \
+                               session_replication_role)"
+                    .to_string();
                 if wanted.is_some() {
-                    return Err(SuspendFailed::NotPermitted(
-                        "this role may not set session_replication_role: that takes a \
-                         superuser, rds_superuser, or (PostgreSQL 15 and later) GRANT SET ON \
-                         PARAMETER session_replication_role"
-                            .to_string(),
-                    ));
+                    return Err(SuspendFailed::NotPermitted(refused));
                 }
-                recreated(conn, chosen, true)
+                recreated(conn, chosen, keep_orphans, Some(refused))
             }
-            Some(Mechanism::RecreatedConstraints) => recreated(conn, chosen, false),
+            Some(Mechanism::RecreatedConstraints) => recreated(conn, chosen, keep_orphans, None),
             Some(other) => Err(SuspendFailed::Unavailable(format!(
                 "{other} is SQLite's; PostgreSQL offers session_replication_role = replica or \
                  the constraints dropped and added again"
             ))),
         }
+    }
+
+    fn transaction_marker<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+    ) -> QueryResult<Option<String>> {
+        let id: Vec<SettingRow> =
+            diesel::sql_query("SELECT pg_catalog.txid_current()::text AS value").load(conn)?;
+        Ok(id.into_iter().next().map(|row| row.value))
     }
 
     fn to_check<C: LoadConnection<Backend = Self>>(
@@ -116,21 +136,22 @@ impl SuspendChecks for Pg {
         all: &[ForeignKey],
     ) -> Result<Vec<(ForeignKey, Vec<String>)>, SuspendFailed> {
         match &suspension.state {
-            PgSuspended::Recreated(_) => Ok(suspension.unchecked.clone()),
+            PgSuspended::Recreated(_, unchecked) => Ok(unchecked.clone()),
             PgSuspended::ReplicationRole { .. } => {
+                if let Some(lost) = lost_writes(conn)? {
+                    return Err(SuspendFailed::Unavailable(lost));
+                }
                 let written = written_tables(conn)?;
+                let is_written = |schema: &str, table: &str| {
+                    written
+                        .iter()
+                        .any(|row| row.schema == schema && row.table == table)
+                };
                 let keys: Vec<ForeignKey> = all
                     .iter()
-                    .filter(|fk| match &written {
-                        None => true,
-                        Some(written) => written.iter().any(|table| {
-                            (table.child_written
-                                && table.schema == fk.schema
-                                && table.table == fk.table)
-                                || (table.parent_written
-                                    && table.schema == fk.parent_schema
-                                    && table.table == fk.parent_table)
-                        }),
+                    .filter(|fk| {
+                        is_written(&fk.schema, &fk.table)
+                            || is_written(&fk.parent_schema, &fk.parent_table)
                     })
                     .cloned()
                     .collect();
@@ -152,7 +173,7 @@ impl SuspendChecks for Pg {
             .bind::<Text, _>(before)
             .load::<SettingRow>(conn)
             .map(drop),
-            PgSuspended::Recreated(constraints) => {
+            PgSuspended::Recreated(constraints, _) => {
                 for constraint in constraints {
                     // An orphan kept means the constraint cannot be valid.
                     let not_valid = if orphans_kept && !constraint.definition.ends_with("NOT VALID")
@@ -167,6 +188,14 @@ impl SuspendChecks for Pg {
                         quote_ident(&constraint.name),
                         constraint.definition
                     ))?;
+                    if let Some(comment) = &constraint.comment {
+                        let literal = quote_literal(conn, comment)?;
+                        conn.batch_execute(&format!(
+                            "COMMENT ON CONSTRAINT {} ON {} IS {literal}",
+                            quote_ident(&constraint.name),
+                            constraint.table,
+                        ))?;
+                    }
                 }
                 Ok(())
             }
@@ -188,43 +217,33 @@ struct WrittenRow {
     schema: String,
     #[diesel(sql_type = Text)]
     table: String,
-    /// Rows were inserted or updated: its own foreign keys may be broken.
-    #[diesel(sql_type = Bool)]
-    child_written: bool,
-    /// Rows were updated or deleted: foreign keys referencing it may be.
-    #[diesel(sql_type = Bool)]
-    parent_written: bool,
 }
 
-/// The tables this transaction wrote so far, each partition counted as
-/// every partitioned table above it too (a foreign key declared there
-/// holds for its rows), from `pg_stat_xact_user_tables`: the row counts of
-/// the current transaction, kept whenever `track_counts` is on (the
-/// default). `None` when it is off, and the counts cannot be trusted.
-/// `TRUNCATE` is not counted, and needs none: PostgreSQL refuses to
-/// truncate a referenced table alone whatever the replication role.
-fn written_tables<C: LoadConnection<Backend = Pg>>(
-    conn: &mut C,
-) -> QueryResult<Option<Vec<WrittenRow>>> {
-    let counted: Vec<SettingRow> =
-        diesel::sql_query("SELECT current_setting('track_counts') AS value").load(conn)?;
-    if counted.first().is_none_or(|row| row.value != "on") {
-        return Ok(None);
-    }
+/// The tables this transaction may have written, by their names now, each
+/// partition counted as every partitioned table above it too (a foreign
+/// key declared there holds for its rows): those it holds a lock on of
+/// `ROW EXCLUSIVE` or stronger. Every `INSERT`, `UPDATE`, `DELETE`,
+/// `MERGE` and `COPY FROM` takes that lock, on each partition it reaches,
+/// and keeps it to the end of the transaction (a savepoint rolled back
+/// gives it up with its rows); no setting turns it off, as `track_counts`
+/// turns off the row counts of `pg_stat_xact_user_tables`. A table renamed
+/// or detached by the work is listed as it is now, and matched against the
+/// foreign keys as they are now.
+fn written_tables<C: LoadConnection<Backend = Pg>>(conn: &mut C) -> QueryResult<Vec<WrittenRow>> {
     diesel::sql_query(format!(
-        "{CATALOG_READ_MARK} SELECT n.nspname::text AS schema, c.relname::text AS table,
-                bool_or(s.n_tup_ins + s.n_tup_upd > 0) AS child_written,
-                bool_or(s.n_tup_upd + s.n_tup_del > 0) AS parent_written
-           FROM pg_catalog.pg_stat_xact_user_tables s
-           CROSS JOIN LATERAL (SELECT s.relid
-                               UNION SELECT pg_catalog.pg_partition_ancestors(s.relid)) AS a(relid)
+        "{CATALOG_READ_MARK} SELECT DISTINCT n.nspname::text AS schema, c.relname::text AS table
+           FROM pg_catalog.pg_locks l
+           CROSS JOIN LATERAL (SELECT l.relation
+                               UNION SELECT pg_catalog.pg_partition_ancestors(l.relation)) AS a(relid)
            JOIN pg_catalog.pg_class c ON c.oid = a.relid
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE s.n_tup_ins + s.n_tup_upd + s.n_tup_del > 0
-          GROUP BY n.nspname, c.relname"
+          WHERE l.locktype = 'relation' AND l.pid = pg_catalog.pg_backend_pid() AND l.granted
+            AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                               WHERE d.datname = pg_catalog.current_database())
+            AND l.mode IN ('RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareLock',
+                           'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')"
     ))
     .load(conn)
-    .map(Some)
 }
 
 /// Locks the parent table of each of `keys` in SHARE mode until the
@@ -256,6 +275,80 @@ fn lock_parents<C: LoadConnection<Backend = Pg>>(
     conn.batch_execute(&format!("LOCK TABLE {} IN SHARE MODE", parents.join(", ")))
 }
 
+/// Why replica mode would give a wrong result here, if it would:
+///
+/// - under REPEATABLE READ or SERIALIZABLE the orphan check reads a
+///   snapshot older than its parent locks, and misses a parent another
+///   session deleted meanwhile;
+/// - orphans to be kept would stay under a constraint still marked valid
+///   (replica mode leaves `convalidated` alone).
+///
+/// Writes through a view whose `INSTEAD OF` trigger replica mode turns
+/// off are found after the work ([`lost_writes`]).
+fn replica_unsafe<C: LoadConnection<Backend = Pg>>(
+    conn: &mut C,
+    keep_orphans: bool,
+) -> QueryResult<Option<String>> {
+    let isolation: Vec<SettingRow> =
+        diesel::sql_query("SELECT current_setting('transaction_isolation') AS value").load(conn)?;
+    let level = isolation
+        .first()
+        .map_or("unknown", |row| row.value.as_str());
+    if level != "read committed" {
+        return Ok(Some(format!(
+            "replica mode needs a READ COMMITTED transaction, so that the orphan check sees \
+             what other sessions committed up to its parent locks; this one is {level}"
+        )));
+    }
+    if keep_orphans {
+        return Ok(Some(
+            "orphans kept under replica mode would stay under a constraint PostgreSQL still \
+             marks valid"
+                .to_string(),
+        ));
+    }
+    Ok(None)
+}
+
+#[derive(QueryableByName)]
+struct LostRow {
+    #[diesel(sql_type = Text)]
+    relation: String,
+}
+
+/// The relations the work wrote through whose `INSTEAD OF` triggers or `DO
+/// INSTEAD` rules replica mode turned off (they fire in origin mode only,
+/// `'O'`): such a write reports its rows and writes nothing, so the load
+/// is refused and rolled back rather than committed short of them.
+fn lost_writes<C: LoadConnection<Backend = Pg>>(conn: &mut C) -> QueryResult<Option<String>> {
+    // tgtype bit 6 is INSTEAD OF.
+    let lost: Vec<LostRow> = diesel::sql_query(format!(
+        "{CATALOG_READ_MARK} SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS relation
+           FROM pg_catalog.pg_locks l
+           JOIN pg_catalog.pg_class c ON c.oid = l.relation
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE l.locktype = 'relation' AND l.pid = pg_catalog.pg_backend_pid()
+            AND l.mode = 'RowExclusiveLock'
+            AND (EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                          WHERE t.tgrelid = c.oid AND NOT t.tgisinternal
+                            AND t.tgenabled = 'O' AND (t.tgtype & 64) <> 0)
+                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r
+                             WHERE r.ev_class = c.oid AND r.ev_enabled = 'O'
+                               AND r.is_instead AND r.rulename <> '_RETURN'))
+          ORDER BY 1"
+    ))
+    .load(conn)?;
+    if lost.is_empty() {
+        return Ok(None);
+    }
+    let relations: Vec<String> = lost.into_iter().map(|row| row.relation).collect();
+    Ok(Some(format!(
+        "the work wrote through {}, whose INSTEAD OF trigger or DO INSTEAD rule replica mode \
+         turned off, so those writes did nothing; use Mechanism::RecreatedConstraints",
+        relations.join(", ")
+    )))
+}
+
 /// Replica mode, if this role may set it; `None` if it may not.
 fn replication_role<C: LoadConnection<Backend = Pg>>(
     conn: &mut C,
@@ -280,9 +373,9 @@ fn replication_role<C: LoadConnection<Backend = Pg>>(
                         .to_string(),
                     format!(
                         "the {} foreign keys of the database went unchecked for the \
-                         transaction's writes; each one whose child table it inserted or \
-                         updated rows of, or whose parent table it updated or deleted rows \
-                         of, was checked afterwards",
+                         transaction's writes; each one whose child or parent table it wrote \
+                         (as the foreign keys and tables are after the work) was checked \
+                         afterwards",
                         all.len()
                     ),
                     "the parent tables of the foreign keys checked were locked SHARE from the \
@@ -290,7 +383,6 @@ fn replication_role<C: LoadConnection<Backend = Pg>>(
                      so that no parent the check found can be deleted before the commit"
                         .to_string(),
                 ],
-                unchecked: Vec::new(),
                 state: PgSuspended::ReplicationRole { before },
             }))
         }
@@ -318,7 +410,8 @@ fn refused_to_set(info: &dyn diesel::result::DatabaseErrorInformation) -> bool {
 fn recreated<C: LoadConnection<Backend = Pg>>(
     conn: &mut C,
     chosen: &[ForeignKey],
-    replica_tried: bool,
+    keep_orphans: bool,
+    not_replica: Option<String>,
 ) -> Result<Suspension<PgSuspended>, SuspendFailed> {
     let unchecked = with_matches(conn, chosen)?;
     // Only pg_catalog on the search path: the definitions name every
@@ -341,19 +434,28 @@ fn recreated<C: LoadConnection<Backend = Pg>>(
         .collect();
     if !not_owned.is_empty() {
         let mut missing = String::new();
-        if replica_tried {
-            missing.push_str(
-                "this role may not set session_replication_role (that takes a superuser, \
-                 rds_superuser, or GRANT SET ON PARAMETER session_replication_role), ",
-            );
+        if let Some(why) = &not_replica {
+            missing.push_str(why);
+            missing.push_str(", and ");
         }
         missing.push_str(&format!(
-            "{}this role does not own {} (dropping and adding back a foreign key takes the \
+            "this role does not own {} (dropping and adding back a foreign key takes the \
              ownership of its table)",
-            if replica_tried { "and " } else { "" },
             not_owned.join(", ")
         ));
         return Err(SuspendFailed::NotPermitted(missing));
+    }
+    if keep_orphans {
+        if let Some(row) = definitions
+            .iter()
+            .find(|row| row.partitioned && !row.not_valid_on_partitioned)
+        {
+            return Err(SuspendFailed::CannotKeep(format!(
+                "{} is partitioned, and this server cannot add a foreign key NOT VALID to a \
+                 partitioned table (PostgreSQL 18 can), so orphans could not be kept under it",
+                row.table_name
+            )));
+        }
     }
 
     let mut recreated = Vec::new();
@@ -368,6 +470,7 @@ fn recreated<C: LoadConnection<Backend = Pg>>(
             table,
             name,
             definition: row.definition,
+            comment: row.comment,
         });
     }
     let mut tables: Vec<String> = chosen
@@ -381,21 +484,25 @@ fn recreated<C: LoadConnection<Backend = Pg>>(
         .collect();
     tables.sort();
     tables.dedup();
+    let mut effects = vec![format!(
+        "{} foreign key{} dropped and added again, as declared and with {} comment: ACCESS \
+         EXCLUSIVE locks on {} until the transaction ends",
+        recreated.len(),
+        if recreated.len() == 1 {
+            " was"
+        } else {
+            "s were"
+        },
+        if recreated.len() == 1 { "its" } else { "their" },
+        tables.join(", ")
+    )];
+    if let Some(why) = not_replica {
+        effects.push(format!("not replica mode: {why}"));
+    }
     Ok(Suspension {
         mechanism: Mechanism::RecreatedConstraints,
-        effects: vec![format!(
-            "{} foreign key{} dropped and added again: ACCESS EXCLUSIVE locks on {} until the \
-             transaction ends",
-            recreated.len(),
-            if recreated.len() == 1 {
-                " was"
-            } else {
-                "s were"
-            },
-            tables.join(", ")
-        )],
-        unchecked,
-        state: PgSuspended::Recreated(recreated),
+        effects,
+        state: PgSuspended::Recreated(recreated, unchecked),
     })
 }
 
@@ -409,7 +516,11 @@ fn definitions<C: LoadConnection<Backend = Pg>>(
     for fk in chosen {
         let found: Vec<DefinitionRow> = diesel::sql_query(format!(
             "{CATALOG_READ_MARK} SELECT pg_catalog.pg_get_constraintdef(con.oid) AS definition,
-                    pg_catalog.pg_has_role(cl.relowner, 'USAGE') AS owned
+                    pg_catalog.pg_has_role(cl.relowner, 'USAGE') AS owned,
+                    pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment,
+                    cl.relkind = 'p' AS partitioned,
+                    current_setting('server_version_num')::int >= 180000 AS not_valid_on_partitioned,
+                    quote_ident(n.nspname) || '.' || quote_ident(cl.relname) AS table_name
                FROM pg_catalog.pg_constraint con
                JOIN pg_catalog.pg_class cl ON cl.oid = con.conrelid
                JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace

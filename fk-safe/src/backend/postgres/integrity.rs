@@ -23,6 +23,15 @@ use crate::fk::ForeignKey;
 use crate::sql::{quote_ident, CATALOG_READ_MARK};
 
 #[derive(QueryableByName)]
+struct SettingRow {
+    #[diesel(sql_type = Text)]
+    value: String,
+    #[diesel(sql_type = Text)]
+    #[allow(dead_code)]
+    changed: String,
+}
+
+#[derive(QueryableByName)]
 struct PartitionedRow {
     #[diesel(sql_type = Bool)]
     partitioned: bool,
@@ -180,8 +189,41 @@ impl ReadRows for Pg {
         format!("CAST({expression} AS TEXT)")
     }
 
-    fn snapshot_statement() -> Option<&'static str> {
-        Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    fn begin_reading<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        outermost: bool,
+    ) -> QueryResult<Option<String>> {
+        // PostgreSQL's own check reads past row-level security; a report
+        // that let a policy hide rows would call them clean. With
+        // `row_security = off`, a query a policy would filter fails, and
+        // the foreign key is listed unchecked.
+        if outermost {
+            conn.batch_execute(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+                 SET LOCAL row_security = off",
+            )?;
+            return Ok(None);
+        }
+        let before: Vec<SettingRow> = diesel::sql_query(
+            "SELECT current_setting('row_security') AS value, \
+                    set_config('row_security', 'off', true) AS changed",
+        )
+        .load(conn)?;
+        Ok(before.into_iter().next().map(|row| row.value))
+    }
+
+    fn end_reading<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        changed: Option<String>,
+    ) -> QueryResult<()> {
+        if let Some(before) = changed {
+            diesel::sql_query(
+                "SELECT set_config('row_security', $1, true) AS value, '' AS changed",
+            )
+            .bind::<Text, _>(before)
+            .load::<SettingRow>(conn)?;
+        }
+        Ok(())
     }
 
     fn key_rows<C: LoadConnection<Backend = Self>>(

@@ -7,8 +7,21 @@
 //! unchecked and is checked afterwards.
 
 use diesel::connection::LoadConnection;
+use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::Sqlite;
-use diesel::QueryResult;
+use diesel::{QueryResult, QueryableByName, RunQueryDsl};
+
+#[derive(QueryableByName)]
+struct SchemaRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
 
 use super::catalog::read_flag;
 use crate::backend::bulk_load::{Mechanism, SuspendChecks, SuspendFailed, Suspension};
@@ -51,12 +64,9 @@ impl SuspendChecks for Sqlite {
                     .to_string(),
             ));
         }
-        let unchecked = all
-            .iter()
-            .map(|fk| Ok((fk.clone(), Sqlite::key_matches(conn, fk)?)))
-            .collect::<Result<_, SuspendFailed>>()?;
         let effects = vec![format!(
-            "every foreign key of the database went unchecked, so all {} were checked afterwards",
+            "every foreign key of the database went unchecked, so all of them (as the work left \
+             them; {} before it) were checked afterwards",
             all.len()
         )];
         if enforced {
@@ -65,17 +75,48 @@ impl SuspendChecks for Sqlite {
         Ok(Suspension {
             mechanism,
             effects,
-            unchecked,
             state: SqliteSuspended { deferred_before },
         })
     }
 
-    fn to_check<C: LoadConnection<Backend = Self>>(
+    fn transaction_marker<C: LoadConnection<Backend = Self>>(
         _conn: &mut C,
-        suspension: &Suspension<SqliteSuspended>,
-        _all: &[ForeignKey],
+    ) -> QueryResult<Option<String>> {
+        // SQLite has no transaction id to compare.
+        Ok(None)
+    }
+
+    fn to_check<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        _suspension: &Suspension<SqliteSuspended>,
+        all: &[ForeignKey],
     ) -> Result<Vec<(ForeignKey, Vec<String>)>, SuspendFailed> {
-        Ok(suspension.unchecked.clone())
+        // fk-safe reports on `main`; the foreign keys of the connection's
+        // other schemas (TEMP, attached databases) went unchecked as well,
+        // and are checked by SQLite's own check, which names no key.
+        let schemas: Vec<SchemaRow> =
+            diesel::sql_query("SELECT name FROM pragma_database_list WHERE name <> 'main'")
+                .load(conn)?;
+        for schema in schemas {
+            let broken: Vec<CountRow> = diesel::sql_query(
+                "SELECT COUNT(*) AS count FROM pragma_foreign_key_check(NULL, ?)",
+            )
+            .bind::<Text, _>(&schema.name)
+            .load(conn)?;
+            let rows = broken.first().map_or(0, |row| row.count);
+            if rows > 0 {
+                return Err(SuspendFailed::Unreported(format!(
+                    "{rows} row{} of schema {:?} break{} a foreign key (SQLite's \
+                     foreign_key_check); fk-safe reports on main only",
+                    if rows == 1 { "" } else { "s" },
+                    schema.name,
+                    if rows == 1 { "s" } else { "" },
+                )));
+            }
+        }
+        all.iter()
+            .map(|fk| Ok((fk.clone(), Sqlite::key_matches(conn, fk)?)))
+            .collect()
     }
 
     fn resume<C: LoadConnection<Backend = Self>>(

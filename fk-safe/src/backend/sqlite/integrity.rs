@@ -92,9 +92,20 @@ impl ReadRows for Sqlite {
         )
     }
 
-    fn snapshot_statement() -> Option<&'static str> {
-        // A transaction reads one snapshot from its first read on.
-        None
+    fn begin_reading<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        _outermost: bool,
+    ) -> QueryResult<Option<String>> {
+        // A transaction reads one snapshot from its first read on, and
+        // SQLite has no row-level security.
+        Ok(None)
+    }
+
+    fn end_reading<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        _changed: Option<String>,
+    ) -> QueryResult<()> {
+        Ok(())
     }
 
     fn key_rows<C: LoadConnection<Backend = Self>>(
