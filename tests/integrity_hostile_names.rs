@@ -6,7 +6,9 @@
 mod common;
 
 use diesel::connection::SimpleConnection;
+use fk_safe::integrity::audit::{audit, AuditOptions, Finding};
 use fk_safe::integrity::bulk_load::{load_unchecked, BulkLoadError, BulkLoadOptions, Mechanism};
+use fk_safe::integrity::deferred::{deferrable_statements, with_deferred, Deferral, DeferredError};
 use fk_safe::integrity::load_order::{self, TableName};
 use fk_safe::integrity::orphans::{orphans, OrphanOptions};
 use fk_safe::{FkCatalog, FkConnection};
@@ -87,8 +89,72 @@ fn every_tool<C: FkConnection>(conn: &mut C, schema: &str, qualify: &str) -> Vec
     )
     .expect("a report");
     assert!(report.is_clean(), "{report}");
+
+    // The audit: the child's key column has no index, named as it is.
+    let found = audit(conn, &catalog, &AuditOptions::new().schema(schema)).expect("an audit");
+    let unindexed: Vec<_> = found
+        .findings
+        .iter()
+        .filter_map(|finding| match finding {
+            Finding::UnindexedForeignKey {
+                foreign_key, fix, ..
+            } if foreign_key.table == CHILD => Some((foreign_key.clone(), fix.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unindexed.len(), 1, "{found}");
+    assert_eq!(unindexed[0].0.columns, [CHILD_KEY]);
+    // Its fix runs and makes the finding go away.
+    run(conn, &unindexed[0].1);
+    let again = audit(conn, &catalog, &AuditOptions::new().schema(schema)).expect("an audit");
+    assert!(
+        !again
+            .of_kind("unindexed-foreign-key")
+            .any(|finding| matches!(
+                finding,
+                Finding::UnindexedForeignKey { foreign_key, .. } if foreign_key.table == CHILD
+            )),
+        "{again}"
+    );
     run(conn, "SELECT id FROM canary");
     used
+}
+
+/// With the key made deferrable by the statement fk-safe wrote for it, a
+/// child written before its parent commits, and a parent that never comes
+/// is explained with the hostile names.
+fn deferred_on_hostile_names<C: FkConnection>(conn: &mut C, qualify: &str, deferral: Deferral) {
+    let catalog = FkCatalog::new();
+    let keys = catalog.foreign_keys(conn).expect("the catalog");
+    let ours: Vec<_> = keys
+        .iter()
+        .filter(|fk| fk.table == CHILD)
+        .cloned()
+        .collect();
+    for statement in deferrable_statements(&ours) {
+        run(conn, &statement);
+    }
+    catalog.clear();
+    let child_first = format!(
+        "INSERT INTO {qualify}{c} VALUES (10, 77); INSERT INTO {qualify}{p} VALUES (77)",
+        c = quoted(CHILD),
+        p = quoted(PARENT)
+    );
+    with_deferred(conn, &catalog, &deferral, |conn| {
+        conn.batch_execute(&child_first)
+    })
+    .expect("a deferred load, parent after child");
+    let orphan = format!("INSERT INTO {qualify}{} VALUES (11, 404)", quoted(CHILD));
+    match with_deferred(conn, &catalog, &deferral, |conn| {
+        conn.batch_execute(&orphan)
+    }) {
+        Err(DeferredError::Violation { violation, .. }) => {
+            assert_eq!(violation.child_table(), Some(CHILD), "{violation}");
+            assert_eq!(violation.parent_table(), Some(PARENT), "{violation}");
+        }
+        other => panic!("expected an explained violation, got {other:?}"),
+    }
+    run(conn, "SELECT id FROM canary");
 }
 
 #[cfg(feature = "postgres")]
@@ -142,6 +208,12 @@ mod postgres {
         assert_eq!(restored[0].name.as_deref(), Some(CONSTRAINT));
         assert!(restored[0].validated);
         run(conn, "SELECT id FROM canary");
+
+        deferred_on_hostile_names(
+            conn,
+            &qualify,
+            Deferral::constraint_in(schema.0.clone(), CONSTRAINT),
+        );
     }
 
     common::on_postgres! {
@@ -158,6 +230,8 @@ mod sqlite {
         create(conn, "", false);
         let used = every_tool(conn, "main", "");
         assert_eq!(used, [Mechanism::DeferredChecks]);
+        // SQLite keys are always deferrable: no statement to run.
+        deferred_on_hostile_names(conn, "", Deferral::all());
     }
 
     common::on_sqlite! {
