@@ -2,8 +2,8 @@
 //! crate's README, section "The JSON document"; a change to a field's name
 //! or meaning needs a new `version`, a new field does not.
 
-use fk_safe::integrity::load_order::{Breakable, Cycle, LoadOrder, NullBreak, TableName};
 use fk_safe::integrity::audit::{self, AuditReport};
+use fk_safe::integrity::load_order::{Breakable, Cycle, LoadOrder, NullBreak, TableName};
 use fk_safe::integrity::ConstraintOrphans;
 use fk_safe::{Deferrability, FkAction, ForeignKey, MatchType};
 use serde::Serialize;
@@ -174,6 +174,10 @@ pub struct FindingJson {
     /// The table concerned (the child table of a foreign key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    /// The name of the foreign key concerned (absent when it has none, as
+    /// on SQLite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
     /// The column concerned (`unconstrained-reference`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
@@ -230,8 +234,6 @@ pub struct StatusJson {
     /// Why it is 1: `orphans`, `cycles`, `unbreakable-cycles`, audit
     /// kinds; empty otherwise.
     pub failed_on: Vec<&'static str>,
-    /// How many foreign keys could not be checked (`orphans.unchecked`).
-    pub unchecked: usize,
 }
 
 impl Document {
@@ -252,7 +254,6 @@ impl Document {
             status: StatusJson {
                 exit_status: outcome.exit_status(),
                 failed_on: outcome.failed_on.iter().map(|f| f.name()).collect(),
-                unchecked: outcome.unchecked,
             },
         }
     }
@@ -341,6 +342,7 @@ fn finding_json(finding: &audit::Finding) -> FindingJson {
         message: finding.to_string(),
         schema: None,
         table: None,
+        constraint: None,
         column: None,
         foreign_key: None,
         tables: None,
@@ -356,6 +358,7 @@ fn finding_json(finding: &audit::Finding) -> FindingJson {
         | audit::Finding::DanglingForeignKey { foreign_key, .. }
         | audit::Finding::ModelRelationMismatch { foreign_key, .. } => {
             of_table(&foreign_key.schema, &foreign_key.table);
+            json.constraint.clone_from(&foreign_key.name);
             json.foreign_key = Some(foreign_key_json(foreign_key));
         }
         audit::Finding::UnconstrainedReference { table, column, .. } => {

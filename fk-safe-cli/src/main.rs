@@ -33,7 +33,7 @@ use fk_safe::integrity::OrphanOptions;
 
 use crate::database::{Db, Target};
 use crate::error::CliError;
-use crate::outcome::{Finding, Outcome};
+use crate::outcome::{Finding, Outcome, MODEL_KINDS};
 use crate::scan::Scan;
 
 /// The exit status when the report could not be made.
@@ -234,8 +234,18 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(finding) = fail_on.iter().find(|finding| {
-        !finding.looked_for(scan.load_order, scan.orphans.is_some(), scan.audit.is_some())
+        !finding.looked_for(
+            scan.load_order,
+            scan.orphans.is_some(),
+            scan.audit.is_some(),
+        )
     }) {
+        if matches!(finding, Finding::Audit(kind) if MODEL_KINDS.contains(kind)) {
+            return Err(CliError::Usage(format!(
+                "fk-safe compares no models (they are Rust types: the library's \
+                 `AuditOptions::model` compares them), so --fail-on {finding} cannot be honoured"
+            )));
+        }
         return Err(CliError::Usage(format!(
             "{name} does not look for {finding}, so --fail-on {finding} cannot be honoured: \
              use {}",
@@ -244,7 +254,7 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
                 Finding::Cycles | Finding::UnbreakableCycles => {
                     "`fk-safe doctor` or `fk-safe load-order`"
                 }
-                Finding::Audit(_) | Finding::AnyFinding => "`fk-safe doctor` or `fk-safe audit`",
+                Finding::Audit(_) | Finding::Any => "`fk-safe doctor` or `fk-safe audit`",
             }
         )));
     }

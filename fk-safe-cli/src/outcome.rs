@@ -19,18 +19,31 @@ pub enum Finding {
     /// `Finding::KINDS`).
     Audit(&'static str),
     /// Any audit finding.
-    AnyFinding,
+    Any,
 }
 
+/// The audit's kinds that compare models given in Rust code, which the
+/// command has none of: `--fail-on` one of them could never fail, so it is
+/// refused rather than ignored.
+pub const MODEL_KINDS: &[&str] = &[
+    "model-table-missing",
+    "model-relation-without-constraint",
+    "model-relation-mismatch",
+];
+
 /// The command's own findings, before the audit's kinds.
-const OWN: &[Finding] = &[Finding::Orphans, Finding::Cycles, Finding::UnbreakableCycles];
+const OWN: &[Finding] = &[
+    Finding::Orphans,
+    Finding::Cycles,
+    Finding::UnbreakableCycles,
+];
 
 impl Finding {
     /// Every value `--fail-on` accepts, in the order `--help` lists them.
     pub fn names() -> Vec<&'static str> {
         let mut names: Vec<&'static str> = OWN.iter().map(|f| f.name()).collect();
         names.extend_from_slice(audit::Finding::KINDS);
-        names.push(Finding::AnyFinding.name());
+        names.push(Finding::Any.name());
         names
     }
 
@@ -39,8 +52,8 @@ impl Finding {
         if let Some(own) = OWN.iter().find(|f| f.name() == name) {
             return Some(*own);
         }
-        if name == Finding::AnyFinding.name() {
-            return Some(Finding::AnyFinding);
+        if name == Finding::Any.name() {
+            return Some(Finding::Any);
         }
         audit::Finding::KINDS
             .iter()
@@ -55,7 +68,7 @@ impl Finding {
             Finding::Cycles => "cycles",
             Finding::UnbreakableCycles => "unbreakable-cycles",
             Finding::Audit(kind) => kind,
-            Finding::AnyFinding => "any-finding",
+            Finding::Any => "any-finding",
         }
     }
 
@@ -65,7 +78,8 @@ impl Finding {
         match self {
             Finding::Orphans => orphans,
             Finding::Cycles | Finding::UnbreakableCycles => load_order,
-            Finding::Audit(_) | Finding::AnyFinding => audit,
+            Finding::Audit(kind) => audit && !MODEL_KINDS.contains(&kind),
+            Finding::Any => audit,
         }
     }
 
@@ -84,7 +98,7 @@ impl Finding {
                 .audit
                 .as_ref()
                 .is_some_and(|report| report.has_any(&[kind])),
-            Finding::AnyFinding => findings.audit.as_ref().is_some_and(|r| !r.is_clean()),
+            Finding::Any => findings.audit.as_ref().is_some_and(|r| !r.is_clean()),
         }
     }
 }
@@ -133,5 +147,25 @@ impl Outcome {
         } else {
             0
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_kind_is_a_kind_of_the_library() {
+        for kind in MODEL_KINDS {
+            assert!(audit::Finding::KINDS.contains(kind), "{kind}");
+        }
+    }
+
+    #[test]
+    fn every_name_parses_back() {
+        for name in Finding::names() {
+            assert_eq!(Finding::parse(name).map(Finding::name), Some(name));
+        }
+        assert_eq!(Finding::parse("orphan"), None);
     }
 }

@@ -52,7 +52,9 @@ pub struct Orphans {
 impl Orphans {
     /// Each foreign key checked.
     pub fn constraints(&self) -> &[ConstraintOrphans] {
-        self.report.as_ref().map_or(&[], |r| r.constraints.as_slice())
+        self.report
+            .as_ref()
+            .map_or(&[], |r| r.constraints.as_slice())
     }
 
     /// The foreign keys the database did not let be checked.

@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use fk_safe::integrity::load_order::{Breakable, Cycle, LoadOrder, NullBreak, TableName};
 use fk_safe::integrity::audit::{self, AuditReport};
+use fk_safe::integrity::load_order::{Breakable, Cycle, LoadOrder, NullBreak, TableName};
 use fk_safe::integrity::ConstraintOrphans;
 use fk_safe::ForeignKey;
 
@@ -247,7 +247,11 @@ pub fn orphans(out: &mut String, report: &Orphans) {
         for fk in unchecked {
             line(
                 out,
-                &format!("  {}: {}", foreign_key(&fk.foreign_key), fk.reason.trim_end()),
+                &format!(
+                    "  {}: {}",
+                    foreign_key(&fk.foreign_key),
+                    fk.reason.trim_end()
+                ),
             );
         }
     }
@@ -330,7 +334,10 @@ pub fn result(out: &mut String, findings: &Findings, outcome: &Outcome) {
     let status = outcome.exit_status();
     let text = if !outcome.failed_on.is_empty() {
         let names: Vec<&str> = outcome.failed_on.iter().map(|f| f.name()).collect();
-        format!("Result: found {}{unchecked} (exit status {status})", names.join(", "))
+        format!(
+            "Result: found {}{unchecked} (exit status {status})",
+            names.join(", ")
+        )
     } else if outcome.unchecked > 0 {
         format!("Result: incomplete{unchecked} (exit status {status})")
     } else if audited > 0 {
