@@ -4,7 +4,7 @@
 use std::error::Error as _;
 use std::fmt::Write as _;
 
-use fk_safe::integrity::OrphanError;
+use fk_safe::integrity::{AuditError, OrphanError};
 
 use crate::text::printable;
 
@@ -32,6 +32,10 @@ pub enum CliError {
     /// The orphan report failed.
     #[error("could not make the orphan report")]
     Orphans(#[source] OrphanError),
+    /// The schema audit failed (or was asked for a schema that does not
+    /// exist).
+    #[error("could not make the schema audit")]
+    Audit(#[source] AuditError),
     /// The read-only snapshot transaction could not be opened or closed.
     #[error("could not run the scan in one read-only transaction")]
     Transaction(#[source] diesel::result::Error),

@@ -2,13 +2,14 @@
 //! crate's README, section "The JSON document"; a change to a field's name
 //! or meaning needs a new `version`, a new field does not.
 
+use fk_safe::integrity::audit::{self, AuditReport};
 use fk_safe::integrity::load_order::{Breakable, Cycle, LoadOrder, NullBreak, TableName};
-use fk_safe::integrity::{ConstraintOrphans, OrphanReport};
+use fk_safe::integrity::ConstraintOrphans;
 use fk_safe::{Deferrability, FkAction, ForeignKey, MatchType};
 use serde::Serialize;
 
 use crate::outcome::Outcome;
-use crate::scan::Findings;
+use crate::scan::{Findings, Orphans};
 
 /// The version of the document's format.
 pub const VERSION: u32 = 1;
@@ -18,7 +19,7 @@ pub const VERSION: u32 = 1;
 pub struct Document {
     /// Always [`VERSION`].
     pub version: u32,
-    /// `doctor`, `load-order` or `orphans`.
+    /// `doctor`, `load-order`, `orphans` or `audit`.
     pub command: &'static str,
     /// `postgresql` or `sqlite`.
     pub backend: &'static str,
@@ -28,8 +29,9 @@ pub struct Document {
     /// Present for `doctor` and `orphans`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orphans: Option<OrphansJson>,
-    // AUDIT: the `audit` section goes here (present for `doctor`), mapped
-    // from the library's audit findings by one function like `orphans_json`.
+    /// Present for `doctor` and `audit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditJson>,
     /// The exit status and why.
     pub status: StatusJson,
 }
@@ -123,7 +125,8 @@ pub struct ForeignKeyJson {
 /// `orphans`.
 #[derive(Debug, Serialize)]
 pub struct OrphansJson {
-    /// No row breaks any foreign key checked.
+    /// No row breaks any foreign key checked, and every foreign key
+    /// selected was checked (`unchecked` is empty).
     pub clean: bool,
     /// How many foreign keys were checked (the length of `constraints`).
     pub foreign_keys_checked: usize,
@@ -133,6 +136,57 @@ pub struct OrphansJson {
     pub total_orphans: u64,
     /// Each foreign key checked, broken or not, in the catalog's order.
     pub constraints: Vec<ConstraintJson>,
+    /// The foreign keys selected that the database did not let be checked
+    /// (no privilege, table gone, SQLite parent key without a unique
+    /// index), in the catalog's order.
+    pub unchecked: Vec<UncheckedJson>,
+}
+
+/// One foreign key that could not be checked.
+#[derive(Debug, Serialize)]
+pub struct UncheckedJson {
+    /// The constraint.
+    pub foreign_key: ForeignKeyJson,
+    /// Why: the database's error, or why its answers allow no exact check.
+    pub reason: String,
+}
+
+/// `audit`.
+#[derive(Debug, Serialize)]
+pub struct AuditJson {
+    /// Every finding, grouped by kind in the order of the checks.
+    pub findings: Vec<FindingJson>,
+}
+
+/// One audit finding.
+#[derive(Debug, Serialize)]
+pub struct FindingJson {
+    /// Its stable code, e.g. `unindexed-foreign-key` (the values of
+    /// `--fail-on` besides `orphans`, `cycles`, `unbreakable-cycles`,
+    /// `any-finding`).
+    pub kind: &'static str,
+    /// What was found, for a person (the text report's line).
+    pub message: String,
+    /// The schema of the table concerned (the child table of a foreign
+    /// key), when the finding is about one table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The table concerned (the child table of a foreign key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The name of the foreign key concerned (absent when it has none, as
+    /// on SQLite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+    /// The column concerned (`unconstrained-reference`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The foreign key concerned, when the finding is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign_key: Option<ForeignKeyJson>,
+    /// The tables of an `unbreakable-cycle`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<TableJson>>,
 }
 
 /// One foreign key checked.
@@ -174,9 +228,11 @@ pub struct ColumnValueJson {
 /// `status`.
 #[derive(Debug, Serialize)]
 pub struct StatusJson {
-    /// The process's exit status: 0 or 1 (errors print no document).
+    /// The process's exit status: 0, 1, or 2 when some foreign key could
+    /// not be checked and nothing failed (errors print no document).
     pub exit_status: u8,
-    /// Why it is 1: `orphans`, `cycles`, `unbreakable-cycles`; empty for 0.
+    /// Why it is 1: `orphans`, `cycles`, `unbreakable-cycles`, audit
+    /// kinds; empty otherwise.
     pub failed_on: Vec<&'static str>,
 }
 
@@ -194,6 +250,7 @@ impl Document {
             backend,
             load_order: findings.load_order.as_ref().map(load_order_json),
             orphans: findings.orphans.as_ref().map(orphans_json),
+            audit: findings.audit.as_ref().map(audit_json),
             status: StatusJson {
                 exit_status: outcome.exit_status(),
                 failed_on: outcome.failed_on.iter().map(|f| f.name()).collect(),
@@ -248,19 +305,77 @@ fn breakable_json(foreign_key: &ForeignKey, breakable: &Breakable) -> EdgeJson {
     }
 }
 
-/// The orphan report as JSON: the one place that maps
-/// [`OrphanReport`] to the document.
-// LEAD: when OrphanReport gains the foreign keys that could not be checked
-// (`unchecked`), add `unchecked: Vec<{foreign_key, error}>` to OrphansJson
-// here, and make `clean` false when it is not empty.
-pub fn orphans_json(report: &OrphanReport) -> OrphansJson {
+/// The orphan report as JSON: the one place that maps the library's
+/// `OrphanReport` to the document.
+pub fn orphans_json(report: &Orphans) -> OrphansJson {
     OrphansJson {
         clean: report.is_clean(),
-        foreign_keys_checked: report.constraints.len(),
+        foreign_keys_checked: report.constraints().len(),
         broken: report.broken().count(),
         total_orphans: report.total_orphans(),
-        constraints: report.constraints.iter().map(constraint_json).collect(),
+        constraints: report.constraints().iter().map(constraint_json).collect(),
+        unchecked: report
+            .unchecked()
+            .iter()
+            .map(|fk| UncheckedJson {
+                foreign_key: foreign_key_json(&fk.foreign_key),
+                reason: fk.reason.clone(),
+            })
+            .collect(),
     }
+}
+
+/// The audit as JSON, grouped by kind as the text report is.
+pub fn audit_json(report: &AuditReport) -> AuditJson {
+    AuditJson {
+        findings: audit::Finding::KINDS
+            .iter()
+            .flat_map(|kind| report.of_kind(kind))
+            .map(finding_json)
+            .collect(),
+    }
+}
+
+fn finding_json(finding: &audit::Finding) -> FindingJson {
+    let mut json = FindingJson {
+        kind: finding.kind(),
+        message: finding.to_string(),
+        schema: None,
+        table: None,
+        constraint: None,
+        column: None,
+        foreign_key: None,
+        tables: None,
+    };
+    let mut of_table = |schema: &str, table: &str| {
+        json.schema = Some(schema.to_string());
+        json.table = Some(table.to_string());
+    };
+    match finding {
+        audit::Finding::UnindexedForeignKey { foreign_key, .. }
+        | audit::Finding::NotValidConstraint { foreign_key }
+        | audit::Finding::TypeMismatch { foreign_key, .. }
+        | audit::Finding::DanglingForeignKey { foreign_key, .. }
+        | audit::Finding::ModelRelationMismatch { foreign_key, .. } => {
+            of_table(&foreign_key.schema, &foreign_key.table);
+            json.constraint.clone_from(&foreign_key.name);
+            json.foreign_key = Some(foreign_key_json(foreign_key));
+        }
+        audit::Finding::UnconstrainedReference { table, column, .. } => {
+            of_table(&table.schema, &table.table);
+            json.column = Some(column.clone());
+        }
+        audit::Finding::ModelRelationWithoutConstraint { table, .. } => {
+            of_table(&table.schema, &table.table);
+        }
+        audit::Finding::UnbreakableCycle { cycle } => {
+            json.tables = Some(cycle.tables.iter().map(table_json).collect());
+        }
+        // Models are not audited by the command; a kind newer than this
+        // build still has its kind and message.
+        _ => {}
+    }
+    json
 }
 
 fn constraint_json(constraint: &ConstraintOrphans) -> ConstraintJson {

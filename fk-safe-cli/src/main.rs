@@ -5,6 +5,7 @@
 //! fk-safe doctor <DATABASE>        load order, cycles and orphans
 //! fk-safe load-order <DATABASE>    the load order and its cycles
 //! fk-safe orphans <DATABASE>       the orphan report
+//! fk-safe audit <DATABASE>         the schema audit
 //! ```
 //!
 //! `DATABASE` is a `postgres://` or `postgresql://` URL, or an existing
@@ -13,7 +14,8 @@
 //! (`mode=ro`), PostgreSQL scanned in one `REPEATABLE READ READ ONLY`
 //! transaction. `--json` prints the report as the JSON document of the
 //! README. Exit status: 0 clean, 1 orphans (or a `--fail-on` finding),
-//! 2 no answer (usage, connection or query error).
+//! 2 no complete answer (usage, connection or query error, or a foreign
+//! key the database did not let be checked).
 
 mod database;
 mod error;
@@ -31,18 +33,19 @@ use fk_safe::integrity::OrphanOptions;
 
 use crate::database::{Db, Target};
 use crate::error::CliError;
-use crate::outcome::{Finding, Outcome};
+use crate::outcome::{Finding, Outcome, MODEL_KINDS};
 use crate::scan::Scan;
 
 /// The exit status when the report could not be made.
 const NO_ANSWER: u8 = 2;
 
 /// Foreign-key integrity of a live PostgreSQL or SQLite database: load
-/// order, cycles, orphan rows. Reads only; never writes.
+/// order, cycles, orphan rows, schema audit. Reads only; never writes.
 ///
-/// Exit status: 0 clean; 1 orphans exist (or a --fail-on finding); 2 the
-/// report could not be made (usage error, database missing or unreachable,
-/// a query failed).
+/// Exit status: 0 clean; 1 orphans exist (or a --fail-on finding); 2 no
+/// complete answer (usage error, database missing or unreachable, a query
+/// failed, or a foreign key could not be checked for orphans). Audit
+/// findings fail the run only with --fail-on.
 #[derive(Debug, Parser)]
 #[command(name = "fk-safe", version)]
 struct Cli {
@@ -55,13 +58,25 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Load order, cycles and orphans, read in one snapshot.
+    /// Load order, cycles, orphans and the schema audit, read in one
+    /// snapshot.
     Doctor(DoctorArgs),
     /// The tables in dependency levels, parents first, and every cycle with
     /// how each of its foreign keys can be broken.
     LoadOrder(LoadOrderArgs),
     /// For each foreign key, the rows whose parent does not exist.
     Orphans(OrphansArgs),
+    /// The schema audit: unindexed foreign keys, NOT VALID constraints,
+    /// type mismatches, dangling keys, unconstrained *_id columns,
+    /// unbreakable cycles.
+    Audit(AuditArgs),
+}
+
+/// The `--fail-on` values: the command's own findings, every audit kind
+/// of the library, and `any-finding`; anything else is a usage error
+/// listing them.
+fn fail_on_values() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Finding::names())
 }
 
 #[derive(Debug, Args)]
@@ -84,8 +99,9 @@ struct DoctorArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     sample: usize,
     /// Also fail (exit status 1) on these findings; orphans always fail.
-    #[arg(long, value_enum, value_name = "FINDING")]
-    fail_on: Vec<Finding>,
+    /// Audit findings fail only when named here (or any-finding).
+    #[arg(long, value_name = "FINDING", value_parser = fail_on_values())]
+    fail_on: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -98,8 +114,8 @@ struct LoadOrderArgs {
     #[arg(long = "schema", value_name = "S")]
     schemas: Vec<String>,
     /// Fail (exit status 1) on these findings.
-    #[arg(long, value_enum, value_name = "FINDING")]
-    fail_on: Vec<Finding>,
+    #[arg(long, value_name = "FINDING", value_parser = fail_on_values())]
+    fail_on: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +135,20 @@ struct OrphansArgs {
     /// How many orphans of each foreign key to show.
     #[arg(long, value_name = "N", default_value_t = 10)]
     sample: usize,
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// Only the tables of this schema (`main` on SQLite); repeatable. A
+    /// schema that does not exist is refused.
+    #[arg(long = "schema", value_name = "S")]
+    schemas: Vec<String>,
+    /// Fail (exit status 1) on these findings (audit kinds or
+    /// any-finding); without it, findings are reported and exit 0.
+    #[arg(long, value_name = "FINDING", value_parser = fail_on_values())]
+    fail_on: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -144,6 +174,7 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
                     load_order: true,
                     schemas: args.schemas.clone(),
                     orphans: Some(options),
+                    audit: Some(args.schemas.clone()),
                 },
                 args.fail_on.as_slice(),
             )
@@ -155,6 +186,7 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
                 load_order: true,
                 schemas: args.schemas.clone(),
                 orphans: None,
+                audit: None,
             },
             args.fail_on.as_slice(),
         ),
@@ -168,19 +200,63 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
                 &args.database,
                 Scan {
                     load_order: false,
-                    schemas: Vec::new(),
+                    // Checked to hold tables: one without foreign keys is
+                    // then clean, a typo refused.
+                    schemas: args.schemas.clone(),
                     orphans: Some(options),
+                    audit: None,
                 },
                 &[][..],
             )
         }
+        Command::Audit(args) => (
+            "audit",
+            &args.database,
+            Scan {
+                load_order: false,
+                // The audit refuses a schema that does not exist itself.
+                schemas: Vec::new(),
+                orphans: None,
+                audit: Some(args.schemas.clone()),
+            },
+            args.fail_on.as_slice(),
+        ),
     };
-    if scan.orphans.is_none() && fail_on.contains(&Finding::Orphans) {
-        return Err(CliError::Usage(
-            "load-order does not look for orphans, so --fail-on orphans cannot be honoured: \
-             use `fk-safe doctor` or `fk-safe orphans`"
-                .into(),
-        ));
+    let fail_on = fail_on
+        .iter()
+        .map(|name| {
+            Finding::parse(name).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "unknown --fail-on {name:?}: one of {}",
+                    Finding::names().join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(finding) = fail_on.iter().find(|finding| {
+        !finding.looked_for(
+            scan.load_order,
+            scan.orphans.is_some(),
+            scan.audit.is_some(),
+        )
+    }) {
+        if matches!(finding, Finding::Audit(kind) if MODEL_KINDS.contains(kind)) {
+            return Err(CliError::Usage(format!(
+                "fk-safe compares no models (they are Rust types: the library's \
+                 `AuditOptions::model` compares them), so --fail-on {finding} cannot be honoured"
+            )));
+        }
+        return Err(CliError::Usage(format!(
+            "{name} does not look for {finding}, so --fail-on {finding} cannot be honoured: \
+             use {}",
+            match finding {
+                Finding::Orphans => "`fk-safe doctor` or `fk-safe orphans`",
+                Finding::Cycles | Finding::UnbreakableCycles => {
+                    "`fk-safe doctor` or `fk-safe load-order`"
+                }
+                Finding::Audit(_) | Finding::Any => "`fk-safe doctor` or `fk-safe audit`",
+            }
+        )));
     }
     let Some(database) = database.database.as_deref() else {
         return Err(CliError::Usage(
@@ -190,7 +266,7 @@ fn run(cli: &Cli) -> Result<u8, CliError> {
     let target = Target::parse(database)?;
     let mut db = Db::open(&target)?;
     let findings = scan.run(&mut db)?;
-    let outcome = Outcome::of(&findings, fail_on);
+    let outcome = Outcome::of(&findings, &fail_on);
 
     let output = if cli.json {
         let document = json::Document::new(name, target.backend(), &findings, &outcome);

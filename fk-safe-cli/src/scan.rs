@@ -1,9 +1,12 @@
-//! Reading the database: the load order and the orphan report, in one
-//! read-only snapshot.
+//! Reading the database: the load order, the orphan report and the
+//! schema audit, in one read-only snapshot.
 
 use diesel::Connection;
 use fk_safe::integrity::load_order::{self, LoadOrder};
-use fk_safe::integrity::{orphans, OrphanOptions, OrphanReport};
+use fk_safe::integrity::orphans::UncheckedForeignKey;
+use fk_safe::integrity::{
+    audit, orphans, AuditOptions, AuditReport, ConstraintOrphans, OrphanOptions, OrphanReport,
+};
 use fk_safe::{FkCatalog, FkConnection};
 
 use crate::database::Db;
@@ -20,6 +23,9 @@ pub struct Scan {
     pub schemas: Vec<String>,
     /// Check these foreign keys for orphans (`None`: do not).
     pub orphans: Option<OrphanOptions>,
+    /// Audit the tables of these schemas (all when empty; `None`: do not
+    /// audit).
+    pub audit: Option<Vec<String>>,
 }
 
 /// What was read.
@@ -28,10 +34,54 @@ pub struct Findings {
     /// The load order, when asked for.
     pub load_order: Option<LoadOrder>,
     /// The orphan report, when asked for.
-    pub orphans: Option<OrphanReport>,
-    // AUDIT: the lead wires `fk_safe::integrity::audit` here at merge (an
-    // `audit: Option<..>` read in `scan_in` below, rendered by
-    // text::doctor's and json::Document's `audit` sections).
+    pub orphans: Option<Orphans>,
+    /// The audit, when asked for.
+    pub audit: Option<AuditReport>,
+}
+
+/// The orphan report, or nothing to check: every `--schema` asked for
+/// holds tables but no foreign key (the library refuses a filter that
+/// selects nothing, rightly for a typo; these schemas were checked to
+/// exist, so their answer is "0 foreign keys").
+#[derive(Debug)]
+pub struct Orphans {
+    /// `None` when no foreign key was selected.
+    pub report: Option<OrphanReport>,
+}
+
+impl Orphans {
+    /// Each foreign key checked.
+    pub fn constraints(&self) -> &[ConstraintOrphans] {
+        self.report
+            .as_ref()
+            .map_or(&[], |r| r.constraints.as_slice())
+    }
+
+    /// The foreign keys the database did not let be checked.
+    pub fn unchecked(&self) -> &[UncheckedForeignKey] {
+        self.report.as_ref().map_or(&[], |r| r.unchecked.as_slice())
+    }
+
+    /// The foreign keys some row breaks.
+    pub fn broken(&self) -> impl Iterator<Item = &ConstraintOrphans> {
+        self.constraints().iter().filter(|c| !c.is_clean())
+    }
+
+    /// Whether some row breaks a foreign key checked (orphans, or partly
+    /// NULL MATCH FULL keys).
+    pub fn found(&self) -> bool {
+        self.broken().next().is_some()
+    }
+
+    /// The orphans of all foreign keys checked together.
+    pub fn total_orphans(&self) -> u64 {
+        self.constraints().iter().map(|c| c.orphans).sum()
+    }
+
+    /// No orphans and every foreign key selected checked.
+    pub fn is_clean(&self) -> bool {
+        !self.found() && self.unchecked().is_empty()
+    }
 }
 
 impl Scan {
@@ -52,7 +102,7 @@ impl Scan {
 
     fn scan_in<C: FkConnection>(&self, conn: &mut C) -> Result<Findings, CliError> {
         let catalog = FkCatalog::new();
-        let load_order = if self.load_order {
+        let load_order = if self.load_order || !self.schemas.is_empty() {
             let progress = Progress::start("reading the load order");
             let order = if self.schemas.is_empty() {
                 load_order::read(conn, &catalog)
@@ -63,26 +113,22 @@ impl Scan {
             .map_err(CliError::LoadOrder)?;
             progress.finish();
             refuse_empty_schemas(&self.schemas, &order)?;
-            Some(order)
+            // `orphans --schema` reads it only to check the schemas hold
+            // tables.
+            self.load_order.then_some(order)
         } else {
             None
         };
         let orphans = match &self.orphans {
-            Some(options) => {
-                // The catalog is read once and cached: this is the list the
-                // report checks.
-                let foreign_keys = catalog.foreign_keys(conn).map_err(CliError::Catalog)?;
-                // With the load order, a schema was checked to hold tables
-                // already; one without foreign keys is then simply clean.
-                if !self.load_order {
-                    refuse_unmatched_filters(options, &foreign_keys)?;
-                }
-                let selected = foreign_keys.iter().filter(|fk| options.selects(fk)).count();
-                let progress = Progress::start(&format!(
-                    "checking {selected} foreign key{} for orphans",
-                    if selected == 1 { "" } else { "s" }
-                ));
-                let report = orphans(conn, &catalog, options).map_err(CliError::Orphans)?;
+            Some(options) => Some(self.orphans_in(conn, &catalog, options)?),
+            None => None,
+        };
+        let audit = match &self.audit {
+            Some(schemas) => {
+                let mut options = AuditOptions::<C::Backend>::new();
+                options.schemas.clone_from(schemas);
+                let progress = Progress::start("auditing the schema");
+                let report = audit(conn, &catalog, &options).map_err(CliError::Audit)?;
                 progress.finish();
                 Some(report)
             }
@@ -91,6 +137,46 @@ impl Scan {
         Ok(Findings {
             load_order,
             orphans,
+            audit,
+        })
+    }
+
+    /// The orphan report of `options`, with each `--schema` that holds
+    /// tables (checked before) but no foreign key left out: it has 0
+    /// foreign keys to check, which the library would refuse as a filter
+    /// selecting nothing.
+    fn orphans_in<C: FkConnection>(
+        &self,
+        conn: &mut C,
+        catalog: &FkCatalog,
+        options: &OrphanOptions,
+    ) -> Result<Orphans, CliError> {
+        // The catalog is read once and cached: this is the list the report
+        // checks.
+        let foreign_keys = catalog.foreign_keys(conn).map_err(CliError::Catalog)?;
+        let mut options = options.clone();
+        let asked = options.schemas.clone();
+        options
+            .schemas
+            .retain(|schema| foreign_keys.iter().any(|fk| &fk.schema == schema));
+        if !asked.is_empty() && options.schemas.is_empty() {
+            if options.tables.is_empty() && options.constraints.is_empty() {
+                return Ok(Orphans { report: None });
+            }
+            // A --table or --constraint in schemas without foreign keys
+            // selects nothing: refused below, naming the flag.
+            options.schemas = asked;
+        }
+        refuse_unmatched_filters(&options, &foreign_keys)?;
+        let selected = foreign_keys.iter().filter(|fk| options.selects(fk)).count();
+        let progress = Progress::start(&format!(
+            "checking {selected} foreign key{} for orphans",
+            if selected == 1 { "" } else { "s" }
+        ));
+        let report = orphans(conn, catalog, &options).map_err(CliError::Orphans)?;
+        progress.finish();
+        Ok(Orphans {
+            report: Some(report),
         })
     }
 }
@@ -98,8 +184,10 @@ impl Scan {
 /// Refuses a `--table`, `--schema` or `--constraint` that selects no
 /// foreign key (a typo would otherwise report "no orphans": a silent wrong
 /// result). Each value must select at least one foreign key together with
-/// the other filters. The library is to refuse this itself (a new
-/// `OrphanError` variant); this check can go once it does.
+/// the other filters. The library refuses this too
+/// (`OrphanError::NothingSelected`), but names one value only and not the
+/// flag; this check names every flag that selects nothing, and says so
+/// when the database keeps no constraint names.
 fn refuse_unmatched_filters(
     options: &OrphanOptions,
     foreign_keys: &[fk_safe::ForeignKey],

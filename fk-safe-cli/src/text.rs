@@ -5,12 +5,13 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use fk_safe::integrity::audit::{self, AuditReport};
 use fk_safe::integrity::load_order::{Breakable, Cycle, LoadOrder, NullBreak, TableName};
-use fk_safe::integrity::{ConstraintOrphans, OrphanReport};
+use fk_safe::integrity::ConstraintOrphans;
 use fk_safe::ForeignKey;
 
 use crate::outcome::Outcome;
-use crate::scan::Findings;
+use crate::scan::{Findings, Orphans};
 
 /// `text` with control characters (newlines, escape sequences) and
 /// bidirectional overrides written as `\u{..}`, so that what a database
@@ -200,10 +201,10 @@ fn or_list(names: &[String]) -> String {
     }
 }
 
-/// The orphans section.
-pub fn orphans(out: &mut String, report: &OrphanReport) {
-    let checked = report.constraints.len() as u64;
-    if report.is_clean() {
+/// The orphans section, then the foreign keys that could not be checked.
+pub fn orphans(out: &mut String, report: &Orphans) {
+    let checked = report.constraints().len() as u64;
+    if !report.found() {
         line(
             out,
             &format!(
@@ -212,7 +213,7 @@ pub fn orphans(out: &mut String, report: &OrphanReport) {
             ),
         );
     } else {
-        let partial: u64 = report.constraints.iter().map(|c| c.partial_nulls).sum();
+        let partial: u64 = report.constraints().iter().map(|c| c.partial_nulls).sum();
         let partial = if partial > 0 {
             format!(
                 " and {} (MATCH FULL)",
@@ -234,8 +235,52 @@ pub fn orphans(out: &mut String, report: &OrphanReport) {
             line(out, &format!("  {}", constraint_line(constraint)));
         }
     }
-    // LEAD: the foreign keys that could not be checked (`unchecked`) go
-    // here, one line each with their error.
+    let unchecked = report.unchecked();
+    if !unchecked.is_empty() {
+        line(
+            out,
+            &format!(
+                "Not checked: {} (the database did not let them be checked: no complete answer)",
+                plural(unchecked.len() as u64, "foreign key", "foreign keys")
+            ),
+        );
+        for fk in unchecked {
+            line(
+                out,
+                &format!(
+                    "  {}: {}",
+                    foreign_key(&fk.foreign_key),
+                    fk.reason.trim_end()
+                ),
+            );
+        }
+    }
+}
+
+/// The audit section: its findings grouped by kind, in the order of the
+/// library's checks.
+pub fn audit(out: &mut String, report: &AuditReport) {
+    if report.is_clean() {
+        line(out, "Audit: no findings");
+        return;
+    }
+    line(
+        out,
+        &format!(
+            "Audit: {} (they fail the run only with --fail-on)",
+            plural(report.findings.len() as u64, "finding", "findings")
+        ),
+    );
+    for kind in audit::Finding::KINDS {
+        let found: Vec<&audit::Finding> = report.of_kind(kind).collect();
+        if found.is_empty() {
+            continue;
+        }
+        line(out, &format!("  {kind}: {}", found.len()));
+        for finding in found {
+            line(out, &format!("    {finding}"));
+        }
+    }
 }
 
 fn constraint_line(constraint: &ConstraintOrphans) -> String {
@@ -276,16 +321,34 @@ fn sample<'a>(text: &mut String, keys: impl Iterator<Item = &'a [Option<String>]
 }
 
 /// The last line: what the exit status will be and why.
-pub fn result(out: &mut String, outcome: &Outcome) {
-    if outcome.failed_on.is_empty() {
-        line(out, "Result: clean (exit status 0)");
+pub fn result(out: &mut String, findings: &Findings, outcome: &Outcome) {
+    let unchecked = if outcome.unchecked > 0 {
+        format!(
+            "; {} not checked",
+            plural(outcome.unchecked as u64, "foreign key", "foreign keys")
+        )
     } else {
+        String::new()
+    };
+    let audited = findings.audit.as_ref().map_or(0, |r| r.findings.len()) as u64;
+    let status = outcome.exit_status();
+    let text = if !outcome.failed_on.is_empty() {
         let names: Vec<&str> = outcome.failed_on.iter().map(|f| f.name()).collect();
-        line(
-            out,
-            &format!("Result: found {} (exit status 1)", names.join(", ")),
-        );
-    }
+        format!(
+            "Result: found {}{unchecked} (exit status {status})",
+            names.join(", ")
+        )
+    } else if outcome.unchecked > 0 {
+        format!("Result: incomplete{unchecked} (exit status {status})")
+    } else if audited > 0 {
+        format!(
+            "Result: no failing finding, {} not chosen by --fail-on (exit status {status})",
+            plural(audited, "audit finding", "audit findings")
+        )
+    } else {
+        format!("Result: clean (exit status {status})")
+    };
+    line(out, &text);
 }
 
 /// The whole report of a command.
@@ -300,9 +363,12 @@ pub fn report(database: &str, command: &str, findings: &Findings, outcome: &Outc
         out.push('\n');
         orphans(&mut out, report);
     }
-    // AUDIT: the audit section (doctor only) goes here, after the orphans.
+    if let Some(report) = &findings.audit {
+        out.push('\n');
+        audit(&mut out, report);
+    }
     out.push('\n');
-    result(&mut out, outcome);
+    result(&mut out, findings, outcome);
     out
 }
 

@@ -63,7 +63,13 @@ fn sqlite_doctor_of_a_clean_file_reads_at_a_glance() {
              \n\
              Orphans: none in 3 foreign keys checked\n\
              \n\
-             Result: clean (exit status 0)\n",
+             Audit: 3 findings (they fail the run only with --fail-on)\n\
+             \x20 unindexed-foreign-key: 3\n\
+             \x20   unindexed foreign key main.orders (customer_id) -> main.customers (id): no valid b-tree index on main.orders leads with (customer_id), so each delete or key change in main.customers scans main.orders; fix: CREATE INDEX \"main\".\"orders_customer_id_idx\" ON \"orders\" (\"customer_id\")\n\
+             \x20   unindexed foreign key main.people (team_id) -> main.teams (id): no valid b-tree index on main.people leads with (team_id), so each delete or key change in main.teams scans main.people; fix: CREATE INDEX \"main\".\"people_team_id_idx\" ON \"people\" (\"team_id\")\n\
+             \x20   unindexed foreign key main.teams (lead_id) -> main.people (id): no valid b-tree index on main.teams leads with (lead_id), so each delete or key change in main.people scans main.teams; fix: CREATE INDEX \"main\".\"teams_lead_id_idx\" ON \"teams\" (\"lead_id\")\n\
+             \n\
+             Result: no failing finding, 3 audit findings not chosen by --fail-on (exit status 0)\n",
             db.path()
         )
     );
@@ -489,6 +495,12 @@ fn postgres_doctor_text_and_json() {
              Orphans: 1 row in 1 of 1 foreign key checked\n\
              \x20 shop.orders (customer_id) -> shop.customers (id) [orders_customer_fkey]: 1 orphan; e.g. (5)\n\
              \n\
+             Audit: 2 findings (they fail the run only with --fail-on)\n\
+             \x20 unindexed-foreign-key: 1\n\
+             \x20   unindexed foreign key orders_customer_fkey shop.orders (customer_id) -> shop.customers (id): no valid b-tree index on shop.orders leads with (customer_id), so each delete or key change in shop.customers scans shop.orders; fix: CREATE INDEX ON \"shop\".\"orders\" (\"customer_id\")\n\
+             \x20 not-valid-constraint: 1\n\
+             \x20   constraint orders_customer_fkey shop.orders (customer_id) -> shop.customers (id) is NOT VALID: rows older than it were never checked; fix: ALTER TABLE \"shop\".\"orders\" VALIDATE CONSTRAINT \"orders_customer_fkey\"\n\
+             \n\
              Result: found orphans (exit status 1)\n",
             db.url
         )
@@ -533,11 +545,11 @@ fn postgres_doctor_text_and_json() {
         None,
     );
     assert_eq!(run.status, 1, "{}", run.stderr);
+    // A schema without tables is refused as a likely typo.
     let run = fk_safe(&["orphans", &db.url, "--schema", "public"], None);
     assert_eq!(run.status, 2);
     assert!(
-        run.stderr
-            .contains("no foreign key matches --schema \"public\""),
+        run.stderr.contains("no table in --schema \"public\""),
         "{}",
         run.stderr
     );
@@ -687,7 +699,42 @@ fn postgres_doctor_of_chosen_schemas() {
     assert!(run
         .stdout
         .contains("Orphans: none in 0 foreign keys checked"));
-    for command in ["doctor", "load-order"] {
+    assert!(
+        run.stdout.ends_with("Result: clean (exit status 0)\n"),
+        "{}",
+        run.stdout
+    );
+    // With a schema that has foreign keys, only those are checked.
+    for command in ["doctor", "orphans"] {
+        let run = fk_safe(
+            &[
+                "--json", command, &db.url, "--schema", "other", "--schema", "shop",
+            ],
+            None,
+        );
+        assert_eq!(run.status, 0, "{command}: {}", run.stderr);
+        let doc = run.json();
+        assert_eq!(doc["orphans"]["foreign_keys_checked"], 1, "{command}");
+        assert_eq!(doc["orphans"]["unchecked"], json!([]));
+    }
+    let run = fk_safe(&["--json", "orphans", &db.url, "--schema", "other"], None);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(run.json()["orphans"]["foreign_keys_checked"], 0);
+    // A table filter there still selects nothing: refused, naming the flag.
+    let run = fk_safe(
+        &[
+            "orphans", &db.url, "--schema", "other", "--table", "settings",
+        ],
+        None,
+    );
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr
+            .contains("no foreign key matches --table \"settings\""),
+        "{}",
+        run.stderr
+    );
+    for command in ["doctor", "load-order", "orphans"] {
         let run = fk_safe(
             &[command, &db.url, "--schema", "shop", "--schema", "shpo"],
             None,
@@ -701,8 +748,10 @@ fn postgres_doctor_of_chosen_schemas() {
     }
 }
 
-/// A table the role may not read: no report, exit status 2, and the
-/// server's reason as a cause (not a panic, not a Debug dump).
+/// A table the role may not read: its foreign key is reported as not
+/// checked, with the server's reason (not a panic, not a Debug dump), and
+/// the run has no complete answer (exit status 2) unless orphans elsewhere
+/// fail it anyway (exit status 1).
 #[test]
 fn postgres_query_errors_exit_2_with_the_cause() {
     let role = common::PgRole::new();
@@ -710,19 +759,378 @@ fn postgres_query_errors_exit_2_with_the_cause() {
     db.run(&[
         "CREATE TABLE customers (id bigint PRIMARY KEY)",
         "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers (id))",
+        "CREATE TABLE tags (id bigint PRIMARY KEY)",
+        "CREATE TABLE items (id bigint PRIMARY KEY, tag_id bigint)",
+        "INSERT INTO items VALUES (1, 7)",
+        "ALTER TABLE items ADD CONSTRAINT items_tag_fkey FOREIGN KEY (tag_id) REFERENCES tags (id) NOT VALID",
+        &format!("GRANT SELECT ON customers, tags, items TO {}", q(&role.name)),
     ]);
     let url = common::with_user(&db.url, &role.name);
-    let run = fk_safe(&["orphans", &url], None);
+    let run = fk_safe(&["orphans", &url, "--table", "orders"], None);
     assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
-    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, "");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "fk-safe orphans: postgresql database {url}\n\
+             \n\
+             Orphans: none in 0 foreign keys checked\n\
+             Not checked: 1 foreign key (the database did not let them be checked: no complete answer)\n\
+             \x20 public.orders (customer_id) -> public.customers (id) [orders_customer_id_fkey]: \
+             permission denied for table orders\n\
+             \n\
+             Result: incomplete; 1 foreign key not checked (exit status 2)\n"
+        )
+    );
+    assert!(!run.stdout.contains("DatabaseError("), "{}", run.stdout);
+
+    let run = fk_safe(&["--json", "orphans", &url, "--table", "orders"], None);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["orphans"]["clean"], false);
+    assert_eq!(doc["orphans"]["foreign_keys_checked"], 0);
+    let unchecked = &doc["orphans"]["unchecked"];
+    assert_eq!(unchecked.as_array().unwrap().len(), 1, "{unchecked}");
+    assert_eq!(
+        unchecked[0]["foreign_key"]["name"],
+        "orders_customer_id_fkey"
+    );
+    assert_eq!(unchecked[0]["reason"], "permission denied for table orders");
+    assert_eq!(doc["status"], json!({"exit_status": 2, "failed_on": []}));
+
+    // Orphans found elsewhere are a certain failure: 1, with the unchecked
+    // key still listed.
+    let run = fk_safe(&["doctor", &url], None);
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run
+        .stdout
+        .contains("Orphans: 1 row in 1 of 1 foreign key checked\n"));
+    assert!(run.stdout.contains("Not checked: 1 foreign key"));
+    assert!(run
+        .stdout
+        .contains("Result: found orphans; 1 foreign key not checked (exit status 1)\n"));
+    let doc = fk_safe(&["--json", "orphans", &url], None).json();
+    assert_eq!(doc["orphans"]["unchecked"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        doc["status"],
+        json!({"exit_status": 1, "failed_on": ["orphans"]})
+    );
+}
+
+/// A SQLite parent key without a unique index cannot be checked exactly:
+/// not checked, exit status 2, and the audit names it dangling.
+#[test]
+fn sqlite_a_key_that_cannot_be_checked_gives_no_complete_answer() {
+    let db = SqliteFile::new(&[
+        "CREATE TABLE parents (code TEXT)",
+        "CREATE TABLE children (id INTEGER PRIMARY KEY, code TEXT REFERENCES parents (code))",
+        "INSERT INTO children VALUES (1, 'x')",
+    ]);
+    let run = fk_safe(&["doctor", db.path()], None);
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr
-            .starts_with("error: could not make the orphan report\n  caused by: could not check "),
+        run.stdout.contains(
+            "Not checked: 1 foreign key (the database did not let them be checked: no complete answer)\n\
+             \x20 main.children (code) -> main.parents (code): foreign key mismatch - \"children\" referencing \"parents\"\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  dangling-foreign-key: 1\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .ends_with("Result: incomplete; 1 foreign key not checked (exit status 2)\n"));
+    let doc = fk_safe(&["--json", "doctor", db.path()], None).json();
+    assert_eq!(doc["orphans"]["clean"], false);
+    assert_eq!(
+        doc["orphans"]["unchecked"][0]["foreign_key"]["table"],
+        "children"
+    );
+    assert!(doc["orphans"]["unchecked"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("foreign key mismatch"));
+    assert_eq!(doc["status"]["exit_status"], 2);
+    // A --fail-on finding is a certain failure, whatever was not checked.
+    let run = fk_safe(
+        &["doctor", db.path(), "--fail-on", "dangling-foreign-key"],
+        None,
+    );
+    assert_eq!(run.status, 1, "{}", run.stdout);
+}
+
+/// `audit` on SQLite: findings grouped by kind, exit status 0 unless
+/// --fail-on names their kind.
+#[test]
+fn sqlite_audit_reports_findings_and_fails_only_when_asked() {
+    let mut statements = SHOP.to_vec();
+    // Indexed: no finding for this key.
+    statements.push("CREATE INDEX people_team_idx ON people (team_id)");
+    statements.push("CREATE TABLE notes (id INTEGER PRIMARY KEY, customer_id INTEGER)");
+    let db = SqliteFile::new(&statements);
+    let run = fk_safe(&["audit", db.path()], None);
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "fk-safe audit: sqlite database {}\n\
+             \n\
+             Audit: 3 findings (they fail the run only with --fail-on)\n\
+             \x20 unindexed-foreign-key: 2\n\
+             \x20   unindexed foreign key main.orders (customer_id) -> main.customers (id): no valid b-tree index on main.orders leads with (customer_id), so each delete or key change in main.customers scans main.orders; fix: CREATE INDEX \"main\".\"orders_customer_id_idx\" ON \"orders\" (\"customer_id\")\n\
+             \x20   unindexed foreign key main.teams (lead_id) -> main.people (id): no valid b-tree index on main.teams leads with (lead_id), so each delete or key change in main.people scans main.teams; fix: CREATE INDEX \"main\".\"teams_lead_id_idx\" ON \"teams\" (\"lead_id\")\n\
+             \x20 unconstrained-reference: 1\n\
+             \x20   main.notes.customer_id looks like a reference (to main.customers?) but no foreign key covers it\n\
+             \n\
+             Result: no failing finding, 3 audit findings not chosen by --fail-on (exit status 0)\n",
+            db.path()
+        )
+    );
+    assert_eq!(run.stderr, "");
+
+    let run = fk_safe(&["--json", "audit", db.path()], None);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["command"], "audit");
+    assert!(doc.get("orphans").is_none() && doc.get("load_order").is_none());
+    let findings = doc["audit"]["findings"].as_array().unwrap();
+    let kinds: Vec<&str> = findings
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "unindexed-foreign-key",
+            "unindexed-foreign-key",
+            "unconstrained-reference"
+        ]
+    );
+    assert_eq!(findings[0]["schema"], "main");
+    assert_eq!(findings[0]["table"], "orders");
+    assert!(
+        findings[0].get("constraint").is_none(),
+        "SQLite keeps no names"
+    );
+    assert_eq!(findings[0]["foreign_key"]["parent_table"], "customers");
+    assert!(findings[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("unindexed foreign key main.orders (customer_id)"));
+    assert_eq!(
+        findings[2],
+        json!({
+            "kind": "unconstrained-reference",
+            "message": "main.notes.customer_id looks like a reference (to main.customers?) but no foreign key covers it",
+            "schema": "main",
+            "table": "notes",
+            "column": "customer_id"
+        })
+    );
+    assert_eq!(doc["status"], json!({"exit_status": 0, "failed_on": []}));
+
+    let run = fk_safe(
+        &[
+            "--json",
+            "audit",
+            db.path(),
+            "--fail-on",
+            "unindexed-foreign-key",
+        ],
+        None,
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert_eq!(
+        run.json()["status"],
+        json!({"exit_status": 1, "failed_on": ["unindexed-foreign-key"]})
+    );
+    let run = fk_safe(
+        &["audit", db.path(), "--fail-on", "not-valid-constraint"],
+        None,
+    );
+    assert_eq!(run.status, 0, "not found, so not failing: {}", run.stdout);
+    let run = fk_safe(&["audit", db.path(), "--fail-on", "any-finding"], None);
+    assert_eq!(run.status, 1);
+    assert!(run
+        .stdout
+        .ends_with("Result: found any-finding (exit status 1)\n"));
+    // doctor: the same section after the orphans, and the same --fail-on.
+    let run = fk_safe(
+        &["doctor", db.path(), "--fail-on", "unindexed-foreign-key"],
+        None,
+    );
+    assert_eq!(run.status, 1);
+    let audit_at = run
+        .stdout
+        .find("\nAudit: 3 findings")
+        .expect("an audit section");
+    assert!(run.stdout.find("\nOrphans: none").unwrap() < audit_at);
+    assert!(run
+        .stdout
+        .ends_with("Result: found unindexed-foreign-key (exit status 1)\n"));
+}
+
+#[test]
+fn unknown_or_unhonourable_fail_on_is_a_usage_error() {
+    let db = SqliteFile::new(SHOP);
+    for command in ["doctor", "audit", "load-order"] {
+        let run = fk_safe(
+            &[command, db.path(), "--fail-on", "unindexed-foreign-keys"],
+            None,
+        );
+        assert_eq!(run.status, 2, "{command}");
+        assert_eq!(run.stdout, "");
+        for valid in fk_safe::integrity::audit::Finding::KINDS.iter().chain(&[
+            "orphans",
+            "cycles",
+            "unbreakable-cycles",
+            "any-finding",
+        ]) {
+            assert!(run.stderr.contains(valid), "{valid}: {}", run.stderr);
+        }
+    }
+    let run = fk_safe(
+        &[
+            "load-order",
+            db.path(),
+            "--fail-on",
+            "unindexed-foreign-key",
+        ],
+        None,
+    );
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.contains(
+            "load-order does not look for unindexed-foreign-key, so --fail-on \
+             unindexed-foreign-key cannot be honoured"
+        ),
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("permission denied"), "{}", run.stderr);
-    assert!(!run.stderr.contains("DatabaseError("), "{}", run.stderr);
+    for finding in ["orphans", "cycles"] {
+        let run = fk_safe(&["audit", db.path(), "--fail-on", finding], None);
+        assert_eq!(run.status, 2);
+        assert!(run.stderr.contains("cannot be honoured"), "{}", run.stderr);
+    }
+    // The command has no models to compare: their kinds could never fail.
+    let run = fk_safe(
+        &[
+            "doctor",
+            db.path(),
+            "--fail-on",
+            "model-relation-without-constraint",
+        ],
+        None,
+    );
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("compares no models"), "{}", run.stderr);
+    let run = fk_safe(&["audit", db.path(), "--schema", "other"], None);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.contains("there is no schema other"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// On PostgreSQL: structured fields, NOT VALID, --schema, and audit
+/// findings failing a doctor run together with its orphans.
+#[test]
+fn postgres_audit_in_text_and_json() {
+    let db = PgDatabase::new();
+    db.run(&[
+        "CREATE SCHEMA shop",
+        "CREATE SCHEMA other",
+        "CREATE TABLE shop.customers (id bigint PRIMARY KEY)",
+        "CREATE TABLE shop.orders (id bigint PRIMARY KEY, customer_id bigint)",
+        "INSERT INTO shop.orders VALUES (1, 5)",
+        "ALTER TABLE shop.orders ADD CONSTRAINT orders_customer_fkey FOREIGN KEY (customer_id) \
+         REFERENCES shop.customers (id) NOT VALID",
+        "CREATE TABLE other.parents (id bigint PRIMARY KEY)",
+        "CREATE TABLE other.children (id bigint PRIMARY KEY, parent_id bigint REFERENCES other.parents (id))",
+    ]);
+    let run = fk_safe(&["--json", "audit", &db.url, "--schema", "shop"], None);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let findings = run.json()["audit"]["findings"].clone();
+    let kinds: Vec<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["unindexed-foreign-key", "not-valid-constraint"]);
+    for finding in findings.as_array().unwrap() {
+        assert_eq!(finding["schema"], "shop");
+        assert_eq!(finding["table"], "orders");
+        assert_eq!(finding["constraint"], "orders_customer_fkey");
+        assert_eq!(finding["foreign_key"]["validated"], false);
+    }
+    let run = fk_safe(&["audit", &db.url], None);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("  unindexed-foreign-key: 2\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("unindexed foreign key children_parent_id_fkey other.children"));
+
+    let run = fk_safe(
+        &[
+            "--json",
+            "doctor",
+            &db.url,
+            "--fail-on",
+            "not-valid-constraint",
+            "--fail-on",
+            "type-mismatch",
+        ],
+        None,
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["audit"]["findings"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        doc["status"],
+        json!({"exit_status": 1, "failed_on": ["orphans", "not-valid-constraint"]})
+    );
+    // An index on the key ends its finding.
+    db.run(&["CREATE INDEX ON shop.orders (customer_id)"]);
+    let run = fk_safe(
+        &[
+            "audit",
+            &db.url,
+            "--schema",
+            "shop",
+            "--fail-on",
+            "unindexed-foreign-key",
+        ],
+        None,
+    );
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("unindexed-foreign-key"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  not-valid-constraint: 1\n"),
+        "{}",
+        run.stdout
+    );
+    let run = fk_safe(&["audit", &db.url, "--schema", "shpo"], None);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.contains("there is no schema shpo"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
