@@ -246,7 +246,10 @@ mod sqlite_deferred {
     /// before and after). A TEMP table of the same name makes fk-safe read
     /// the key from the TEMP table (`row_values` names the table bare), so
     /// the change is not seen and the re-keyed orphan is committed.
-    fn rekeyed_orphan(temp_shadow: bool) -> Result<(), DeferredError<fk_safe::Error>> {
+    fn rekeyed_orphan(
+        temp_shadow: bool,
+        pragma_off: bool,
+    ) -> Result<(), DeferredError<fk_safe::Error>> {
         let db = SqliteDb::new();
         let mut conn = db.conn();
         run(
@@ -270,24 +273,33 @@ mod sqlite_deferred {
         }
         with_deferred(&mut conn, &FkCatalog::new(), &Deferral::all(), |conn| {
             conn.batch_execute("UPDATE main.t_children SET parent_id = 98 WHERE id = 1")?;
+            if pragma_off {
+                conn.batch_execute("PRAGMA defer_foreign_keys = OFF")?;
+            }
             Ok::<_, fk_safe::Error>(())
         })
     }
 
     #[test]
     fn rekeyed_orphan_is_held_against_the_work() {
-        let outcome = rekeyed_orphan(false);
-        assert!(
-            matches!(outcome, Err(DeferredError::Violation { .. })),
-            "{outcome:?}"
-        );
+        for pragma_off in [false, true] {
+            let outcome = rekeyed_orphan(false, pragma_off);
+            assert!(
+                matches!(&outcome, Err(DeferredError::Violation { violation, .. })
+                    if violation.child_table() == Some("t_children")),
+                "{outcome:?}"
+            );
+        }
     }
 
-    /// Held: SQLite's own count at COMMIT catches the re-keyed orphan
-    /// even when the check reads the TEMP table's key.
+    /// SQLite's own count at COMMIT still catches the re-keyed orphan when
+    /// the check reads the TEMP table's key (explained with no table); a
+    /// work ending `PRAGMA defer_foreign_keys = OFF` makes it forget that
+    /// count, and the re-keyed orphan is committed as success.
     #[test]
+    #[ignore = "FINDING 3: SQLite: a TEMP table named like a main child makes the check read the row's key from temp (row_values names the table unqualified): a re-keyed orphan in main is committed as success when the work ends PRAGMA defer_foreign_keys = OFF"]
     fn rekeyed_orphan_under_a_temp_table_of_the_same_name() {
-        let outcome = rekeyed_orphan(true);
+        let outcome = rekeyed_orphan(true, true);
         assert!(
             matches!(outcome, Err(DeferredError::Violation { .. })),
             "{outcome:?}"
@@ -357,6 +369,50 @@ mod postgres_deferred {
             "{broken:?}"
         );
         assert_eq!(n(&mut conn, "SELECT COUNT(*) AS n FROM q_departments"), 1);
+    }
+
+    /// Held: a key chosen by name on a partitioned child whose partitions
+    /// live in another schema (their clones of the key are constraints of
+    /// that schema) is deferred and checked on the partitions too.
+    #[test]
+    fn partitions_in_another_schema_follow_the_named_key() {
+        let db = PgDb::new();
+        let mut conn = db.conn();
+        let s = schema(&mut conn);
+        let parts = format!("{s}_p");
+        run(
+            &mut conn,
+            &format!(
+                "CREATE SCHEMA {parts};
+                 CREATE TABLE {s}.pp_heads (id BIGINT PRIMARY KEY);
+                 CREATE TABLE {s}.pp_rows (id BIGINT, head_id BIGINT NOT NULL,
+                     CONSTRAINT pp_head_fk FOREIGN KEY (head_id) REFERENCES {s}.pp_heads (id) DEFERRABLE)
+                     PARTITION BY HASH (id);
+                 CREATE TABLE {parts}.pp_rows_0 PARTITION OF {s}.pp_rows FOR VALUES WITH (MODULUS 1, REMAINDER 0);"
+            ),
+        );
+        let catalog = FkCatalog::new();
+        let deferral = Deferral::constraint_in(&s, "pp_head_fk");
+        let loaded = with_deferred(&mut conn, &catalog, &deferral, |conn| {
+            conn.batch_execute(
+                "INSERT INTO pp_rows (id, head_id) VALUES (1, 7);
+                 INSERT INTO pp_heads (id) VALUES (7);",
+            )?;
+            Ok::<_, fk_safe::Error>(())
+        });
+        let broken = with_deferred(&mut conn, &catalog, &deferral, |conn| {
+            conn.batch_execute("INSERT INTO pp_rows (id, head_id) VALUES (2, 99)")?;
+            Ok::<_, fk_safe::Error>(())
+        });
+        let rows = n(&mut conn, "SELECT COUNT(*) AS n FROM pp_rows");
+        run(&mut conn, &format!("DROP SCHEMA {parts} CASCADE"));
+        assert!(loaded.is_ok(), "{loaded:?}");
+        assert!(
+            matches!(&broken, Err(DeferredError::Violation { violation, .. })
+                if violation.child_table() == Some("pp_rows")),
+            "{broken:?}"
+        );
+        assert_eq!(rows, 1);
     }
 
     /// A name chosen is deferred by `SET CONSTRAINTS "schema"."name"`,
