@@ -122,6 +122,11 @@ mod sqlite_deferred {
             }
             Ok::<_, fk_safe::Error>(())
         });
+        // fk-safe ended its transaction, whatever the outcome.
+        assert!(
+            conn.batch_execute("BEGIN; ROLLBACK").is_ok(),
+            "the connection is left inside a transaction after {outcome:?}"
+        );
         // The work's own orphan (id 2), committed or not.
         let orphans = n(
             &mut db.conn(),
@@ -170,6 +175,57 @@ mod sqlite_deferred {
         assert!(
             matches!(outcome, Err(DeferredError::Violation { .. })) && orphans == 0,
             "with_deferred returned {outcome:?}; the work's orphan committed: {orphans}"
+        );
+    }
+
+    /// Held: `PRAGMA foreign_keys = OFF` in the work is a no-op inside the
+    /// transaction, and the orphan it writes is found; a nested
+    /// with_deferred that fails rolls back to its savepoint only, and the
+    /// outer work's cycle is committed.
+    #[test]
+    fn foreign_keys_off_in_the_work_and_nesting() {
+        let db = SqliteDb::new();
+        let mut conn = db.conn();
+        run(
+            &mut conn,
+            "CREATE TABLE f_parents (id INTEGER PRIMARY KEY, child_id INTEGER NOT NULL REFERENCES f_children (id));
+             CREATE TABLE f_children (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES f_parents (id));",
+        );
+        let catalog = FkCatalog::new();
+        let off = with_deferred(&mut conn, &catalog, &Deferral::all(), |conn| {
+            conn.batch_execute(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO f_children (id, parent_id) VALUES (1, 99);",
+            )?;
+            Ok::<_, fk_safe::Error>(())
+        });
+        assert!(
+            matches!(&off, Err(DeferredError::Violation { violation, .. })
+                if violation.child_table() == Some("f_children")),
+            "{off:?}"
+        );
+        let outer = with_deferred(&mut conn, &catalog, &Deferral::all(), |conn| {
+            conn.batch_execute("INSERT INTO f_parents (id, child_id) VALUES (1, 10)")?;
+            let inner = with_deferred(conn, &catalog, &Deferral::all(), |conn| {
+                conn.batch_execute("INSERT INTO f_children (id, parent_id) VALUES (20, 99)")?;
+                Ok::<_, fk_safe::Error>(())
+            });
+            assert!(
+                matches!(&inner, Err(DeferredError::Violation { violation, .. })
+                    if violation.child_table() == Some("f_children")),
+                "{inner:?}"
+            );
+            conn.batch_execute("INSERT INTO f_children (id, parent_id) VALUES (10, 1)")?;
+            Ok::<_, fk_safe::Error>(())
+        });
+        assert!(outer.is_ok(), "{outer:?}");
+        assert_eq!(n(&mut conn, "SELECT COUNT(*) AS n FROM f_children"), 1);
+        assert_eq!(
+            n(
+                &mut conn,
+                "SELECT defer_foreign_keys AS n FROM pragma_defer_foreign_keys"
+            ),
+            0
         );
     }
 
@@ -443,6 +499,37 @@ mod postgres_deferred {
             matches!(outcome, Err(DeferredError::NotDeferrable { .. })),
             "expected a typed refusal before any SQL, got {outcome:?}"
         );
+    }
+
+    /// Held: a key declared INITIALLY DEFERRED and not chosen, broken by
+    /// the work, fails the COMMIT after the check passed; it comes back as
+    /// a Violation naming its table, and nothing is committed.
+    #[test]
+    fn an_initially_deferred_key_not_chosen_fails_at_commit_explained() {
+        let db = PgDb::new();
+        let mut conn = db.conn();
+        let s = schema(&mut conn);
+        run(&mut conn, CYCLE);
+        run(
+            &mut conn,
+            "ALTER TABLE c_departments ADD CONSTRAINT c_head_fk FOREIGN KEY (head_id) REFERENCES c_heads (id) DEFERRABLE;
+             ALTER TABLE c_heads ADD CONSTRAINT c_department_fk FOREIGN KEY (department_id) REFERENCES c_departments (id) DEFERRABLE INITIALLY DEFERRED;",
+        );
+        let outcome = with_deferred(
+            &mut conn,
+            &FkCatalog::new(),
+            &Deferral::constraint_in(&s, "c_head_fk"),
+            |conn| {
+                conn.batch_execute("INSERT INTO c_heads (id, department_id) VALUES (10, 77)")?;
+                Ok::<_, fk_safe::Error>(())
+            },
+        );
+        assert!(
+            matches!(&outcome, Err(DeferredError::Violation { violation, .. })
+                if violation.child_table() == Some("c_heads")),
+            "{outcome:?}"
+        );
+        assert_eq!(n(&mut conn, "SELECT COUNT(*) AS n FROM c_heads"), 0);
     }
 
     /// Held: inside a caller's REPEATABLE READ transaction the work runs
