@@ -117,7 +117,8 @@ pub trait SuspendChecks: ReadRows {
     ) -> Result<Suspension<Self::Suspended>, SuspendFailed>;
 
     /// Something that changes when the work ends the load's transaction
-    /// (PostgreSQL: the transaction's id); `None` where it cannot be told.
+    /// (PostgreSQL: the transaction's id; SQLite: whether a transaction is
+    /// open at all); `None` where it cannot be told.
     fn transaction_marker<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
     ) -> diesel::QueryResult<Option<String>>;

@@ -33,6 +33,10 @@ pub enum CheckFailure {
     },
     /// The check itself failed.
     Database(diesel::result::Error),
+    /// The work undid the deferral itself (SQLite: `PRAGMA
+    /// defer_foreign_keys = OFF`, which makes SQLite forget the violations
+    /// it counted), so the check cannot vouch for what it wrote.
+    DeferralUndone(String),
 }
 
 /// How a backend defers foreign keys for the length of some work and checks
@@ -78,6 +82,15 @@ pub trait DeferConstraints: ExplainFailure {
         chosen: Chosen<'_>,
         deferred: &Self::Deferred,
     ) -> Result<(), CheckFailure>;
+
+    /// Constraints other than foreign keys that share a chosen key's name
+    /// in its schema and are not deferrable (PostgreSQL's `SET CONSTRAINTS
+    /// "schema"."name"` acts on every constraint of that name there, and
+    /// fails on such one), described; none where keys are not named.
+    fn name_clashes<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        chosen: &[ForeignKey],
+    ) -> QueryResult<Vec<String>>;
 
     /// Undoes what [`defer`](Self::defer) changed that the end of the
     /// transaction (or savepoint) would not undo by itself. Called before the

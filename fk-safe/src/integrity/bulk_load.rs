@@ -4,7 +4,7 @@
 //! [`load_unchecked`] runs your work in a transaction (a savepoint inside
 //! yours) with the checks turned off by the first [`Mechanism`] your
 //! privileges allow, turns them back on, and then checks every foreign key
-//! that went unchecked for orphans with the [orphan report](super::orphans)
+//! that went unchecked for orphans with the [orphan report](mod@super::orphans)
 //! (never with `VALIDATE CONSTRAINT` alone, which misses orphans written
 //! under `session_replication_role = replica` and stops at the first). By
 //! default any orphan rolls the whole load back and the error lists every

@@ -23,6 +23,21 @@
 //! - **Every outcome rolls back but success**: an error of the work, a
 //!   failed check, and a panic in the work (the panic goes on after the
 //!   rollback).
+//! - **What the work undoes is told.** A work that ends the transaction
+//!   itself (`COMMIT`) is [`DeferredError::TransactionEnded`] (its rows up
+//!   to then may be committed); one that turns SQLite's `PRAGMA
+//!   defer_foreign_keys` off, which makes SQLite forget the violations it
+//!   counted, is [`DeferredError::DeferralUndone`]; a name shared with a
+//!   constraint that is not a foreign key and cannot be deferred is
+//!   refused before any work ([`DeferredError::SharedNames`]).
+//!
+//! On SQLite, rows broken before the work are not held against it when
+//! they are known by rowid and key values in `main`; any other broken row
+//! (a `WITHOUT ROWID` table's, a TEMP or attached schema's) cannot be told
+//! from a new one and fails the check. Inside a caller's transaction on
+//! PostgreSQL, the chosen keys are checked before the savepoint is
+//! released; a key the work defers itself (`SET CONSTRAINTS ALL DEFERRED`)
+//! is checked at the caller's `COMMIT`, as PostgreSQL does.
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
@@ -106,7 +121,7 @@ use diesel::connection::{Connection, TransactionManager};
 use diesel::result::Error as DieselError;
 
 use crate::backend::defer::{CheckFailure, Chosen};
-use crate::backend::{DeferConstraints, ExplainFailure, FkBackend, FkConnection};
+use crate::backend::{DeferConstraints, ExplainFailure, FkBackend, FkConnection, SuspendChecks};
 use crate::cache::CatalogCache;
 use crate::catalog::FkCatalog;
 use crate::error::Error;
@@ -331,6 +346,30 @@ pub enum DeferredError<E> {
     /// The work returned an error; everything it wrote was rolled back.
     #[error(transparent)]
     Work(E),
+    /// Constraints that are not foreign keys share a chosen key's name in
+    /// its schema and are not deferrable, so `SET CONSTRAINTS` by that name
+    /// would fail; nothing ran. Rename one, or make it deferrable.
+    #[error(
+        "SET CONSTRAINTS acts on every constraint of a name in its schema, and these share a \
+         chosen key's name without being deferrable: {}. Nothing was run",
+        clashes.join(", ")
+    )]
+    SharedNames {
+        /// Each such constraint, described.
+        clashes: Vec<String>,
+    },
+    /// The work undid the deferral itself, so the check before commit
+    /// cannot vouch for what it wrote; everything was rolled back.
+    #[error("{0}; everything the work wrote was rolled back")]
+    DeferralUndone(String),
+    /// The work ended the transaction itself (a `COMMIT` or `ROLLBACK` of
+    /// its own, seen on PostgreSQL): what it wrote before that may be
+    /// committed, unchecked.
+    #[error(
+        "the work ended with_deferred's transaction itself (COMMIT or ROLLBACK): rows it wrote \
+         before may be committed without the check; run the orphan report on its tables"
+    )]
+    TransactionEnded,
     /// A statement of fk-safe's own failed (beginning, deferring, checking,
     /// committing or rolling back).
     #[error(transparent)]
@@ -500,6 +539,10 @@ where
         Some(EveryKey::All) => &live,
         Some(EveryKey::Deferrable) | None => &chosen,
     };
+    let clashes = C::Backend::name_clashes(conn, &chosen).map_err(DeferredError::Database)?;
+    if !clashes.is_empty() {
+        return Err(DeferredError::SharedNames { clashes });
+    }
     let keys = refused(checked);
     if !keys.is_empty() {
         return Err(DeferredError::NotDeferrable {
@@ -575,6 +618,9 @@ where
         Err(error) => {
             let error = match roll_back(conn) {
                 Ok(()) => error,
+                // The work ended the transaction: nothing is left to roll
+                // back, and that is what the caller must hear.
+                Err(_) if matches!(error, DeferredError::TransactionEnded) => error,
                 Err(rollback) => return Err(DeferredError::Database(rollback)),
             };
             Err(match error {
@@ -606,6 +652,8 @@ where
     F: FnOnce(&mut C) -> Result<T, E>,
 {
     let deferred = C::Backend::defer(conn, chosen).map_err(DeferredError::Database)?;
+    let before =
+        <C::Backend as SuspendChecks>::transaction_marker(conn).map_err(DeferredError::Database)?;
     let outcome = match panic::catch_unwind(AssertUnwindSafe(|| work(conn))) {
         Ok(outcome) => outcome,
         Err(panic) => {
@@ -616,6 +664,13 @@ where
             panic::resume_unwind(panic);
         }
     };
+    // After a failed statement PostgreSQL reads nothing more in the
+    // transaction: the marker then goes unread, and the work's error stands.
+    match <C::Backend as SuspendChecks>::transaction_marker(conn) {
+        Ok(after) if after != before => return Err(DeferredError::TransactionEnded),
+        Err(error) if outcome.is_ok() => return Err(DeferredError::Database(error)),
+        _ => {}
+    }
     let checked = match outcome {
         Ok(value) => match C::Backend::check(conn, cache, chosen, &deferred) {
             Ok(()) => Ok(value),
@@ -623,6 +678,7 @@ where
                 Err(DeferredError::Violation { violation, rows })
             }
             Err(CheckFailure::Database(error)) => Err(DeferredError::Database(error)),
+            Err(CheckFailure::DeferralUndone(why)) => Err(DeferredError::DeferralUndone(why)),
         },
         Err(error) => Err(DeferredError::Work(error)),
     };

@@ -35,6 +35,12 @@ fn set_constraints(chosen: Chosen<'_>, mode: &str) -> String {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct ClashRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    clash: String,
+}
+
 impl DeferConstraints for Pg {
     const NAMES_CONSTRAINTS: bool = true;
 
@@ -87,6 +93,34 @@ impl DeferConstraints for Pg {
                 )),
             },
         }
+    }
+
+    fn name_clashes<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        chosen: &[ForeignKey],
+    ) -> QueryResult<Vec<String>> {
+        let mut clashes = Vec::new();
+        for fk in chosen {
+            let Some(name) = fk.name.as_deref() else {
+                continue;
+            };
+            let found: Vec<ClashRow> = diesel::RunQueryDsl::load(
+                diesel::sql_query(
+                    "/* fk-safe: catalog */ SELECT c.contype::text || ' constraint ' || \
+                        quote_ident(n.nspname) || '.' || quote_ident(c.conname) || ' on ' || \
+                        c.conrelid::regclass::text AS clash
+                   FROM pg_catalog.pg_constraint c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
+                  WHERE n.nspname = $1 AND c.conname = $2 AND c.contype <> 'f'
+                    AND NOT c.condeferrable",
+                )
+                .bind::<diesel::sql_types::Text, _>(&fk.schema)
+                .bind::<diesel::sql_types::Text, _>(name),
+                conn,
+            )?;
+            clashes.extend(found.into_iter().map(|row| row.clash));
+        }
+        Ok(clashes)
     }
 
     /// Rolling back restores the modes; a commit keeps the chosen keys

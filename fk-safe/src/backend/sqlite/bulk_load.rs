@@ -80,10 +80,19 @@ impl SuspendChecks for Sqlite {
     }
 
     fn transaction_marker<C: LoadConnection<Backend = Self>>(
-        _conn: &mut C,
+        conn: &mut C,
     ) -> QueryResult<Option<String>> {
-        // SQLite has no transaction id to compare.
-        Ok(None)
+        // SQLite has no transaction id, but tells whether one is open: a
+        // `BEGIN` inside a transaction fails and changes nothing, one
+        // outside it succeeds (and is rolled back at once). A work that
+        // ended the transaction and began another is not seen.
+        Ok(Some(match conn.batch_execute("BEGIN") {
+            Err(_) => "in a transaction".to_string(),
+            Ok(()) => {
+                conn.batch_execute("ROLLBACK")?;
+                "outside any transaction".to_string()
+            }
+        }))
     }
 
     fn to_check<C: LoadConnection<Backend = Self>>(
