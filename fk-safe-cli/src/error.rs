@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use fk_safe::integrity::{AuditError, OrphanError};
 
-use crate::text::printable;
+use crate::text::printable_message;
 
 /// Everything that stops a report from being made.
 #[derive(Debug, thiserror::Error)]
@@ -54,13 +54,17 @@ impl From<diesel::result::Error> for CliError {
 /// its effect already repeats (the library's messages often end with their
 /// source) is not printed twice.
 pub fn chain(error: &CliError) -> String {
-    let mut out = format!("error: {}", printable(&error.to_string()));
+    let mut out = format!("error: {}", printable_message(&error.to_string(), "  "));
     let mut previous = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();
         if !previous.contains(text.trim()) {
-            let _ = write!(out, "\n  caused by: {}", printable(text.trim_end()));
+            let _ = write!(
+                out,
+                "\n  caused by: {}",
+                printable_message(text.trim_end(), "    ")
+            );
         }
         previous = text;
         source = cause.source();

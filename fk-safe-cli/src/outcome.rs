@@ -93,7 +93,14 @@ impl Finding {
             Finding::UnbreakableCycles => findings
                 .load_order
                 .as_ref()
-                .is_some_and(|order| order.unbreakable_cycles().next().is_some()),
+                // A cycle not known to be breakable (SQLite's catalog does
+                // not say whether a key is deferrable) fails the gate too.
+                .is_some_and(|order| {
+                    order
+                        .cycles
+                        .iter()
+                        .any(|cycle| cycle.breakable() != Some(true))
+                }),
             Finding::Audit(kind) => findings
                 .audit
                 .as_ref()

@@ -13,6 +13,15 @@ use fk_safe::ForeignKey;
 use crate::outcome::Outcome;
 use crate::scan::{Findings, Orphans};
 
+/// A message of several lines (a server's error with its hint), each line
+/// [`printable`], later lines indented under the first, tabs as spaces.
+pub fn printable_message(text: &str, indent: &str) -> String {
+    text.split('\n')
+        .map(|line| printable(&line.replace('\t', "  ")).into_owned())
+        .collect::<Vec<_>>()
+        .join(&format!("\n{indent}"))
+}
+
 /// `text` with control characters (newlines, escape sequences) and
 /// bidirectional overrides written as `\u{..}`, so that what a database
 /// name or value holds is shown, never obeyed by the terminal.
