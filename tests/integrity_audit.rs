@@ -746,6 +746,131 @@ mod postgres_facts {
         );
     }
 
+    /// An index on each partition supports a partitioned child only when
+    /// every leaf has one, at any depth and in any schema; one leaf
+    /// without it (or no partition at all) leaves the key reported.
+    pub fn partition_indexes(conn: &mut PgConnection) {
+        let schema = pg_schema(conn);
+        let other = format!("{schema}_q");
+        for statement in [
+            format!("CREATE SCHEMA {other}"),
+            "CREATE TABLE q_parents (id BIGINT PRIMARY KEY)".into(),
+            "CREATE TABLE q_events (id BIGINT, parent_id BIGINT REFERENCES q_parents (id), at DATE NOT NULL)              PARTITION BY RANGE (at)".into(),
+            "CREATE TABLE q_events_2026 PARTITION OF q_events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')              PARTITION BY RANGE (at)".into(),
+            "CREATE TABLE q_events_2026a PARTITION OF q_events_2026 FOR VALUES FROM ('2026-01-01') TO ('2026-07-01')".into(),
+            format!("CREATE TABLE {other}.q_events_2026b PARTITION OF q_events_2026 FOR VALUES FROM ('2026-07-01') TO ('2027-01-01')"),
+            "CREATE INDEX ON q_events_2026a (parent_id)".into(),
+            "CREATE TABLE q_empty (id BIGINT, parent_id BIGINT REFERENCES q_parents (id), at DATE NOT NULL)              PARTITION BY RANGE (at)".into(),
+        ] {
+            sql(conn, &statement);
+        }
+        let report = audit_own(conn, &schema, AuditOptions::new());
+        assert_eq!(
+            about(&report, "unindexed-foreign-key", "q_events").len(),
+            1,
+            "{report}"
+        );
+        assert_eq!(
+            about(&report, "unindexed-foreign-key", "q_empty").len(),
+            1,
+            "{report}"
+        );
+        // The fix names its index, in the table's schema.
+        assert_eq!(
+            fix_of(about(&report, "unindexed-foreign-key", "q_events")[0]),
+            format!("CREATE INDEX \"q_events_parent_id_idx\" ON \"{schema}\".\"q_events\" (\"parent_id\")")
+        );
+        sql(
+            conn,
+            &format!("CREATE INDEX ON {other}.q_events_2026b (parent_id)"),
+        );
+        let report = audit_own(conn, &schema, AuditOptions::new());
+        sql(conn, &format!("DROP SCHEMA {other} CASCADE"));
+        assert!(
+            about(&report, "unindexed-foreign-key", "q_events").is_empty(),
+            "{report}"
+        );
+        assert_eq!(
+            about(&report, "unindexed-foreign-key", "q_empty").len(),
+            1,
+            "{report}"
+        );
+    }
+
+    /// A domain compares as its base type with the modifier it gives: over
+    /// the parent's type it is no mismatch, over another length it is.
+    pub fn domains(conn: &mut PgConnection) {
+        let schema = pg_schema(conn);
+        for statement in [
+            "CREATE DOMAIN w_code3 AS VARCHAR(3)",
+            "CREATE DOMAIN w_code3_checked AS w_code3 CHECK (VALUE <> '')",
+            "CREATE TABLE w_parents (code VARCHAR(3) PRIMARY KEY, wide VARCHAR(5) UNIQUE)",
+            "CREATE TABLE w_same (id BIGINT PRIMARY KEY, code w_code3_checked REFERENCES w_parents (code))",
+            "CREATE TABLE w_other (id BIGINT PRIMARY KEY, code w_code3_checked REFERENCES w_parents (wide))",
+        ] {
+            sql(conn, statement);
+        }
+        let report = audit_own(conn, &schema, AuditOptions::new());
+        assert!(
+            about(&report, "type-mismatch", "w_same").is_empty(),
+            "{report}"
+        );
+        let other = about(&report, "type-mismatch", "w_other");
+        assert_eq!(other.len(), 1, "{report}");
+        assert!(
+            other[0].to_string().ends_with(
+                "code is w_code3_checked, wide is character varying(5) \
+                 (base type character varying(3) against character varying(5))"
+            ),
+            "{report}"
+        );
+    }
+
+    /// A composite primary key's columns are references like any other; a
+    /// single-column one is the table's identity.
+    pub fn composite_primary_keys(conn: &mut PgConnection) {
+        let schema = pg_schema(conn);
+        for statement in [
+            "CREATE TABLE u_tags (id BIGINT PRIMARY KEY)",
+            "CREATE TABLE u_post_tags (post_id BIGINT, tag_id BIGINT REFERENCES u_tags (id), PRIMARY KEY (post_id, tag_id))",
+            "CREATE TABLE u_tag_notes (tag_id BIGINT PRIMARY KEY)",
+        ] {
+            sql(conn, statement);
+        }
+        let report = audit_own(conn, &schema, AuditOptions::new());
+        let on_join = about(&report, "unconstrained-reference", "u_post_tags");
+        assert_eq!(on_join.len(), 1, "{report}");
+        assert!(on_join[0].to_string().contains("post_id"), "{report}");
+        assert!(
+            about(&report, "unconstrained-reference", "u_tag_notes").is_empty(),
+            "{report}"
+        );
+    }
+
+    /// A cycle wholly in a schema not audited is not this schema's.
+    pub fn cycles_of_other_schemas(conn: &mut PgConnection) {
+        let schema = pg_schema(conn);
+        let other = format!("{schema}_c");
+        for statement in [
+            format!("CREATE SCHEMA {other}"),
+            format!("CREATE TABLE {other}.c_a (id BIGINT PRIMARY KEY, b_id BIGINT NOT NULL)"),
+            format!("CREATE TABLE {other}.c_b (id BIGINT PRIMARY KEY, a_id BIGINT NOT NULL REFERENCES {other}.c_a (id))"),
+            format!("ALTER TABLE {other}.c_a ADD FOREIGN KEY (b_id) REFERENCES {other}.c_b (id)"),
+        ] {
+            sql(conn, &statement);
+        }
+        let own = audit_own(conn, &schema, AuditOptions::new());
+        let theirs = audit(
+            &mut *conn,
+            &FkCatalog::new(),
+            &AuditOptions::new().schema(&other),
+        )
+        .expect("audit");
+        sql(conn, &format!("DROP SCHEMA {other} CASCADE"));
+        assert_eq!(own.of_kind("unbreakable-cycle").count(), 0, "{own}");
+        assert_eq!(theirs.of_kind("unbreakable-cycle").count(), 1, "{theirs}");
+    }
+
     /// The shop's NewOrder against this schema once its constraint is gone.
     pub fn shop_model_without_its_constraint(conn: &mut PgConnection) {
         let schema = pg_schema(conn);
@@ -853,6 +978,10 @@ common::on_postgres! {
     a_shop_model_without_its_constraint = shop_model_without_its_constraint,
     unknown_schemas_are_refused = pg_unknown_schema,
     partitioned_child_tables = partitioned_children,
+    indexes_on_every_partition = partition_indexes,
+    domains_compare_as_their_base_type = domains,
+    composite_primary_key_columns = composite_primary_keys,
+    cycles_of_schemas_not_audited = cycles_of_other_schemas,
 }
 
 /// SQLite's catalog does not record deferrability, so a cycle of NOT NULL

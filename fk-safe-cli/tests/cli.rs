@@ -497,7 +497,7 @@ fn postgres_doctor_text_and_json() {
              \n\
              Audit: 2 findings (they fail the run only with --fail-on)\n\
              \x20 unindexed-foreign-key: 1\n\
-             \x20   unindexed foreign key orders_customer_fkey shop.orders (customer_id) -> shop.customers (id): no valid b-tree index on shop.orders leads with (customer_id), so each delete or key change in shop.customers scans shop.orders; fix: CREATE INDEX ON \"shop\".\"orders\" (\"customer_id\")\n\
+             \x20   unindexed foreign key orders_customer_fkey shop.orders (customer_id) -> shop.customers (id): no valid b-tree index on shop.orders leads with (customer_id), so each delete or key change in shop.customers scans shop.orders; fix: CREATE INDEX \"orders_customer_id_idx\" ON \"shop\".\"orders\" (\"customer_id\")\n\
              \x20 not-valid-constraint: 1\n\
              \x20   constraint orders_customer_fkey shop.orders (customer_id) -> shop.customers (id) is NOT VALID: rows older than it were never checked; fix: ALTER TABLE \"shop\".\"orders\" VALIDATE CONSTRAINT \"orders_customer_fkey\"\n\
              \n\

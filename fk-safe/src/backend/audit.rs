@@ -14,6 +14,11 @@ pub trait ReadAudit: diesel::backend::Backend + Sized {
     /// remembered catalog is out of date.
     const DANGLING_FOREIGN_KEYS: bool;
 
+    /// What [`ColumnFacts::compared_as`] holds, as a type-mismatch finding
+    /// names it: `affinity` on SQLite, `base type` on PostgreSQL (a
+    /// domain's, with its type modifier).
+    const COMPARED_AS: &'static str;
+
     /// Every index of the tables of `schemas` (all schemas when empty),
     /// sorted by schema, table and name. On SQLite a table's rowid (an
     /// `INTEGER PRIMARY KEY`) counts as its primary key's index.
@@ -23,11 +28,21 @@ pub trait ReadAudit: diesel::backend::Backend + Sized {
     ) -> QueryResult<Vec<IndexFacts>>;
 
     /// Every column of the tables of `schemas` (all schemas when empty),
-    /// sorted by schema, table and position.
+    /// partitions included (a foreign key may reference or leave from one
+    /// directly), sorted by schema, table and position.
     fn list_columns<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         schemas: &[String],
     ) -> QueryResult<Vec<ColumnFacts>>;
+
+    /// Every leaf partition (one holding rows: not itself partitioned) of
+    /// the partitioned tables of `schemas` (all schemas when empty), at
+    /// any depth and wherever the partition's own schema is, sorted. None
+    /// on SQLite, which has no partitions.
+    fn list_partitions<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        schemas: &[String],
+    ) -> QueryResult<Vec<PartitionFacts>>;
 
     /// The table an unquoted name reaches from this connection, as (schema,
     /// table) spelled as created: `schema.table` when a schema is given,
@@ -48,8 +63,8 @@ pub trait ReadAudit: diesel::backend::Backend + Sized {
         schemas: &[String],
     ) -> QueryResult<Vec<String>>;
 
-    /// The statement that creates an index on `columns` of
-    /// `schema.table`, every name quoted.
+    /// The statement that creates an index named by [`index_name`] on
+    /// `columns` of `schema.table`, every name quoted.
     fn create_index_sql(schema: &str, table: &str, columns: &[String]) -> String;
 
     /// How to declare a foreign key from `columns` of `child` (schema,
@@ -113,10 +128,60 @@ pub struct ColumnFacts {
     /// Its declared type as the database prints it (PostgreSQL's
     /// `format_type`, SQLite's declaration as written).
     pub declared: String,
-    /// What decides how its values compare: the type itself on
-    /// PostgreSQL, the type affinity on SQLite (`INTEGER`, `TEXT`, `BLOB`,
+    /// What decides how its values compare: on PostgreSQL the base type
+    /// with its modifier (`format_type`; a domain resolved to the type it
+    /// is over, through domains over domains, with the modifier the
+    /// innermost domain gives, as PostgreSQL's own `getBaseTypeAndTypmod`
+    /// does), the type affinity on SQLite (`INTEGER`, `TEXT`, `BLOB`,
     /// `REAL`, `NUMERIC`). Two columns compare alike when these are equal.
     pub compared_as: String,
     /// Whether it is part of the table's primary key.
     pub primary_key: bool,
+    /// Whether its table is a partition (its columns are its partitioned
+    /// table's).
+    pub partition: bool,
+}
+
+/// A leaf partition of a partitioned table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PartitionFacts {
+    /// The partitioned table's schema.
+    pub schema: String,
+    /// The partitioned table (the root the foreign key is declared on, or
+    /// any partitioned table above the leaf).
+    pub table: String,
+    /// The partition's schema (it may differ from its table's).
+    pub partition_schema: String,
+    /// The partition.
+    pub partition: String,
+}
+
+/// The name a suggested index gets: `{table}_{columns joined by _}_idx`.
+///
+/// It is meant to be read, not to be unique: `(a_b)` and `(a, b)` get the
+/// same name, an existing index or table may have it, and PostgreSQL cuts
+/// names at 63 bytes. A taken name makes the `CREATE INDEX` fail ("already
+/// exists") without changing anything; choose another name then. It is
+/// never `IF NOT EXISTS`, which would skip the statement silently when an
+/// index of that name on other columns exists.
+pub fn index_name(table: &str, columns: &[String]) -> String {
+    format!("{table}_{}_idx", columns.join("_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_name;
+
+    #[test]
+    fn index_names_are_readable_not_unique() {
+        assert_eq!(
+            index_name("orders", &["customer_id".into()]),
+            "orders_customer_id_idx"
+        );
+        // Said in its documentation: the statement then fails, loudly.
+        assert_eq!(
+            index_name("t", &["a".into(), "b".into()]),
+            index_name("t", &["a_b".into()])
+        );
+    }
 }

@@ -22,12 +22,25 @@
 //!   another collation than the column's own is questionable too (the
 //!   lookups compare in the column's); operator classes are not compared,
 //!   and SQLite's collations are not (its catalog does not give a
-//!   column's).
+//!   column's). A partitioned child (PostgreSQL) is supported by a
+//!   supporting index on the partitioned table, or else by one on every
+//!   leaf partition, wherever the partitions' schemas are, since the
+//!   lookups scan each partition; an index made on each partition alone
+//!   is not made for partitions attached later, which then go unsupported
+//!   until they get one (the next audit reports it). With no partition at
+//!   all, a partitioned child without its own index is reported. The
+//!   suggested fix names its index `{table}_{columns}_idx`: readable, not
+//!   unique (`(a_b)` and `(a, b)` get the same name, PostgreSQL cuts names
+//!   at 63 bytes); when the name is taken, the statement fails ("already
+//!   exists") and changes nothing.
 //! - **`not-valid-constraint`**: a PostgreSQL constraint added `NOT VALID`
 //!   and never validated: rows older than it were never checked.
 //! - **`type-mismatch`**: a child column whose type differs from its parent
-//!   column's. PostgreSQL compares `format_type` of type and modifier
-//!   (`integer` against `bigint`, `character varying(3)` against `text`);
+//!   column's. PostgreSQL compares `format_type` of the base type and
+//!   modifier (`integer` against `bigint`, `character varying(3)` against
+//!   `text`), a domain resolved to the type it is over with the modifier it
+//!   gives (a domain over `bigint` referencing `bigint` compares with
+//!   `bigint`'s operators: no finding);
 //!   SQLite compares type affinity, which decides how values compare
 //!   (`BIGINT` against `INTEGER` is the same affinity, `TEXT` against
 //!   `INTEGER` is not).
@@ -42,15 +55,22 @@
 //! - **`unconstrained-reference`**: a column named like a reference, with
 //!   no foreign key covering it. The rule is conservative: the name ends in
 //!   `_id` (any case) after a stem of its own (`customer_id`, never `id`
-//!   or `_id`), or is lower camel case ending in `Id` (`customerId`); the
-//!   table's own primary-key columns and columns that are part of any
-//!   foreign key of their table are never reported. Each finding names the
+//!   or `_id`), or is lower camel case ending in `Id` (`customerId`); a
+//!   table's single-column primary key (its own identity) and columns that
+//!   are part of any foreign key of their table are never reported. The
+//!   columns of a composite primary key are (a join table's `(post_id,
+//!   tag_id)` without foreign keys is the classic missing key). A
+//!   partition's columns are reported on its partitioned table, not again
+//!   (a partition audited without its partitioned table's schema is not
+//!   looked at). Each finding names the
 //!   tables of the same schema the stem could mean, singular or plural
 //!   (`customer`, `customers`; `category`, `categories`), when any exist.
 //! - **`unbreakable-cycle`**: tables that reference one another through
 //!   keys none of which can be written NULL or deferred
 //!   ([`LoadOrder::unbreakable_cycles`](crate::integrity::load_order::LoadOrder::unbreakable_cycles)):
-//!   their rows cannot be written while the constraints hold.
+//!   their rows cannot be written while the constraints hold. Cycles are
+//!   found over every schema, and one is reported when any of its tables
+//!   is in an audited schema (a cycle through another schema is still one).
 //! - **Drift between `#[derive(FkOrdered)]` models and the database**, for
 //!   the models passed with [`AuditOptions::model`]:
 //!   `model-table-missing` (the model's table does not exist where the
@@ -106,7 +126,7 @@ use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::QueryResult;
 
-use crate::backend::audit::{ColumnFacts, IndexFacts, ReadAudit};
+use crate::backend::audit::{ColumnFacts, IndexFacts, PartitionFacts, ReadAudit};
 use crate::backend::{FkBackend, FkConnection, ReadCatalog};
 use crate::catalog::FkCatalog;
 use crate::fk::ForeignKey;
@@ -668,9 +688,12 @@ pub struct ColumnTypes {
     pub parent_column: String,
     /// The parent column's type, as declared.
     pub parent_type: String,
-    /// What was compared, child first: the types on PostgreSQL, the
-    /// affinities on SQLite.
+    /// What was compared, child first: the base types on PostgreSQL (a
+    /// domain's resolved), the affinities on SQLite.
     pub compared: (String, String),
+    /// What [`compared`](Self::compared) holds: `base type` on
+    /// PostgreSQL, `affinity` on SQLite.
+    pub compared_as: &'static str,
 }
 
 impl fmt::Display for ColumnTypes {
@@ -685,7 +708,7 @@ impl fmt::Display for ColumnTypes {
         )?;
         let (child, parent) = &self.compared;
         if child != &self.column_type || parent != &self.parent_type {
-            write!(f, " (affinity {child} against {parent})")?;
+            write!(f, " ({} {child} against {parent})", self.compared_as)?;
         }
         Ok(())
     }
@@ -784,6 +807,15 @@ pub fn audit<C: FkConnection>(
         fact_schemas.sort();
         fact_schemas.dedup();
     }
+    let partitions = <C::Backend as ReadAudit>::list_partitions(conn, &fact_schemas)
+        .map_err(query("the partitions"))?;
+    // A partition may live in another schema than its table: its indexes
+    // decide whether the table's keys are supported.
+    if !fact_schemas.is_empty() {
+        fact_schemas.extend(partitions.iter().map(|p| p.partition_schema.clone()));
+        fact_schemas.sort();
+        fact_schemas.dedup();
+    }
     let indexes = <C::Backend as ReadAudit>::list_indexes(conn, &fact_schemas)
         .map_err(query("the indexes"))?;
     let columns = <C::Backend as ReadAudit>::list_columns(conn, &fact_schemas)
@@ -792,7 +824,7 @@ pub fn audit<C: FkConnection>(
 
     let mut findings = Vec::new();
     for fk in &audited {
-        if let Some(finding) = unindexed::<C::Backend>(fk, &indexes, same) {
+        if let Some(finding) = unindexed::<C::Backend>(fk, &indexes, &partitions, same) {
             findings.push(finding);
         }
     }
@@ -806,7 +838,8 @@ pub fn audit<C: FkConnection>(
     let dangling_possible = <C::Backend as ReadAudit>::DANGLING_FOREIGN_KEYS;
     let mut dangling = Vec::new();
     for fk in &audited {
-        match type_mismatch_or_dangling(fk, &columns, &indexes, same, dangling_possible)? {
+        let backend = (dangling_possible, <C::Backend as ReadAudit>::COMPARED_AS);
+        match type_mismatch_or_dangling(fk, &columns, &indexes, same, backend)? {
             Some(finding @ Finding::DanglingForeignKey { .. }) => dangling.push(finding),
             Some(finding) => findings.push(finding),
             None => {}
@@ -817,16 +850,13 @@ pub fn audit<C: FkConnection>(
     findings.extend(unconstrained_references(
         &columns, &all, &tables, options, same,
     ));
-    let order = if options.schemas.is_empty() {
-        load_order::read(conn, catalog)
-    } else {
-        let schemas: Vec<&str> = options.schemas.iter().map(String::as_str).collect();
-        load_order::read_schemas(conn, catalog, &schemas)
-    }
-    .map_err(AuditError::Catalog)?;
+    // Cycles are found over the whole catalog: read_schemas leaves out the
+    // keys to other schemas, and with them every cycle that crosses one.
+    let order = load_order::read(conn, catalog).map_err(AuditError::Catalog)?;
     findings.extend(
         order
             .unbreakable_cycles()
+            .filter(|cycle| cycle.tables.iter().any(|t| options.audits(&t.schema)))
             .map(|cycle| Finding::UnbreakableCycle {
                 cycle: cycle.clone(),
             }),
@@ -837,12 +867,42 @@ pub fn audit<C: FkConnection>(
     Ok(AuditReport { findings })
 }
 
-/// The finding for `fk` when no index supports it.
+/// The finding for `fk` when no index supports it: none on its child
+/// table, and, for a partitioned child, not one on every leaf partition
+/// (the parent's lookups scan each partition, so each needs its own).
 fn unindexed<DB: ReadAudit>(
     fk: &ForeignKey,
     indexes: &[IndexFacts],
+    partitions: &[PartitionFacts],
     same: fn(&str, &str) -> bool,
 ) -> Option<Finding> {
+    let questionable = unsupported(fk, &fk.schema, &fk.table, indexes, same)?;
+    let mut leaves = partitions
+        .iter()
+        .filter(|p| p.schema == fk.schema && same(&p.table, &fk.table))
+        .peekable();
+    let has_leaves = leaves.peek().is_some();
+    let every_leaf_supported =
+        leaves.all(|p| unsupported(fk, &p.partition_schema, &p.partition, indexes, same).is_none());
+    if has_leaves && every_leaf_supported {
+        return None;
+    }
+    Some(Finding::UnindexedForeignKey {
+        foreign_key: fk.clone(),
+        questionable,
+        fix: DB::create_index_sql(&fk.schema, &fk.table, &fk.columns),
+    })
+}
+
+/// `None` when an index of `schema.table` supports `fk`'s columns, else
+/// the indexes that contain them but do not support them, and why.
+fn unsupported(
+    fk: &ForeignKey,
+    schema: &str,
+    table: &str,
+    indexes: &[IndexFacts],
+    same: fn(&str, &str) -> bool,
+) -> Option<Vec<QuestionableIndex>> {
     let width = fk.columns.len();
     let is_key_column = |column: &Option<String>| {
         column
@@ -852,7 +912,7 @@ fn unindexed<DB: ReadAudit>(
     let mut questionable = Vec::new();
     for index in indexes
         .iter()
-        .filter(|i| i.schema == fk.schema && same(&i.table, &fk.table))
+        .filter(|i| i.schema == schema && same(&i.table, table))
     {
         let contains = |within: &[Option<String>]| {
             fk.columns.iter().all(|key| {
@@ -896,11 +956,7 @@ fn unindexed<DB: ReadAudit>(
             problems,
         });
     }
-    Some(Finding::UnindexedForeignKey {
-        foreign_key: fk.clone(),
-        questionable,
-        fix: DB::create_index_sql(&fk.schema, &fk.table, &fk.columns),
-    })
+    Some(questionable)
 }
 
 /// The finding for `fk` when a child column's type differs from its
@@ -911,7 +967,7 @@ fn type_mismatch_or_dangling(
     columns: &[ColumnFacts],
     indexes: &[IndexFacts],
     same: fn(&str, &str) -> bool,
-    dangling_possible: bool,
+    (dangling_possible, compared_as): (bool, &'static str),
 ) -> Result<Option<Finding>, AuditError> {
     let find = |schema: &str, table: &str, column: &str| {
         columns
@@ -978,6 +1034,7 @@ fn type_mismatch_or_dangling(
                 parent_column: parent.column.clone(),
                 parent_type: parent.declared.clone(),
                 compared: (child.compared_as.clone(), parent.compared_as.clone()),
+                compared_as,
             });
         }
     }
@@ -1027,10 +1084,23 @@ fn unconstrained_references<DB>(
                 && fk.columns.iter().any(|k| same(k, &c.column))
         })
     };
+    // A single-column primary key is the table's own identity; a column of
+    // a composite one (a join table's `(post_id, tag_id)`) is as likely a
+    // reference as any other.
+    let sole_key = |c: &ColumnFacts| {
+        c.primary_key
+            && columns
+                .iter()
+                .filter(|o| o.primary_key && o.schema == c.schema && same(&o.table, &c.table))
+                .count()
+                == 1
+    };
     columns
         .iter()
         .filter(|c| options.schemas.is_empty() || options.schemas.contains(&c.schema))
-        .filter(|c| !c.primary_key && !covered(c))
+        // A partition's columns are its partitioned table's, reported there.
+        .filter(|c| !c.partition)
+        .filter(|c| !sole_key(c) && !covered(c))
         .filter_map(|c| {
             let stem = reference_stem(&c.column)?;
             let wanted = stem_tables(stem);

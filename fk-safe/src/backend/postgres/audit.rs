@@ -7,7 +7,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text};
 
-use crate::backend::audit::{ColumnFacts, IndexFacts, ReadAudit};
+use crate::backend::audit::{index_name, ColumnFacts, IndexFacts, PartitionFacts, ReadAudit};
 use crate::sql::{quote_ident, CATALOG_READ_MARK};
 
 /// The schemas the catalog reads (`n` is the table's namespace), narrowed
@@ -59,8 +59,24 @@ struct ColumnRow {
     column: String,
     #[diesel(sql_type = Text)]
     declared: String,
+    #[diesel(sql_type = Text)]
+    compared_as: String,
     #[diesel(sql_type = Bool)]
     primary_key: bool,
+    #[diesel(sql_type = Bool)]
+    partition: bool,
+}
+
+#[derive(QueryableByName)]
+struct PartitionRow {
+    #[diesel(sql_type = Text)]
+    schema: String,
+    #[diesel(sql_type = Text)]
+    table: String,
+    #[diesel(sql_type = Text)]
+    partition_schema: String,
+    #[diesel(sql_type = Text)]
+    partition: String,
 }
 
 #[derive(QueryableByName)]
@@ -79,6 +95,7 @@ struct ResolvedRow {
 
 impl ReadAudit for Pg {
     const DANGLING_FOREIGN_KEYS: bool = false;
+    const COMPARED_AS: &'static str = "base type";
 
     fn list_indexes<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
@@ -137,18 +154,32 @@ impl ReadAudit for Pg {
         conn: &mut C,
         schemas: &[String],
     ) -> QueryResult<Vec<ColumnFacts>> {
+        // A domain compares as the type it is over (the key's lookups use
+        // that type's operators): walk domains over domains down to the
+        // base type, each step taking the domain's modifier, as
+        // getBaseTypeAndTypmod does (a column of a domain has none of its
+        // own). The depth bound only guards against a corrupt catalog.
         let rows: Vec<ColumnRow> = diesel::sql_query(format!(
             r#"{CATALOG_READ_MARK} SELECT n.nspname::text AS schema, t.relname::text AS "table",
        a.attname::text AS "column",
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS declared,
+       (WITH RECURSIVE d(typid, typmod, depth) AS (
+            SELECT a.atttypid, a.atttypmod, 0
+            UNION ALL
+            SELECT ty.typbasetype, ty.typtypmod, d.depth + 1
+              FROM d JOIN pg_catalog.pg_type ty ON ty.oid = d.typid
+             WHERE ty.typtype = 'd' AND d.depth < 1000)
+        SELECT pg_catalog.format_type(d.typid, d.typmod) FROM d
+         ORDER BY d.depth DESC LIMIT 1) AS compared_as,
        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pk
                 WHERE pk.conrelid = t.oid AND pk.contype = 'p'
-                  AND a.attnum = ANY (pk.conkey)) AS primary_key
+                  AND a.attnum = ANY (pk.conkey)) AS primary_key,
+       t.relispartition AS partition
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class t ON t.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
  WHERE a.attnum > 0 AND NOT a.attisdropped
-   AND t.relkind IN ('r', 'p') AND NOT t.relispartition
+   AND t.relkind IN ('r', 'p')
    AND {SCHEMAS}
  ORDER BY n.nspname, t.relname, a.attnum"#
         ))
@@ -160,9 +191,42 @@ impl ReadAudit for Pg {
                 schema: row.schema,
                 table: row.table,
                 column: row.column,
-                compared_as: row.declared.clone(),
+                compared_as: row.compared_as,
                 declared: row.declared,
                 primary_key: row.primary_key,
+                partition: row.partition,
+            })
+            .collect())
+    }
+
+    fn list_partitions<C: LoadConnection<Backend = Self>>(
+        conn: &mut C,
+        schemas: &[String],
+    ) -> QueryResult<Vec<PartitionFacts>> {
+        // pg_partition_tree lists every level below a table; only leaves
+        // hold rows (a foreign-table leaf is listed too: it has no index,
+        // so it never counts as supported).
+        let rows: Vec<PartitionRow> = diesel::sql_query(format!(
+            r#"{CATALOG_READ_MARK} SELECT n.nspname::text AS schema, t.relname::text AS "table",
+       pn.nspname::text AS partition_schema, pc.relname::text AS partition
+  FROM pg_catalog.pg_class t
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+ CROSS JOIN LATERAL pg_catalog.pg_partition_tree(t.oid) AS pt
+  JOIN pg_catalog.pg_class pc ON pc.oid = pt.relid
+  JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+ WHERE t.relkind = 'p' AND pt.isleaf
+   AND {SCHEMAS}
+ ORDER BY 1, 2, 3, 4"#
+        ))
+        .bind::<Array<Text>, _>(schemas)
+        .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| PartitionFacts {
+                schema: row.schema,
+                table: row.table,
+                partition_schema: row.partition_schema,
+                partition: row.partition,
             })
             .collect())
     }
@@ -203,10 +267,13 @@ impl ReadAudit for Pg {
         Ok(found.into_iter().map(|row| row.schema).collect())
     }
 
-    /// Nameless, so that PostgreSQL picks a name no other index has.
+    /// Named like SQLite's (a migration can then drop or refer to it);
+    /// PostgreSQL puts an index in its table's schema, so the name is not
+    /// qualified.
     fn create_index_sql(schema: &str, table: &str, columns: &[String]) -> String {
         format!(
-            "CREATE INDEX ON {}.{} ({})",
+            "CREATE INDEX {} ON {}.{} ({})",
+            quote_ident(&index_name(table, columns)),
             quote_ident(schema),
             quote_ident(table),
             quoted_list(columns)

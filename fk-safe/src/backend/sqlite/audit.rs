@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::Sqlite;
 
 use super::SCHEMA;
-use crate::backend::audit::{ColumnFacts, IndexFacts, ReadAudit};
+use crate::backend::audit::{index_name, ColumnFacts, IndexFacts, PartitionFacts, ReadAudit};
 use crate::sql::{quote_ident, CATALOG_READ_MARK};
 
 fn quoted_list(names: &[String]) -> String {
@@ -89,6 +89,7 @@ fn read_columns<C: LoadConnection<Backend = Sqlite>>(conn: &mut C) -> QueryResul
 
 impl ReadAudit for Sqlite {
     const DANGLING_FOREIGN_KEYS: bool = true;
+    const COMPARED_AS: &'static str = "affinity";
 
     fn list_indexes<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
@@ -182,8 +183,16 @@ impl ReadAudit for Sqlite {
                 compared_as: affinity(&row.declared).to_string(),
                 declared: row.declared,
                 primary_key: row.pk > 0,
+                partition: false,
             })
             .collect())
+    }
+
+    fn list_partitions<C: LoadConnection<Backend = Self>>(
+        _conn: &mut C,
+        _schemas: &[String],
+    ) -> QueryResult<Vec<PartitionFacts>> {
+        Ok(Vec::new())
     }
 
     fn resolve_table<C: LoadConnection<Backend = Self>>(
@@ -238,9 +247,9 @@ impl ReadAudit for Sqlite {
         Ok(schemas.iter().filter(|s| *s == SCHEMA).cloned().collect())
     }
 
-    /// SQLite needs a name, qualified by the schema, and the table bare.
+    /// SQLite needs the name qualified by the schema, and the table bare.
     fn create_index_sql(schema: &str, table: &str, columns: &[String]) -> String {
-        let name = format!("{table}_{}_idx", columns.join("_"));
+        let name = index_name(table, columns);
         format!(
             "CREATE INDEX {}.{} ON {} ({})",
             quote_ident(schema),
