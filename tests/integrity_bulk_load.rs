@@ -492,7 +492,46 @@ mod postgres_roles {
         assert_eq!(locks, "b_authors:ShareLock");
     }
 
+    /// Orphans kept under recreated constraints leave only the key they
+    /// break NOT VALID; the other keys come back valid, as declared, and
+    /// the result says which was left NOT VALID.
+    fn kept_orphans_leave_only_their_key_not_valid(conn: &mut PgConnection) {
+        let schema = pg::schema(conn);
+        run(
+            conn,
+            &format!(
+                "{AUTHORS_AND_BOOKS}
+                 CREATE TABLE b_reviews (id BIGINT PRIMARY KEY, book_id BIGINT REFERENCES b_books (id));"
+            ),
+        );
+        let options = BulkLoadOptions::new()
+            .schema(&schema)
+            .table("b_books")
+            .table("b_reviews")
+            .keep_orphans();
+        let kept = load_unchecked(conn, &FkCatalog::new(), &options, |conn| {
+            conn.batch_execute("INSERT INTO b_books VALUES (1, 404)")
+        })
+        .expect("orphans kept");
+        assert_eq!(kept.mechanism, Mechanism::RecreatedConstraints);
+        assert_eq!(kept.report.total_orphans(), 1);
+        assert!(
+            kept.effects
+                .iter()
+                .any(|e| e.contains("NOT VALID") && e.contains("b_books")),
+            "{:?}",
+            kept.effects
+        );
+        let validity = pg::text(
+            conn,
+            "SELECT string_agg(conrelid::regclass::text || '=' || convalidated, ',' ORDER BY 1) AS name \
+             FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('b_books'::regclass, 'b_reviews'::regclass)",
+        );
+        assert_eq!(validity, "b_books=false,b_reviews=true");
+    }
+
     common::on_postgres! {
+        kept_orphans_leave_only_their_key_not_valid,
         replica_mode_edges,
         replica_mode_checks_every_table_written,
         a_table_owner_recreates_the_constraints,

@@ -134,14 +134,15 @@ pub trait SuspendChecks: ReadRows {
     ) -> Result<Vec<(ForeignKey, Vec<String>)>, SuspendFailed>;
 
     /// Turns the checks back on for what the transaction does next, after
-    /// the work and the orphan check. `orphans_kept` says whether
-    /// orphans found are being kept (a recreated constraint is then added
-    /// `NOT VALID`).
+    /// the work and the orphan check. `kept` are the foreign keys whose
+    /// orphans are being kept (a recreated one is then added `NOT VALID`;
+    /// the others come back as they were declared). Returns what it did
+    /// beyond restoring, one sentence each.
     fn resume<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         suspension: &Suspension<Self::Suspended>,
-        orphans_kept: bool,
-    ) -> diesel::QueryResult<()>;
+        kept: &[ForeignKey],
+    ) -> diesel::QueryResult<Vec<String>>;
 
     /// Restores what outlives a savepoint, once the load's savepoint or
     /// transaction has ended, whatever its outcome.

@@ -500,11 +500,16 @@ impl fmt::Display for FkViolation {
                             .unwrap_or_else(|| "a child table".into())
                     )?,
                 }
-                let parent_name = parent.map(display_ident).unwrap_or_else(|| "parent".into());
-                write!(
-                    f,
-                    ". Fix: insert the {parent_name} row first (in the same transaction), or use a key that exists in {parent_name}"
-                )?;
+                match parent.map(display_ident) {
+                    Some(parent_name) => write!(
+                        f,
+                        ". Fix: insert the {parent_name} row first (in the same transaction), or use a key that exists in {parent_name}"
+                    )?,
+                    // Not yet explained from the catalog (FkCatalog::explain).
+                    None => f.write_str(
+                        ". Fix: insert the parent row first (in the same transaction), or use a key that exists in the parent table",
+                    )?,
+                }
             }
             ViolationKind::StillReferenced => {
                 let key = self

@@ -326,11 +326,17 @@ where
                 mechanism: suspension.mechanism,
             }));
         }
-        C::Backend::resume(conn, suspension, keep)?;
+        let kept: Vec<ForeignKey> = if keep {
+            report.broken().map(|c| c.foreign_key.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let mut effects = suspension.effects.clone();
+        effects.extend(C::Backend::resume(conn, suspension, &kept)?);
         Ok(BulkLoad {
             value,
             mechanism: suspension.mechanism,
-            effects: suspension.effects.clone(),
+            effects,
             report,
         })
     });

@@ -164,24 +164,38 @@ impl SuspendChecks for Pg {
     fn resume<C: LoadConnection<Backend = Self>>(
         conn: &mut C,
         suspension: &Suspension<PgSuspended>,
-        orphans_kept: bool,
-    ) -> QueryResult<()> {
+        kept: &[ForeignKey],
+    ) -> QueryResult<Vec<String>> {
         match &suspension.state {
             PgSuspended::ReplicationRole { before } => diesel::sql_query(
                 "SELECT set_config('session_replication_role', $1, true) AS value",
             )
             .bind::<Text, _>(before)
             .load::<SettingRow>(conn)
-            .map(drop),
+            .map(|_| Vec::new()),
             PgSuspended::Recreated(constraints, _) => {
+                let mut left_not_valid = Vec::new();
                 for constraint in constraints {
-                    // An orphan kept means the constraint cannot be valid.
-                    let not_valid = if orphans_kept && !constraint.definition.ends_with("NOT VALID")
+                    // An orphan kept means its constraint cannot be valid;
+                    // the others come back as declared.
+                    let has_orphans = kept.iter().any(|fk| {
+                        fk.name.as_deref() == Some(constraint.name.as_str())
+                            && format!("{}.{}", quote_ident(&fk.schema), quote_ident(&fk.table))
+                                == constraint.table
+                    });
+                    let not_valid = if has_orphans && !constraint.definition.ends_with("NOT VALID")
                     {
                         " NOT VALID"
                     } else {
                         ""
                     };
+                    if has_orphans {
+                        left_not_valid.push(format!(
+                            "{} on {}",
+                            quote_ident(&constraint.name),
+                            constraint.table
+                        ));
+                    }
                     conn.batch_execute(&format!(
                         "ALTER TABLE {} ADD CONSTRAINT {} {}{not_valid}",
                         constraint.table,
@@ -197,7 +211,14 @@ impl SuspendChecks for Pg {
                         ))?;
                     }
                 }
-                Ok(())
+                Ok(if left_not_valid.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![format!(
+                        "added back NOT VALID, over the orphans kept: {}",
+                        left_not_valid.join(", ")
+                    )]
+                })
             }
         }
     }

@@ -131,11 +131,11 @@ impl SuspendChecks for Sqlite {
     fn resume<C: LoadConnection<Backend = Self>>(
         _conn: &mut C,
         _suspension: &Suspension<SqliteSuspended>,
-        _orphans_kept: bool,
-    ) -> QueryResult<()> {
+        _kept: &[ForeignKey],
+    ) -> QueryResult<Vec<String>> {
         // Deferred keys stay deferred until the transaction ends, where
         // SQLite checks them once more.
-        Ok(())
+        Ok(Vec::new())
     }
 
     fn after_transaction<C: LoadConnection<Backend = Self>>(
