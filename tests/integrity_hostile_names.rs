@@ -5,7 +5,6 @@
 
 mod common;
 
-use diesel::connection::SimpleConnection;
 use fk_safe::integrity::audit::{audit, AuditOptions, Finding};
 use fk_safe::integrity::bulk_load::{load_unchecked, BulkLoadError, BulkLoadOptions, Mechanism};
 use fk_safe::integrity::deferred::{deferrable_statements, with_deferred, Deferral, DeferredError};
@@ -160,6 +159,7 @@ fn deferred_on_hostile_names<C: FkConnection>(conn: &mut C, qualify: &str, defer
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
+    use diesel::connection::SimpleConnection;
     use diesel::PgConnection;
 
     /// Drops the schema when the test ends.
