@@ -16,6 +16,7 @@
 
 use std::process::ExitCode;
 
+#[cfg(feature = "postgres")]
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use fk_safe::integrity::bulk_load::{load_unchecked, BulkLoadError, BulkLoadOptions};
