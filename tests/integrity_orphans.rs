@@ -495,7 +495,7 @@ mod postgres_facts {
         assert_eq!(
             visits.to_string(),
             format!(
-                "o visits; site {schema}.o_visits (region, code) -> {schema}.o_sites (region, code): \
+                "\"o visits; site\" {schema}.o_visits (region, code) -> {schema}.o_sites (region, code): \
                  1 orphan; e.g. (eu, zzz); 2 partly NULL keys (refused by MATCH FULL); \
                  e.g. (eu, NULL), (NULL, ber)"
             )

@@ -47,18 +47,7 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 /// A name as SQL would need it: plain lower-case names bare, anything
 /// else in double quotes with quotes doubled.
 fn ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
+    fk_safe::display_ident(name)
 }
 
 fn columns(names: &[String]) -> String {

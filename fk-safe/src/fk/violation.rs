@@ -1,5 +1,6 @@
 //! The public shape of a foreign-key failure.
 
+use crate::sql::display_ident;
 use std::fmt;
 
 use super::foreign_key::{Deferrability, FkAction, ForeignKey};
@@ -424,22 +425,6 @@ fn capitalized(text: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-/// Names are shown bare when they are plain lower-case identifiers and
-/// quoted (with inner quotes doubled) otherwise, so that a reader can paste
-/// them into SQL.
-fn display_ident(name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        name.to_string()
-    } else {
-        crate::sql::quote_ident(name)
     }
 }
 

@@ -1302,18 +1302,7 @@ impl fmt::Display for Described<'_> {
 /// A name as SQL would need it written: in double quotes unless it is a
 /// plain lower-case identifier (as [`TableName`] prints its parts).
 fn identifier(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
+    crate::sql::display_ident(name)
 }
 
 fn columns(names: &[String]) -> String {

@@ -74,7 +74,7 @@ use crate::backend::integrity::{key_column, CheckFailed, KEY_WIDTH, TOTAL};
 use crate::backend::{FkConnection, ReadRows};
 use crate::catalog::FkCatalog;
 use crate::fk::{ForeignKey, MatchType};
-use crate::sql::quote_ident;
+use crate::sql::{display_ident, quote_ident};
 
 /// Which foreign keys to check and how many orphans of each to show.
 ///
@@ -518,26 +518,43 @@ pub fn constraint_orphans<C: FkConnection>(
     fk: &ForeignKey,
     sample_size: usize,
 ) -> Result<ConstraintOrphans, OrphanError> {
-    if fk.columns.len() != fk.parent_columns.len() || fk.columns.is_empty() {
+    well_formed(fk, fk.columns.len())?;
+    let matches = C::Backend::key_matches(conn, fk).map_err(|failure| refused(fk, failure))?;
+    orphans_matched(conn, fk, &matches, sample_size)
+}
+
+/// Refuses a foreign key whose sides (and comparisons) differ in number.
+fn well_formed(fk: &ForeignKey, comparisons: usize) -> Result<(), OrphanError> {
+    if fk.columns.is_empty()
+        || fk.columns.len() != fk.parent_columns.len()
+        || fk.columns.len() != comparisons
+    {
         return Err(OrphanError::MismatchedColumns {
             constraint: Described(fk).to_string(),
             columns: fk.columns.len(),
             parent_columns: fk.parent_columns.len(),
         });
     }
-    let failed = |source| OrphanError::Query {
+    Ok(())
+}
+
+/// A query of `fk`'s check failed.
+fn failed(fk: &ForeignKey, source: diesel::result::Error) -> OrphanError {
+    OrphanError::Query {
         constraint: Described(fk).to_string(),
         source,
-    };
-    let refused = |failure| match failure {
-        CheckFailed::Query(source) => failed(source),
+    }
+}
+
+/// `fk` could not be checked exactly.
+fn refused(fk: &ForeignKey, failure: CheckFailed) -> OrphanError {
+    match failure {
+        CheckFailed::Query(source) => failed(fk, source),
         CheckFailed::Refused(reason) => OrphanError::Refused {
             constraint: Described(fk).to_string(),
             reason,
         },
-    };
-    let matches = C::Backend::key_matches(conn, fk).map_err(refused)?;
-    orphans_matched(conn, fk, &matches, sample_size)
+    }
 }
 
 /// The orphans of `fk`, whose rows are matched by `matches`
@@ -549,24 +566,8 @@ pub(crate) fn orphans_matched<C: FkConnection>(
     matches: &[String],
     sample_size: usize,
 ) -> Result<ConstraintOrphans, OrphanError> {
-    if fk.columns.len() != fk.parent_columns.len() || fk.columns.len() != matches.len() {
-        return Err(OrphanError::MismatchedColumns {
-            constraint: Described(fk).to_string(),
-            columns: fk.columns.len(),
-            parent_columns: fk.parent_columns.len(),
-        });
-    }
-    let failed = |source| OrphanError::Query {
-        constraint: Described(fk).to_string(),
-        source,
-    };
-    let refused = |failure| match failure {
-        CheckFailed::Query(source) => failed(source),
-        CheckFailed::Refused(reason) => OrphanError::Refused {
-            constraint: Described(fk).to_string(),
-            reason,
-        },
-    };
+    well_formed(fk, matches.len())?;
+    let failed = |source| failed(fk, source);
     let child = C::Backend::constrained_rows(conn, &fk.schema, &fk.table).map_err(failed)?;
     let parent =
         C::Backend::constrained_rows(conn, &fk.parent_schema, &fk.parent_table).map_err(failed)?;
@@ -583,7 +584,7 @@ pub(crate) fn orphans_matched<C: FkConnection>(
         ),
     )
     .map_err(failed)?;
-    C::Backend::confirm_orphans(conn, fk, orphans).map_err(refused)?;
+    C::Backend::confirm_orphans(conn, fk, orphans).map_err(|failure| refused(fk, failure))?;
     let sample = sample
         .into_iter()
         .map(|child_key| Orphan {
@@ -769,18 +770,25 @@ pub(crate) struct Described<'a>(pub(crate) &'a ForeignKey);
 impl fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fk = self.0;
+        let names = |names: &[String]| {
+            names
+                .iter()
+                .map(|name| display_ident(name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if let Some(name) = &fk.name {
-            write!(f, "{name} ")?;
+            write!(f, "{} ", display_ident(name))?;
         }
         write!(
             f,
             "{}.{} ({}) -> {}.{} ({})",
-            fk.schema,
-            fk.table,
-            fk.columns.join(", "),
-            fk.parent_schema,
-            fk.parent_table,
-            fk.parent_columns.join(", ")
+            display_ident(&fk.schema),
+            display_ident(&fk.table),
+            names(&fk.columns),
+            display_ident(&fk.parent_schema),
+            display_ident(&fk.parent_table),
+            names(&fk.parent_columns)
         )
     }
 }
