@@ -173,22 +173,7 @@ fn run_postgres(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync
 /// tour never writes into a database of yours.
 #[cfg(feature = "sqlite")]
 fn run_sqlite(path: Option<&str>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let path = match path {
-        None => {
-            let path = std::env::temp_dir().join("fk-safe-quickstart.sqlite3");
-            let _ = std::fs::remove_file(&path);
-            path.to_string_lossy().into_owned()
-        }
-        Some(path) if std::path::Path::new(path).exists() => {
-            return Err(format!(
-                "DATABASE_URL names the existing SQLite file {path}; the quickstart makes its \
-                 tables in a new database: name a file that does not exist yet, or unset \
-                 DATABASE_URL for one in the temp directory"
-            )
-            .into());
-        }
-        Some(path) => path.to_string(),
-    };
+    let path = fk_safe_suite::new_sqlite_file(path, "fk-safe-quickstart.sqlite3")?;
     let mut conn = diesel::SqliteConnection::establish(&path)?;
     conn.enforce_foreign_keys()?;
     fk_safe_suite::migrate(&mut conn, fk_safe_suite::SQLITE_MIGRATIONS)?;

@@ -144,6 +144,26 @@ pub fn database(url: Option<&str>) -> Result<Database, DatabaseUrlError> {
     }
 }
 
+/// The SQLite file an example makes its tables in: `given` (from
+/// `DATABASE_URL`), which must not exist yet, so that the example never
+/// writes into a database of yours; or `default_name` in the temporary
+/// directory, made afresh on every run.
+pub fn new_sqlite_file(given: Option<&str>, default_name: &str) -> Result<String, String> {
+    match given {
+        None => {
+            let path = std::env::temp_dir().join(default_name);
+            let _ = std::fs::remove_file(&path);
+            Ok(path.to_string_lossy().into_owned())
+        }
+        Some(path) if std::path::Path::new(path).exists() => Err(format!(
+            "DATABASE_URL names the existing SQLite file {path}; the example makes its tables \
+             in a new database: name a file that does not exist yet, or unset DATABASE_URL for \
+             one in the temp directory"
+        )),
+        Some(path) => Ok(path.to_string()),
+    }
+}
+
 /// [`database`] of the `DATABASE_URL` environment variable.
 pub fn database_from_env() -> Result<Database, DatabaseUrlError> {
     match std::env::var("DATABASE_URL") {

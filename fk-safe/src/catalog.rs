@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::backend::{all_foreign_keys, ExplainFailure, FkConnection};
+use crate::backend::{all_foreign_keys, fresh_foreign_keys, ExplainFailure, FkConnection};
 use crate::cache::CatalogCache;
 use crate::error::Error;
 use crate::fk::ForeignKey;
@@ -56,6 +56,11 @@ impl FkCatalog {
         self.cache.clear();
     }
 
+    /// What this catalog remembers, for the tools that explain with it.
+    pub(crate) fn cache(&self) -> &CatalogCache {
+        &self.cache
+    }
+
     /// Every foreign key in the database (on PostgreSQL, in every schema the
     /// session can see in the catalog; on SQLite, in `main`), read once and
     /// then served from the cache.
@@ -64,6 +69,17 @@ impl FkCatalog {
         conn: &mut C,
     ) -> Result<Arc<Vec<ForeignKey>>, Error> {
         all_foreign_keys(conn, &self.cache).map_err(Error::Database)
+    }
+
+    /// Every foreign key in the database, read now, not from the cache
+    /// (which it then refreshes): the integrity tools check the constraints
+    /// as they are inside their own transaction, not as they were when the
+    /// cache was filled.
+    pub(crate) fn current_foreign_keys<C: FkConnection>(
+        &self,
+        conn: &mut C,
+    ) -> Result<Arc<Vec<ForeignKey>>, Error> {
+        fresh_foreign_keys(conn, &self.cache).map_err(Error::Database)
     }
 
     /// Completes a foreign-key error from the live catalog: columns, parent,

@@ -28,6 +28,31 @@ pub(crate) fn quote_ident(name: &str) -> String {
     quoted
 }
 
+/// A name as it reads in messages and reports: bare when it is a plain
+/// lower-case identifier (`orders`, `customer_id`), else quoted as SQL
+/// needs it, so that a name with spaces, quotes or punctuation is never
+/// mistaken for several.
+///
+/// ```
+/// assert_eq!(fk_safe::display_ident("orders"), "orders");
+/// assert_eq!(fk_safe::display_ident("Pick Lines"), "\"Pick Lines\"");
+/// assert_eq!(fk_safe::display_ident("2fa"), "\"2fa\"");
+/// ```
+pub fn display_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        quote_ident(name)
+    }
+}
+
 /// `"schema"."table"` (or with backticks) -> `["schema", "table"]`. Reads
 /// only names this crate's backends rendered, never server text.
 pub(crate) fn split_identifiers(rendered: &str) -> Vec<String> {

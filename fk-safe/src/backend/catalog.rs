@@ -42,6 +42,22 @@ pub trait ReadCatalog: diesel::backend::Backend + Sized {
     ) -> QueryResult<Vec<ForeignKey>>;
 }
 
+/// Every foreign key of the database, read now whatever the cache holds,
+/// and remembered: for the integrity tools, which must see the constraints
+/// as they are in their own transaction.
+pub(crate) fn fresh_foreign_keys<DB, C>(
+    conn: &mut C,
+    cache: &CatalogCache,
+) -> QueryResult<Arc<Vec<ForeignKey>>>
+where
+    DB: ReadCatalog,
+    C: LoadConnection<Backend = DB>,
+{
+    let listed = Arc::new(DB::list_foreign_keys(conn, cache)?);
+    cache.remember_all::<DB::Cache>(Arc::clone(&listed));
+    Ok(listed)
+}
+
 /// Every foreign key of the database, listed once per catalog.
 pub(crate) fn all_foreign_keys<DB, C>(
     conn: &mut C,

@@ -1,12 +1,18 @@
 //! The backends. Each concern a database answers differently is one small
 //! trait (reading the catalog, explaining a failure, writing inserts,
-//! knowing how keys follow rows), each backend implements them in its own
-//! folder, and [`FkBackend`] is all of them together: the one bound shared
-//! code names. No other module branches on the database.
+//! knowing how keys follow rows, reading rows for the integrity checks,
+//! deferring keys and checking them before commit),
+//! each backend implements them in its own folder, and [`FkBackend`] is
+//! all of them together: the one bound shared code names. No other module
+//! branches on the database.
 
+pub(crate) mod audit;
+pub(crate) mod bulk_load;
 mod catalog;
+pub(crate) mod defer;
 mod explain;
 pub(crate) mod insert;
+pub(crate) mod integrity;
 pub mod key_order;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -17,10 +23,13 @@ mod sqlite;
 use diesel::connection::LoadConnection;
 use diesel::QueryResult;
 
-pub(crate) use catalog::all_foreign_keys;
+pub use bulk_load::SuspendChecks;
 pub use catalog::ReadCatalog;
+pub(crate) use catalog::{all_foreign_keys, fresh_foreign_keys};
+pub use defer::DeferConstraints;
 pub use explain::ExplainFailure;
 pub use insert::{InsertRows, InsertSql};
+pub use integrity::ReadRows;
 pub use key_order::ReadKeyOrder;
 
 /// A Diesel backend fk-safe supports: [`diesel::pg::Pg`] (feature
@@ -31,7 +40,8 @@ pub use key_order::ReadKeyOrder;
 /// [`WriteNaturalKey`](crate::graph::WriteNaturalKey) for those it finds
 /// with [`Graph::lookup`](crate::graph::Graph::lookup)). `C: FkConnection`
 /// implies it for `C::Backend`. Its supertraits (reading the catalog,
-/// explaining failures, writing inserts, knowing key order) are fk-safe's
+/// explaining failures, writing inserts, knowing key order, reading rows
+/// for the integrity checks, deferring keys) are fk-safe's
 /// own and not nameable; the trait is sealed, so it cannot be implemented
 /// outside fk-safe.
 ///
@@ -61,6 +71,10 @@ pub trait FkBackend:
     + ExplainFailure
     + InsertSql
     + ReadKeyOrder
+    + ReadRows
+    + SuspendChecks
+    + DeferConstraints
+    + audit::ReadAudit
     + Sized
 {
     /// Which database this is.

@@ -1,5 +1,6 @@
 //! The public shape of a foreign-key failure.
 
+use crate::sql::display_ident;
 use std::fmt;
 
 use super::foreign_key::{Deferrability, FkAction, ForeignKey};
@@ -427,22 +428,6 @@ fn capitalized(text: &str) -> String {
     }
 }
 
-/// Names are shown bare when they are plain lower-case identifiers and
-/// quoted (with inner quotes doubled) otherwise, so that a reader can paste
-/// them into SQL.
-fn display_ident(name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        name.to_string()
-    } else {
-        crate::sql::quote_ident(name)
-    }
-}
-
 impl fmt::Display for FkViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let child = self.child_table.as_deref();
@@ -500,11 +485,16 @@ impl fmt::Display for FkViolation {
                             .unwrap_or_else(|| "a child table".into())
                     )?,
                 }
-                let parent_name = parent.map(display_ident).unwrap_or_else(|| "parent".into());
-                write!(
-                    f,
-                    ". Fix: insert the {parent_name} row first (in the same transaction), or use a key that exists in {parent_name}"
-                )?;
+                match parent.map(display_ident) {
+                    Some(parent_name) => write!(
+                        f,
+                        ". Fix: insert the {parent_name} row first (in the same transaction), or use a key that exists in {parent_name}"
+                    )?,
+                    // Not yet explained from the catalog (FkCatalog::explain).
+                    None => f.write_str(
+                        ". Fix: insert the parent row first (in the same transaction), or use a key that exists in the parent table",
+                    )?,
+                }
             }
             ViolationKind::StillReferenced => {
                 let key = self

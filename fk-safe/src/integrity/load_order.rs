@@ -90,18 +90,7 @@ impl fmt::Display for TableName {
 }
 
 fn write_identifier(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        f.write_str(name)
-    } else {
-        write!(f, "\"{}\"", name.replace('"', "\"\""))
-    }
+    f.write_str(&crate::sql::display_ident(name))
 }
 
 /// The order to load tables in, and the cycles that order cannot resolve.

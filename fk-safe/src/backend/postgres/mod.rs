@@ -2,9 +2,13 @@
 //! explained from it ([`explain`]), inserts keep keys in input order
 //! ([`insert`]) where the catalog proves it ([`key_order`]).
 
+mod audit;
+mod bulk_load;
 mod catalog;
+mod defer;
 mod explain;
 mod insert;
+mod integrity;
 mod key_order;
 
 use diesel::pg::Pg;

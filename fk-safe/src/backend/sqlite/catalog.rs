@@ -71,7 +71,7 @@ pub(super) fn table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
 }
 
 /// The foreign keys of `table`, with PRAGMA ids, read now.
-fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
+pub(super) fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
     conn: &mut C,
     table: &str,
 ) -> QueryResult<Vec<(i64, ForeignKey)>> {
@@ -82,7 +82,7 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
         // there is none).
         r#"/* fk-safe: catalog */ SELECT f.id, COALESCE(m.name, f."table") AS "table",
                     f."from", f."to", f.on_update, f.on_delete
-             FROM pragma_foreign_key_list(?) AS f
+             FROM pragma_foreign_key_list(?, 'main') AS f
              LEFT JOIN sqlite_master AS m ON m.type = 'table' AND m.name = f."table" COLLATE NOCASE
             ORDER BY f.id, f.seq"#,
     )
@@ -141,7 +141,7 @@ fn read_table_foreign_keys<C: LoadConnection<Backend = Sqlite>>(
     for index in implicit_targets {
         let parent = keys[index].1.parent_table.clone();
         let primary_key: Vec<NameRow> = diesel::sql_query(
-            "/* fk-safe: catalog */ SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
+            "/* fk-safe: catalog */ SELECT name FROM pragma_table_info(?, 'main') WHERE pk > 0 ORDER BY pk",
         )
         .bind::<Text, _>(&parent)
         .load(conn)?;
@@ -175,7 +175,7 @@ fn nullable_columns<C: LoadConnection<Backend = Sqlite>>(
 ) -> QueryResult<Vec<String>> {
     let columns: Vec<ColumnRow> = diesel::sql_query(
         r#"/* fk-safe: catalog */ SELECT name, type AS declared_type, "notnull" AS not_null, pk
-             FROM pragma_table_info(?)"#,
+             FROM pragma_table_info(?, 'main')"#,
     )
     .bind::<Text, _>(table)
     .load(conn)?;

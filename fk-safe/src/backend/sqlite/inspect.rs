@@ -42,7 +42,7 @@ pub(super) fn rowid_name<C: LoadConnection<Backend = Sqlite>>(
     conn: &mut C,
     table: &str,
 ) -> QueryResult<Option<&'static str>> {
-    let declared: Vec<NameRow> = diesel::sql_query("SELECT name FROM pragma_table_info(?)")
+    let declared: Vec<NameRow> = diesel::sql_query("SELECT name FROM pragma_table_info(?, 'main')")
         .bind::<Text, _>(table)
         .load(conn)?;
     Ok(["rowid", "_rowid_", "oid"]
@@ -64,7 +64,7 @@ pub(super) fn row_values<C: LoadConnection<Backend = Sqlite>>(
     let mut values = Vec::with_capacity(columns.len());
     for column in columns {
         let rows: Vec<ValueRow> = diesel::sql_query(format!(
-            "SELECT CAST({} AS TEXT) AS value FROM {} WHERE {rowid_column} = ?",
+            "SELECT CAST({} AS TEXT) AS value FROM \"main\".{} WHERE {rowid_column} = ?",
             quote_ident(column),
             quote_ident(table)
         ))

@@ -4,10 +4,14 @@
 //! exist, so a failed write is replayed with the constraints deferred inside
 //! a savepoint that is always rolled back (see [`replay`]).
 
+mod audit;
+mod bulk_load;
 mod catalog;
+mod defer;
 mod explain;
 mod insert;
 mod inspect;
+mod integrity;
 mod key_order;
 mod replay;
 
