@@ -212,36 +212,20 @@ mod postgres_roles {
     use super::*;
     use diesel::PgConnection;
 
-    fn quoted(name: &str) -> String {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
+    use common::pg::{quoted, TestRole};
 
-    /// A role made for one test, dropped with what it owns at the end.
-    struct Role(String);
-
-    impl Role {
-        fn new(conn: &mut PgConnection, schema: &str, prefix: &str) -> Role {
-            let role = Role(common::unique_name(prefix));
-            run(
-                conn,
-                &format!(
-                    "CREATE ROLE {r}; GRANT USAGE, CREATE ON SCHEMA {s} TO {r}",
-                    r = quoted(&role.0),
-                    s = quoted(schema)
-                ),
-            );
-            role
-        }
-    }
-
-    impl Drop for Role {
-        fn drop(&mut self) {
-            let mut admin = common::pg::connect_base();
-            let _ = admin.batch_execute(&format!(
-                "DROP OWNED BY {0} CASCADE; DROP ROLE IF EXISTS {0}",
-                quoted(&self.0)
-            ));
-        }
+    /// A role made for the test, allowed to use and create in `schema`.
+    fn role_in(conn: &mut PgConnection, schema: &str, prefix: &str) -> TestRole {
+        let role = TestRole::new(conn, prefix);
+        run(
+            conn,
+            &format!(
+                "GRANT USAGE, CREATE ON SCHEMA {} TO {}",
+                quoted(schema),
+                quoted(&role.0)
+            ),
+        );
+        role
     }
 
     /// A table owner who is not a superuser cannot use replica mode: the
@@ -252,7 +236,7 @@ mod postgres_roles {
     /// EXCLUSIVE, as the result says.
     fn a_table_owner_recreates_the_constraints(conn: &mut PgConnection) {
         let schema = pg::schema(conn);
-        let owner = Role::new(conn, &schema, "b_owner");
+        let owner = role_in(conn, &schema, "b_owner");
         run(conn, &format!("SET ROLE {}", quoted(&owner.0)));
         run(
             conn,
@@ -329,7 +313,7 @@ mod postgres_roles {
     fn a_role_without_rights_is_refused(conn: &mut PgConnection) {
         let schema = pg::schema(conn);
         run(conn, AUTHORS_AND_BOOKS);
-        let writer = Role::new(conn, &schema, "b_writer");
+        let writer = role_in(conn, &schema, "b_writer");
         run(
             conn,
             &format!(

@@ -315,19 +315,7 @@ mod pg {
         rows.into_iter().next().expect("a current schema").name
     }
 
-    /// Drops the schema it names when the test ends, passed or not.
-    pub struct DropSchema(pub String);
-
-    impl Drop for DropSchema {
-        fn drop(&mut self) {
-            use diesel::connection::SimpleConnection;
-            let mut admin = common::pg::connect_base();
-            let _ = admin.batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                quoted(&self.0)
-            ));
-        }
-    }
+    pub use common::pg::DropSchema;
 }
 
 #[cfg(feature = "sqlite")]

@@ -162,21 +162,10 @@ mod postgres {
     use diesel::connection::SimpleConnection;
     use diesel::PgConnection;
 
-    /// Drops the schema when the test ends.
-    struct Schema(String);
-
-    impl Drop for Schema {
-        fn drop(&mut self) {
-            let mut admin = common::pg::connect_base();
-            let _ = admin.batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                quoted(&self.0)
-            ));
-        }
-    }
+    use common::pg::DropSchema;
 
     fn hostile_names_on_postgres(conn: &mut PgConnection) {
-        let schema = Schema(format!(
+        let schema = DropSchema(format!(
             "Schéma \"x\"; DROP TABLE canary; -- {}",
             common::unique_name("")
         ));

@@ -533,19 +533,7 @@ mod postgres_facts {
         assert_eq!(parted.total_orphans(), 2);
     }
 
-    /// Drops the schema it names when the test ends, passed or not.
-    struct DropSchema(String);
-
-    impl Drop for DropSchema {
-        fn drop(&mut self) {
-            use diesel::connection::SimpleConnection;
-            let mut admin = common::pg::connect_base();
-            let _ = admin.batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                quoted(&self.0)
-            ));
-        }
-    }
+    use common::pg::{DropSchema, TestRole};
 
     /// A schema whose name tries to end the statement is quoted like the
     /// tables: the parent in one such schema, the child in another.
@@ -659,26 +647,14 @@ mod postgres_facts {
     fn an_unreadable_table_is_listed_unchecked(conn: &mut diesel::PgConnection) {
         use diesel::Connection;
         let schema = pg::schema(conn);
-        let role = common::unique_name("o_reader");
-        struct DropRole(String);
-        impl Drop for DropRole {
-            fn drop(&mut self) {
-                use diesel::connection::SimpleConnection;
-                let mut admin = common::pg::connect_base();
-                let _ = admin.batch_execute(&format!(
-                    "DROP OWNED BY {0}; DROP ROLE IF EXISTS {0}",
-                    quoted(&self.0)
-                ));
-            }
-        }
-        let _role = DropRole(role.clone());
+        let reader = TestRole::new(conn, "o_reader");
+        let role = reader.0.clone();
         run(
             conn,
             &format!(
                 "CREATE TABLE o_parents (id BIGINT PRIMARY KEY);
                  CREATE TABLE o_secret (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES o_parents (id));
                  CREATE TABLE o_open (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES o_parents (id));
-                 CREATE ROLE {r};
                  GRANT USAGE ON SCHEMA {s} TO {r};
                  GRANT SELECT ON o_parents, o_open TO {r};",
                 r = quoted(&role),

@@ -627,22 +627,7 @@ mod postgres_review {
         assert_eq!(count(conn, "SELECT COUNT(*) AS n FROM r_visit"), 0);
     }
 
-    fn quoted(name: &str) -> String {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-
-    /// A role made for one test, dropped with what it owns at the end.
-    struct Role(String);
-
-    impl Drop for Role {
-        fn drop(&mut self) {
-            let mut admin = common::pg::connect_base();
-            let _ = admin.batch_execute(&format!(
-                "DROP OWNED BY {0} CASCADE; DROP ROLE IF EXISTS {0}",
-                quoted(&self.0)
-            ));
-        }
-    }
+    use common::pg::{quoted, TestRole};
 
     /// FINDING 10: the orphan report reads the rows as the calling role, so
     /// row-level security filters them; PostgreSQL's own check does not.
@@ -662,7 +647,7 @@ mod postgres_review {
                  CREATE POLICY r_child_mine ON r_child USING (parent_id < 100);"
             ),
         );
-        let role = Role(common::unique_name("r_reader"));
+        let role = TestRole(common::unique_name("r_reader"));
         run(
             conn,
             &format!(

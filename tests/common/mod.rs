@@ -330,6 +330,51 @@ pub mod pg {
             .unwrap_or_else(|| DEFAULT_URL.to_string())
     }
 
+    /// `name` as a quoted identifier, for names a test makes hostile.
+    pub fn quoted(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    /// A schema a test makes itself (beside its own), dropped with all it
+    /// holds when the test ends, passed or not.
+    pub struct DropSchema(pub String);
+
+    impl Drop for DropSchema {
+        fn drop(&mut self) {
+            use diesel::connection::SimpleConnection;
+            let _ = connect_base().batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                quoted(&self.0)
+            ));
+        }
+    }
+
+    /// A role made for one test (roles belong to the whole server, so its
+    /// name is unique), dropped with its privileges and what it owns when
+    /// the test ends, passed or not.
+    pub struct TestRole(pub String);
+
+    impl TestRole {
+        /// A new role whose name starts with `prefix`, with no rights.
+        pub fn new(conn: &mut PgConnection, prefix: &str) -> TestRole {
+            use diesel::connection::SimpleConnection;
+            let role = TestRole(super::unique_name(prefix));
+            conn.batch_execute(&format!("CREATE ROLE {}", quoted(&role.0)))
+                .expect("CREATE ROLE");
+            role
+        }
+    }
+
+    impl Drop for TestRole {
+        fn drop(&mut self) {
+            use diesel::connection::SimpleConnection;
+            let _ = connect_base().batch_execute(&format!(
+                "DROP OWNED BY {0} CASCADE; DROP ROLE IF EXISTS {0}",
+                quoted(&self.0)
+            ));
+        }
+    }
+
     pub fn connect_base() -> PgConnection {
         let url = base_url();
         PgConnection::establish(&url).unwrap_or_else(|e| {
