@@ -50,6 +50,28 @@ mod postgres_review {
         name: Option<String>,
     }
 
+    /// Loads `statements` unchecked over the foreign keys of `schema`;
+    /// when the load commits, `orphans_sql` (`SELECT COUNT(*) AS n ..`)
+    /// counts the orphans it left, which its report must not call clean.
+    fn load_then_count_orphans(
+        conn: &mut PgConnection,
+        schema: &str,
+        statements: &str,
+        orphans_sql: &str,
+    ) {
+        let outcome = load_unchecked(
+            conn,
+            &FkCatalog::new(),
+            &BulkLoadOptions::new().schema(schema),
+            |conn| conn.batch_execute(statements),
+        );
+        let orphans_now = match &outcome {
+            Ok(_) => count(conn, orphans_sql),
+            Err(_) => 0,
+        };
+        assert_no_silent_orphans(&outcome, orphans_now);
+    }
+
     fn schema(conn: &mut PgConnection) -> String {
         text(conn, "SELECT current_schema()::text AS name").expect("a schema")
     }
@@ -239,26 +261,13 @@ mod postgres_review {
                  CREATE TABLE r_sales_low PARTITION OF r_sales FOR VALUES FROM (0) TO (100);"
             ),
         );
-        let catalog = FkCatalog::new();
-        let outcome = load_unchecked(
+        load_then_count_orphans(
             conn,
-            &catalog,
-            &BulkLoadOptions::new().schema(&schema),
-            |conn| {
-                conn.batch_execute(
-                    "INSERT INTO r_sales VALUES (1, 404);
+            &schema,
+            "INSERT INTO r_sales VALUES (1, 404);
                      ALTER TABLE r_sales DETACH PARTITION r_sales_low;",
-                )
-            },
+            "SELECT COUNT(*) AS n FROM r_sales_low WHERE parent_id = 404",
         );
-        let orphans_now = match &outcome {
-            Ok(_) => count(
-                conn,
-                "SELECT COUNT(*) AS n FROM r_sales_low WHERE parent_id = 404",
-            ),
-            Err(_) => 0,
-        };
-        assert_no_silent_orphans(&outcome, orphans_now);
     }
 
     /// Held: a work that deletes parents under replica mode (ON DELETE
@@ -497,27 +506,14 @@ mod postgres_review {
             conn,
             &format!("{PARENT} CREATE TABLE r_child (id BIGINT, parent_id BIGINT REFERENCES r_parent (id));"),
         );
-        let catalog = FkCatalog::new();
-        let outcome = load_unchecked(
+        load_then_count_orphans(
             conn,
-            &catalog,
-            &BulkLoadOptions::new().schema(&schema),
-            |conn| {
-                conn.batch_execute(
-                    "SET LOCAL track_counts = off;
+            &schema,
+            "SET LOCAL track_counts = off;
                      INSERT INTO r_child VALUES (1, 404);
                      SET LOCAL track_counts = on;",
-                )
-            },
+            "SELECT COUNT(*) AS n FROM r_child WHERE parent_id = 404",
         );
-        let orphans_now = match &outcome {
-            Ok(_) => count(
-                conn,
-                "SELECT COUNT(*) AS n FROM r_child WHERE parent_id = 404",
-            ),
-            Err(_) => 0,
-        };
-        assert_no_silent_orphans(&outcome, orphans_now);
     }
 
     /// FINDING 8: orphans kept in replica mode stay under a constraint
@@ -712,26 +708,13 @@ mod postgres_review {
             conn,
             &format!("{PARENT} CREATE TABLE r_child (id BIGINT, parent_id BIGINT REFERENCES r_parent (id));"),
         );
-        let catalog = FkCatalog::new();
-        let outcome = load_unchecked(
+        load_then_count_orphans(
             conn,
-            &catalog,
-            &BulkLoadOptions::new().schema(&schema),
-            |conn| {
-                conn.batch_execute(
-                    "INSERT INTO r_child VALUES (1, 404);
+            &schema,
+            "INSERT INTO r_child VALUES (1, 404);
                      ALTER TABLE r_child RENAME TO r_child_loaded;",
-                )
-            },
+            "SELECT COUNT(*) AS n FROM r_child_loaded WHERE parent_id = 404",
         );
-        let orphans_now = match &outcome {
-            Ok(_) => count(
-                conn,
-                "SELECT COUNT(*) AS n FROM r_child_loaded WHERE parent_id = 404",
-            ),
-            Err(_) => 0,
-        };
-        assert_no_silent_orphans(&outcome, orphans_now);
     }
 
     common::on_postgres! {
